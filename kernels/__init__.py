@@ -1,0 +1,36 @@
+"""pjpart.kernels: pure JAX array functions that evaluate whole populations at once.
+
+No I/O, no pjpart objects, no Python loop over nodes or candidates.  Each
+function has a NumPy reference in ``pjpart.reference`` and the tests tie the two
+together.
+
+* :func:`decode_orders` - random keys -> topological orders (Kahn, batched);
+* :func:`segment_costs` - banded segment-cost table of one order;
+* :func:`slice_bottleneck`, :func:`slice_cuts` - the min-max slicing DP;
+* :func:`order_bottleneck`, :func:`order_cuts` - order -> bottleneck (and cuts);
+  vmap them over a population.
+"""
+
+from .decode import decode_order, decode_orders
+from .pipeline import order_bottleneck, order_cuts, population_bottlenecks, population_cuts
+from .segments import CostParams, GraphArrays, band_cumsum, inside_points, positions, segment_costs, skew
+from .slicing import slice_bottleneck, slice_cuts, slice_rows
+
+__all__ = [
+    "CostParams",
+    "GraphArrays",
+    "band_cumsum",
+    "decode_order",
+    "decode_orders",
+    "inside_points",
+    "order_bottleneck",
+    "order_cuts",
+    "population_bottlenecks",
+    "population_cuts",
+    "positions",
+    "segment_costs",
+    "skew",
+    "slice_bottleneck",
+    "slice_cuts",
+    "slice_rows",
+]

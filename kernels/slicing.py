@@ -1,0 +1,71 @@
+"""Min-max slicing DP over a banded segment-cost table (SPEC section 2.2), in JAX.
+
+``D_b[j] = min_{d <= band} max(D_{b-1}[j - d], table[d, j])`` with
+``D_0 = [0, inf, ..., inf]``; ``D_k[n]`` is the bottleneck of the best split of
+the order into at most ``k`` contiguous segments (``d = 0`` is an empty stage).
+``D_{b-1}[j - d]`` in the same ``(d, j)`` layout as the table is a skew of the
+broadcast vector, so each stage is a few fused elementwise passes and a
+reduction over ``d``.  The back-pointers are not stored: walking back, one
+``band``-vector argmin per stage recovers them from the kept ``D`` rows.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .segments import skew
+
+
+def _stage(table: jax.Array, prev: jax.Array) -> jax.Array:
+    band1 = table.shape[0]
+    shifted = skew(jnp.broadcast_to(prev, (band1, prev.shape[0])), jnp.inf)
+    return jnp.min(jnp.maximum(shifted, table), axis=0)
+
+
+def _init(table: jax.Array) -> jax.Array:
+    n1 = table.shape[1]
+    return jnp.full((n1,), jnp.inf, table.dtype).at[0].set(0)
+
+
+def slice_bottleneck(table: jax.Array, k: int) -> jax.Array:
+    """The optimal bottleneck ``D_k[n]`` of one order (scalar)."""
+    d = lax.fori_loop(0, k, lambda _, prev: _stage(table, prev), _init(table))
+    return d[-1]
+
+
+def slice_rows(table: jax.Array, k: int) -> jax.Array:
+    """All DP rows ``D_0..D_k``, shape ``(k + 1, n + 1)``."""
+    d0 = _init(table)
+
+    def body(prev, _):
+        cur = _stage(table, prev)
+        return cur, cur
+
+    _, rows = lax.scan(body, d0, None, length=k)
+    return jnp.concatenate([d0[None], rows])
+
+
+def slice_cuts(table: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    """Bottleneck and segment starts: stage ``b`` holds positions ``[starts[b], starts[b+1])``.
+
+    ``starts`` has ``k + 1`` entries with ``starts[0] = 0`` and ``starts[k] = n``.
+    """
+    rows = slice_rows(table, k)
+    n = table.shape[1] - 1
+    band1 = table.shape[0]
+    dvec = jnp.arange(band1)
+
+    def back(j, b):
+        # stage b (1-based) ends at j; choose its length
+        prev = rows[b - 1]
+        idx = j - dvec
+        prev_vals = jnp.where(idx >= 0, prev[jnp.clip(idx, 0, n)], jnp.inf)
+        vals = jnp.maximum(prev_vals, table[:, j])
+        d = jnp.argmin(vals).astype(j.dtype)
+        return j - d, j - d
+
+    _, starts_rev = lax.scan(back, jnp.asarray(n, jnp.int32), jnp.arange(k, 0, -1))
+    starts = jnp.concatenate([starts_rev[::-1], jnp.asarray([n], jnp.int32)])
+    return rows[k, n], starts

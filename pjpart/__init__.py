@@ -1,0 +1,41 @@
+"""pjpart: split a DNN computation graph into k pipeline stages for maximum throughput.
+
+Public names are re-exported here::
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> r = pjpart.partition(g, k=2, seed=0)
+    >>> r.bottleneck, r.assignment.tolist()
+    (6.0, [0, 0, 0, 1])
+"""
+
+from .bounds import combinatorial_bound
+from .cost import CostModel, cost_model_for, evaluate, stage_breakdown
+from .evaluator import Evaluator
+from .examples import example_path, resolve_graph
+from .graph import Graph, GraphError, load_graph, save_graph
+from .result import PartitionResult
+from .search import PRESETS, SearchConfig, load_preset, partition
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CostModel",
+    "Evaluator",
+    "Graph",
+    "GraphError",
+    "PRESETS",
+    "PartitionResult",
+    "SearchConfig",
+    "combinatorial_bound",
+    "cost_model_for",
+    "evaluate",
+    "example_path",
+    "load_graph",
+    "load_preset",
+    "partition",
+    "resolve_graph",
+    "save_graph",
+    "stage_breakdown",
+    "__version__",
+]

@@ -1,0 +1,107 @@
+"""Command line: argument parsing and printing only; every decision lives in the library.
+
+``pjpart partition GRAPH -k K`` partitions a graph file (or a bundled example by
+name: ``tiny``, ``resnet50``) and prints the stage table; ``--json OUT`` writes
+the result.  Exit codes: 0 success, 2 bad input (message on stderr, no
+traceback), 130 interrupted before any result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from . import __version__
+from .cost import cost_model_for
+from .examples import EXAMPLES, resolve_graph
+from .graph import GraphError
+from .result import PartitionResult
+from .search import PRESETS, partition
+
+
+def _positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if math.isnan(x) or x < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number: {text!r}")
+    return x
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pjpart", description="Max-throughput pipeline partitioning of DNN graphs.")
+    p.add_argument("--version", action="version", version=f"pjpart {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    part = sub.add_parser("partition", help="split a graph into k pipeline stages")
+    part.add_argument("graph", help=f"graph JSON file (.json or .json.gz) or a bundled example: {', '.join(EXAMPLES)}")
+    part.add_argument("-k", type=int, required=True, help="number of stages (>= 1)")
+    part.add_argument("--seed", type=int, default=0)
+    part.add_argument("--time-limit", type=_positive_float, default=None, help="seconds (compile included)")
+    part.add_argument("--max-evaluations", type=int, default=None)
+    part.add_argument("--preset", default="default", choices=PRESETS)
+    part.add_argument("--bandwidth", type=_positive_float, default=None, help="bytes/s between stages")
+    part.add_argument("--memory", type=_positive_float, default=None, help="fast memory per stage (bytes)")
+    part.add_argument("--overflow-bandwidth", type=_positive_float, default=None,
+                      help="bytes/s for weights beyond --memory")
+    part.add_argument("--memory-limit", type=_positive_float, default=None, help="hard params cap per stage")
+    part.add_argument("--json", metavar="OUT", default=None, help="write the result as JSON")
+    part.add_argument("--quiet", action="store_true", help="no progress line")
+    part.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
+    return p
+
+
+def format_table(result: PartitionResult) -> str:
+    """The stage table: stage, #nodes, work, in, out, overflow, cost; the bottleneck marked."""
+    b = result.breakdown
+    head = f"{'stage':>5} {'nodes':>6} {'work':>12} {'in':>12} {'out':>12} {'overflow':>12} {'cost':>12}"
+    lines = [f"graph {result.graph}: k={result.k}, method {result.method} ({result.stopped_by}), "
+             f"{result.evaluations} evaluations in {result.seconds:.2f} s", head, "-" * len(head)]
+    for s in range(result.k):
+        mark = "  <- bottleneck" if result.stage_costs[s] == result.bottleneck else ""
+        lines.append(f"{s:>5} {int(b['nodes'][s]):>6} {b['work'][s]:>12.6g} {b['in'][s]:>12.6g} "
+                     f"{b['out'][s]:>12.6g} {b['overflow'][s]:>12.6g} {result.stage_costs[s]:>12.6g}{mark}")
+    lines.append("-" * len(head))
+    lines.append(f"bottleneck {result.bottleneck:.6g}   throughput {result.throughput:.6g}/unit   "
+                 f"latency {result.latency:.6g}")
+    lines.append(f"lower bound {result.lower_bound:.6g} ({result.bound_method})   gap {100 * result.gap:.2f}%")
+    return "\n".join(lines)
+
+
+def _cmd_partition(args: argparse.Namespace) -> int:
+    graph = resolve_graph(args.graph)
+    cm = cost_model_for(graph).replace(bandwidth=args.bandwidth, memory=args.memory,
+                                       overflow_bandwidth=args.overflow_bandwidth,
+                                       memory_limit=args.memory_limit)
+    result = partition(graph, args.k, cm, preset=args.preset, seed=args.seed, time_limit=args.time_limit,
+                       max_evaluations=args.max_evaluations, quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
+                       json_progress=args.json_progress)
+    print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result.to_json(), fh, indent=1)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "partition":
+            return _cmd_partition(args)
+    except GraphError as exc:
+        print(f"pjpart: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"pjpart: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pjpart: interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The cost model and the float64 reference evaluator (SPEC section 1).
+
+This module is the single place where the block cost formula is written in
+code.  Kernels, search and bound formulations are tested against it.
+
+For a block ``S``::
+
+    f(S) = work(S) + (in(S) + out(S)) / bandwidth + overflow(S)
+    overflow(S) = max(0, params(S) - memory) / overflow_bandwidth
+
+``in(S)`` sums ``sizeout(u)`` once per producer ``u`` outside ``S`` with a
+consumer in ``S``; ``out(S)`` sums ``sizeout(u)`` once per producer ``u`` in
+``S`` with a consumer outside ``S``.  A block whose ``params`` exceed the hard
+``memory_limit`` costs ``inf``.
+
+Example
+-------
+>>> from pjpart import Graph, CostModel, evaluate
+>>> g = Graph.from_arrays(work=[1, 2, 3], sizeout=[4, 5, 6], edges=[(0, 1), (1, 2)])
+>>> evaluate(g, [0, 0, 1], k=2).tolist()   # stage 0 sends 5 bytes, stage 1 receives them
+[8.0, 8.0]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .graph import Graph, GraphError, check_k
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Hardware parameters of the block cost (SPEC section 1).
+
+    ``bandwidth``: bytes/s between stages; ``memory``: fast memory per stage
+    (bytes); ``overflow_bandwidth``: bytes/s for weights beyond ``memory``;
+    ``memory_limit``: hard cap on a block's params (``inf``: none).
+    """
+
+    bandwidth: float = 1.0
+    memory: float = math.inf
+    overflow_bandwidth: float = 1.0
+    memory_limit: float = math.inf
+
+    def __post_init__(self) -> None:
+        for name in ("bandwidth", "overflow_bandwidth"):
+            x = getattr(self, name)
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not (x > 0) or math.isnan(x):
+                raise GraphError(f"cost model field {name!r} must be a positive number, got {x!r}")
+        for name in ("memory", "memory_limit"):
+            x = getattr(self, name)
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or x < 0:
+                raise GraphError(f"cost model field {name!r} must be a non-negative number or inf, got {x!r}")
+        for name in ("bandwidth", "memory", "overflow_bandwidth", "memory_limit"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+    def overflow(self, params: Any) -> np.ndarray:
+        """Overflow time (plus ``inf`` beyond ``memory_limit``) of blocks with these params."""
+        params = np.asarray(params, dtype=np.float64)
+        if math.isinf(self.memory):
+            over = np.zeros_like(params)
+        else:
+            over = np.maximum(0.0, params - self.memory) / self.overflow_bandwidth
+        if not math.isinf(self.memory_limit):
+            over = np.where(params > self.memory_limit, np.inf, over)
+        return over
+
+    def to_json(self) -> dict:
+        """Fields as JSON (``inf`` written as ``null``)."""
+        return {k: (None if math.isinf(v) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "CostModel":
+        """Inverse of :meth:`to_json`; unknown fields are an error, ``null`` means ``inf``."""
+        if not isinstance(data, dict):
+            raise GraphError(f"cost model must be an object, got {data!r}")
+        names = {"bandwidth", "memory", "overflow_bandwidth", "memory_limit"}
+        unknown = set(data) - names
+        if unknown:
+            raise GraphError(f"unknown cost model field(s) {sorted(unknown)}; known: {sorted(names)}")
+        return cls(**{key: (math.inf if val is None else val) for key, val in data.items()})
+
+    def replace(self, **changes: Any) -> "CostModel":
+        """A copy with the given fields changed (``None`` values are ignored)."""
+        fields = dict(self.__dict__)
+        fields.update({key: val for key, val in changes.items() if val is not None})
+        return CostModel(**fields)
+
+
+DEFAULT_COST_MODEL = CostModel()
+
+
+def cost_model_for(graph: Graph) -> CostModel:
+    """The cost model a graph file recommends (its ``cost_model`` field), else the SPEC defaults.
+
+    Exporters that know the hardware (e.g. the bundled ResNet-50, costed for a
+    25 GB/s link) record it there, so ``pjpart partition FILE -k K`` is
+    meaningful without flags; explicit arguments always win.
+    """
+    hint = graph.meta.get("cost_model")
+    return DEFAULT_COST_MODEL if hint is None else CostModel.from_json(hint)
+
+
+def check_assignment(graph: Graph, assignment: Any, k: int) -> np.ndarray:
+    """Validate stage numbers and precedence; return the assignment as int64 array(s).
+
+    Accepts one assignment ``(n,)`` or a batch ``(B, n)``.
+    """
+    k = check_k(k)
+    a = np.asarray(assignment)
+    if a.shape[-1:] != (graph.n,) or a.ndim not in (1, 2):
+        raise GraphError(f"assignment has shape {a.shape}, expected ({graph.n},) or (B, {graph.n})")
+    if a.dtype.kind not in "iu":
+        if a.dtype.kind != "f" or not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            raise GraphError("assignment must hold integer stage numbers")
+    a = a.astype(np.int64)
+    bad = (a < 0) | (a >= k)
+    if bad.any():
+        r, v = (int(x) for x in np.argwhere(np.atleast_2d(bad))[0])
+        raise GraphError(f"node {graph.ids[v]!r} has stage {np.atleast_2d(a)[r, v]} outside 0..{k - 1}")
+    if graph.m:
+        u, v = graph.edges[:, 0], graph.edges[:, 1]
+        A2 = np.atleast_2d(a)
+        viol = A2[:, u] > A2[:, v]
+        if viol.any():
+            r, e = (int(x) for x in np.argwhere(viol)[0])
+            raise GraphError(f"edge ({graph.ids[u[e]]!r}, {graph.ids[v[e]]!r}) goes backwards: "
+                             f"stage {A2[r, u[e]]} -> stage {A2[r, v[e]]}")
+    return a
+
+
+def stage_breakdown(graph: Graph, assignment: Any, k: int, cost_model: CostModel | None = None) -> dict:
+    """Per-stage ``work``, ``params``, ``in``, ``out``, ``overflow`` and ``cost`` in float64.
+
+    ``assignment`` is one stage per node ``(n,)`` or a batch ``(B, n)``; every
+    returned array has shape ``(k,)`` or ``(B, k)`` accordingly.  Raises
+    :class:`GraphError` on a stage outside ``0..k-1`` or a backward edge.
+    """
+    cm = cost_model or DEFAULT_COST_MODEL
+    a = check_assignment(graph, assignment, k)
+    single = a.ndim == 1
+    A = np.atleast_2d(a)
+    B, n = A.shape
+    onehot = np.zeros((B, n, k), dtype=bool)
+    onehot[np.arange(B)[:, None], np.arange(n)[None, :], A] = True
+    work = np.einsum("bvk,v->bk", onehot, graph.work)
+    params = np.einsum("bvk,v->bk", onehot, graph.params)
+    # reads[b, u, s]: producer u has a consumer in stage s != its own stage.
+    reads = np.zeros((B, n, k), dtype=bool)
+    if graph.m:
+        u, v = graph.edges[:, 0], graph.edges[:, 1]
+        su, sv = A[:, u], A[:, v]
+        rows, cols = np.nonzero(su != sv)
+        reads[rows, u[cols], sv[rows, cols]] = True
+    inb = np.einsum("bvk,v->bk", reads, graph.sizeout)
+    sends = reads.any(axis=2)  # producer u is read by some other stage
+    outb = np.einsum("bvk,v->bk", onehot & sends[:, :, None], graph.sizeout)
+    overflow = cm.overflow(params)
+    cost = work + (inb + outb) / cm.bandwidth + overflow
+    out = {"work": work, "params": params, "in": inb, "out": outb, "overflow": overflow, "cost": cost,
+           "nodes": onehot.sum(axis=1)}
+    if single:
+        out = {key: val[0] for key, val in out.items()}
+    return out
+
+
+def evaluate(graph: Graph, assignment: Any, k: int, cost_model: CostModel | None = None) -> np.ndarray:
+    """Stage costs ``f(S_0), ..., f(S_{k-1})`` (float64) of a precedence-respecting assignment.
+
+    Raises :class:`GraphError` if a node's stage is outside ``0..k-1`` or an edge
+    goes from a later stage to an earlier one.
+    """
+    return stage_breakdown(graph, assignment, k, cost_model)["cost"]

@@ -1,0 +1,107 @@
+"""``PartitionResult``: plain data describing a partition and its certificate.
+
+Built only by :func:`make_result`, which re-validates the assignment with the
+float64 reference evaluator, so ``bottleneck == max(stage_costs)`` exactly and
+every field agrees with the assignment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .cost import CostModel, stage_breakdown
+from .graph import Graph
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """A validated partition: stage per node, per-stage costs, bound and gap."""
+
+    graph: str
+    ids: tuple
+    k: int
+    assignment: np.ndarray          # stage per node, graph node order
+    stage_costs: np.ndarray         # float64 f(S_b), b = 0..k-1
+    breakdown: dict                 # per-stage work/params/in/out/overflow/nodes (float64)
+    bottleneck: float
+    lower_bound: float
+    bound_method: str
+    cost_model: CostModel
+    method: str = "brkga"
+    seed: int | None = None
+    evaluations: int = 0
+    seconds: float = 0.0
+    stopped_by: str = ""
+    history: list = field(default_factory=list)  # (seconds, evaluations, best) convergence points
+
+    @property
+    def gap(self) -> float:
+        """``bottleneck / lower_bound - 1`` (``inf`` without a positive bound)."""
+        if self.lower_bound > 0 and math.isfinite(self.bottleneck):
+            return max(0.0, self.bottleneck / self.lower_bound - 1.0)
+        return 0.0 if self.bottleneck == 0 else math.inf
+
+    @property
+    def throughput(self) -> float:
+        """Inferences per time unit: ``1 / bottleneck``."""
+        return math.inf if self.bottleneck == 0 else 1.0 / self.bottleneck
+
+    @property
+    def latency(self) -> float:
+        """Pipeline latency ``k * bottleneck``."""
+        return self.k * self.bottleneck
+
+    def stages(self) -> list[list]:
+        """Node ids of each stage."""
+        return [[self.ids[v] for v in np.flatnonzero(self.assignment == b)] for b in range(self.k)]
+
+    def to_json(self) -> dict:
+        """SPEC-shaped JSON: assignment by node id, stage costs, bottleneck, bound and gap."""
+        def num(x: float):
+            return None if not math.isfinite(x) else float(x)
+
+        return {
+            "graph": self.graph,
+            "k": self.k,
+            "assignment": {str(nid) if not isinstance(nid, (str, int)) else nid: int(s)
+                           for nid, s in zip(self.ids, self.assignment.tolist())},
+            "stage_costs": [num(c) for c in self.stage_costs.tolist()],
+            "bottleneck": num(self.bottleneck),
+            "throughput": num(self.throughput),
+            "latency": num(self.latency),
+            "lower_bound": num(self.lower_bound),
+            "bound_method": self.bound_method,
+            "gap": num(self.gap),
+            "stages": [{key: num(float(val[b])) for key, val in self.breakdown.items()} for b in range(self.k)],
+            "cost_model": self.cost_model.to_json(),
+            "method": self.method,
+            "seed": self.seed,
+            "evaluations": int(self.evaluations),
+            "seconds": round(float(self.seconds), 4),
+            "stopped_by": self.stopped_by,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=1)
+
+
+def make_result(graph: Graph, assignment: Any, k: int, cost_model: CostModel, *, lower_bound: float,
+                bound_method: str, **info: Any) -> PartitionResult:
+    """Re-validate ``assignment`` in float64 and wrap it; raises if the bound exceeds the cost."""
+    assignment = np.asarray(assignment, dtype=np.int64).copy()
+    parts = stage_breakdown(graph, assignment, k, cost_model)  # checks stages and precedence
+    costs = parts["cost"]
+    bottleneck = float(costs.max())
+    if lower_bound > bottleneck * (1 + 1e-9) + 1e-300:
+        raise AssertionError(f"lower bound {lower_bound!r} ({bound_method}) exceeds a found partition "
+                             f"{bottleneck!r}: a bound bug")
+    assignment.setflags(write=False)
+    breakdown = {key: np.asarray(val, dtype=np.float64) for key, val in parts.items() if key != "cost"}
+    return PartitionResult(graph=graph.name, ids=graph.ids, k=k, assignment=assignment, stage_costs=costs,
+                           breakdown=breakdown, bottleneck=bottleneck, lower_bound=float(lower_bound),
+                           bound_method=bound_method, cost_model=cost_model, **info)

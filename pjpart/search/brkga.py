@@ -1,0 +1,152 @@
+"""Biased random-key genetic algorithm as ``init / ask / tell`` over an explicit state.
+
+The state is plain data (a frozen dataclass of NumPy arrays and a NumPy random
+generator state), the steps are functions of it: ``ask`` returns the keys to
+evaluate next, ``tell`` takes their fitness (bottleneck, lower is better) and
+returns the next state.  The best chromosome and its fitness always travel
+together, so ``decode(best_keys)`` reproduces ``best_fitness``.
+
+Example
+-------
+>>> import numpy as np
+>>> from pjpart.search.brkga import BRKGAConfig, init, ask, tell
+>>> cfg = BRKGAConfig(population=8)
+>>> state = init(cfg, n=5, seed=0)
+>>> keys, state = ask(cfg, state)
+>>> state = tell(cfg, state, keys, keys.sum(axis=1))   # toy fitness
+>>> bool(state.best_fitness == (keys.sum(axis=1)).min())
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BRKGAConfig:
+    """BRKGA parameters (Goncalves & Resende's names)."""
+
+    population: int = 100
+    elite_fraction: float = 0.2
+    mutant_fraction: float = 0.15
+    rho_elite: float = 0.7  # probability a child takes the elite parent's key
+
+    def __post_init__(self) -> None:
+        if self.population < 2:
+            raise ValueError("population must be >= 2")
+        if not (0 < self.elite_fraction < 1 and 0 <= self.mutant_fraction < 1
+                and self.elite_fraction + self.mutant_fraction <= 1):
+            raise ValueError("need 0 < elite_fraction, 0 <= mutant_fraction, elite + mutant <= 1")
+        if not 0.5 <= self.rho_elite <= 1:
+            raise ValueError("rho_elite must be in [0.5, 1]")
+
+    @property
+    def n_elite(self) -> int:
+        return max(1, int(round(self.elite_fraction * self.population)))
+
+    @property
+    def n_mutant(self) -> int:
+        return min(self.population - self.n_elite, int(round(self.mutant_fraction * self.population)))
+
+
+@dataclass(frozen=True)
+class BRKGAState:
+    """Population sorted by fitness after each ``tell``; ``rng`` is a generator state dict."""
+
+    keys: np.ndarray          # (P, n) current population
+    fitness: np.ndarray       # (P,) fitness of ``keys`` (inf before the first tell)
+    best_keys: np.ndarray     # (n,)
+    best_fitness: float
+    generation: int
+    stall: int                # generations without improvement of best_fitness
+    rng: dict
+
+
+def _rng(state: BRKGAState) -> np.random.Generator:
+    g = np.random.default_rng()
+    g.bit_generator.state = state.rng
+    return g
+
+
+def init(cfg: BRKGAConfig, n: int, seed: int, seeds: np.ndarray | None = None) -> BRKGAState:
+    """Random population, with the rows of ``seeds`` (good chromosomes) placed first."""
+    rng = np.random.default_rng(seed)
+    keys = rng.random((cfg.population, n))
+    if seeds is not None and len(seeds):
+        s = np.asarray(seeds, dtype=np.float64)[: cfg.population]
+        keys[: len(s)] = s
+    return BRKGAState(keys=keys, fitness=np.full(cfg.population, np.inf), best_keys=keys[0].copy(),
+                      best_fitness=np.inf, generation=0, stall=0, rng=rng.bit_generator.state)
+
+
+def ask(cfg: BRKGAConfig, state: BRKGAState) -> tuple[np.ndarray, BRKGAState]:
+    """Keys to evaluate (and the state with its generator advanced): the whole
+    initial population, then each generation's offspring.
+
+    Elites (the first ``n_elite`` rows of the sorted population) are kept with their
+    known fitness and not re-evaluated; ``ask`` returns only the mutants and children.
+    """
+    if state.generation == 0:
+        return state.keys, state
+    rng = _rng(state)
+    P, n = state.keys.shape
+    ne, nm = cfg.n_elite, cfg.n_mutant
+    nc = P - ne - nm
+    mutants = rng.random((nm, n))
+    elite_parent = state.keys[rng.integers(0, ne, nc)]
+    other_parent = state.keys[rng.integers(ne, P, nc)] if P > ne else state.keys[rng.integers(0, ne, nc)]
+    take = rng.random((nc, n)) < cfg.rho_elite
+    children = np.where(take, elite_parent, other_parent)
+    return np.concatenate([mutants, children]), replace(state, rng=rng.bit_generator.state)
+
+
+def tell(cfg: BRKGAConfig, state: BRKGAState, keys: np.ndarray, fitness: np.ndarray) -> BRKGAState:
+    """Merge the evaluated ``keys`` with the elites, sort by fitness, update the best."""
+    fitness = np.asarray(fitness, dtype=np.float64)
+    if state.generation == 0:
+        pool_keys, pool_fit = keys, fitness
+    else:
+        ne = cfg.n_elite
+        pool_keys = np.concatenate([state.keys[:ne], keys])
+        pool_fit = np.concatenate([state.fitness[:ne], fitness])
+    order = np.argsort(pool_fit, kind="stable")
+    pool_keys, pool_fit = pool_keys[order], pool_fit[order]
+    improved = pool_fit[0] < state.best_fitness
+    return BRKGAState(
+        keys=pool_keys, fitness=pool_fit,
+        best_keys=pool_keys[0].copy() if improved else state.best_keys,
+        best_fitness=float(pool_fit[0]) if improved else state.best_fitness,
+        generation=state.generation + 1, stall=0 if improved else state.stall + 1, rng=state.rng)
+
+
+def restart(cfg: BRKGAConfig, state: BRKGAState, keep: int = 1) -> BRKGAState:
+    """Fresh random population keeping the ``keep`` best chromosomes (used when a population stalls)."""
+    rng = _rng(state)
+    P, n = state.keys.shape
+    keys = rng.random((P, n))
+    keys[:keep] = state.keys[:keep]
+    fitness = np.full(P, np.inf)
+    fitness[:keep] = state.fitness[:keep]
+    return replace(state, keys=keys, fitness=fitness, generation=0, stall=0, rng=rng.bit_generator.state)
+
+
+def migrate(states: list[BRKGAState], count: int) -> list[BRKGAState]:
+    """Ring exchange between islands: island ``i`` receives island ``i-1``'s ``count`` best,
+    replacing its own worst ones (fitness travels with the keys)."""
+    if len(states) < 2 or count < 1:
+        return states
+    out = []
+    for i, st in enumerate(states):
+        src = states[i - 1]
+        keys, fit = st.keys.copy(), st.fitness.copy()
+        keys[-count:], fit[-count:] = src.keys[:count], src.fitness[:count]
+        order = np.argsort(fit, kind="stable")
+        best = float(fit[order[0]])
+        improved = best < st.best_fitness
+        out.append(replace(st, keys=keys[order], fitness=fit[order],
+                           best_keys=keys[order[0]].copy() if improved else st.best_keys,
+                           best_fitness=best if improved else st.best_fitness))
+    return out

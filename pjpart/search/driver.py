@@ -1,0 +1,242 @@
+"""``partition``: the search driver that turns a graph into a validated, certified partition.
+
+Steps: validate; compute the cheap lower bound; if the graph has few downsets,
+solve it exactly (downset DP, certified optimal); otherwise run BRKGA islands
+over the batched :class:`~pjpart.Evaluator` until a stop (time limit,
+evaluation or generation budget, target gap, Ctrl-C), then slice the best
+order exactly in float64 and re-validate.
+
+Example
+-------
+>>> import pjpart
+>>> g = pjpart.load_graph(pjpart.example_path("tiny"))
+>>> r = pjpart.partition(g, k=2, seed=0)
+>>> r.bottleneck, r.gap
+(14.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, fields, replace
+from importlib import resources
+from typing import Any, Callable
+
+import numpy as np
+
+from ..bounds import check_feasible, combinatorial_bound
+from ..cost import CostModel, cost_model_for
+from ..evaluator import Evaluator
+from ..graph import Graph, GraphError, check_k
+from ..reference import decode_keys, order_to_keys, segment_cost_table, slice_order
+from ..result import PartitionResult, make_result
+from . import brkga
+from .exact import exact_partition
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A search budget and BRKGA settings; presets live in ``configs/*.toml``."""
+
+    population: int = 256
+    islands: int = 4
+    elite_fraction: float = 0.15
+    mutant_fraction: float = 0.15
+    rho_elite: float = 0.7
+    generations: int | None = None
+    max_evaluations: int | None = None
+    time_limit: float | None = 10.0
+    target_gap: float | None = None
+    migrate_every: int = 10
+    migrate_count: int = 4
+    restart_after: int = 60
+    exact_max_downsets: int = 1024
+    description: str = ""
+
+    def brkga(self) -> brkga.BRKGAConfig:
+        return brkga.BRKGAConfig(population=self.population, elite_fraction=self.elite_fraction,
+                                 mutant_fraction=self.mutant_fraction, rho_elite=self.rho_elite)
+
+
+PRESETS = ("paper", "fast", "default", "large")
+
+
+def load_preset(name: str = "default", **overrides: Any) -> SearchConfig:
+    """The named preset from ``configs/NAME.toml`` with ``overrides`` applied (``None`` ignored)."""
+    try:
+        text = resources.files("pjpart.configs").joinpath(f"{name}.toml").read_text()
+    except FileNotFoundError:
+        raise GraphError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
+    data = tomllib.loads(text)
+    known = {f.name for f in fields(SearchConfig)}
+    unknown = (set(data) | set(overrides)) - known
+    if unknown:
+        raise GraphError(f"unknown search setting(s) {sorted(unknown)}")
+    cfg = SearchConfig(**{**{f.name: None for f in fields(SearchConfig) if f.name in ("time_limit",)}, **data})
+    return replace(cfg, **{key: val for key, val in overrides.items() if val is not None})
+
+
+def seed_orders(graph: Graph) -> list[np.ndarray]:
+    """Good starting orders: the graph's own order, breadth-first by depth, and critical path first."""
+    n = graph.n
+    topo = graph.topological_order()
+    depth = np.zeros(n)
+    for v in topo.tolist():
+        preds = graph.predecessors(v)
+        if len(preds):
+            depth[v] = depth[preds].max() + 1
+    tail = graph.work.copy()  # longest work path from v to a sink
+    for v in topo[::-1].tolist():
+        succ = graph.successors(v)
+        if len(succ):
+            tail[v] = graph.work[v] + tail[succ].max()
+    by_depth = decode_keys(graph, (depth + np.arange(n) / (n + 1)) / (depth.max() + 2))
+    critical = decode_keys(graph, 1.0 - tail / (tail.max() + 1e-300) * 0.999)
+    return [topo, by_depth, critical]
+
+
+def best_slicing(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel,
+                 evaluator: Evaluator | None) -> tuple[np.ndarray, float]:
+    """Exact float64 slicing of one order (NumPy reference up to n = 1500, else the kernels)."""
+    if graph.n <= 1500 or evaluator is None:
+        _, assignment = slice_order(segment_cost_table(graph, order, cost_model), k, order)
+        from ..cost import evaluate
+
+        return assignment, float(evaluate(graph, assignment, k, cost_model).max())
+    assignments, values = evaluator.slice_orders(order[None])
+    return assignments[0], float(values[0])
+
+
+class _Progress:
+    """One live status line on stderr (or JSON lines with ``json=True``)."""
+
+    def __init__(self, enabled: bool, json_lines: bool = False, every: float = 0.5) -> None:
+        self.enabled, self.json_lines, self.every = enabled, json_lines, every
+        self.last = 0.0
+
+    def __call__(self, info: dict, final: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not final and now - self.last < self.every:
+            return
+        self.last = now
+        if self.json_lines:
+            import json
+
+            print(json.dumps(info), file=sys.stderr, flush=True)
+            return
+        line = (f"gen {info['generation']:>5}  evals {info['evaluations']:>9}  "
+                f"{info['evals_per_s']:>9.0f}/s  best {info['best']:.6g}  bound {info['bound']:.6g}  "
+                f"gap {100 * info['gap']:.2f}%")
+        end = "\n" if final else ""
+        print("\r" + line, end=end, file=sys.stderr, flush=True)
+
+
+def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, preset: str = "default",
+              seed: int = 0, time_limit: float | None = None, max_evaluations: int | None = None,
+              generations: int | None = None, target_gap: float | None = None, quiet: bool = True,
+              json_progress: bool = False, callback: Callable[[dict], None] | None = None,
+              **overrides: Any) -> PartitionResult:
+    """Partition ``graph`` into at most ``k`` pipeline stages minimising the bottleneck.
+
+    ``cost_model`` defaults to the graph file's recommendation (:func:`pjpart.cost_model_for`).
+    The search stops at ``time_limit`` seconds (compile included), ``max_evaluations``,
+    ``generations``, when ``gap <= target_gap``, or on Ctrl-C, and returns the best
+    partition found, re-validated in float64.  ``overrides`` change preset fields.
+    """
+    t0 = time.perf_counter()
+    k = check_k(k)
+    cm = cost_model or cost_model_for(graph)
+    cfg = load_preset(preset, time_limit=time_limit, max_evaluations=max_evaluations, generations=generations,
+                      target_gap=target_gap, **overrides)
+    check_feasible(graph, cm)
+    bound, bound_method = combinatorial_bound(graph, k, cm), "combinatorial"
+    progress = _Progress(not quiet, json_progress)
+
+    exact = exact_partition(graph, k, cm, cfg.exact_max_downsets) if cfg.exact_max_downsets else None
+    if exact is not None:
+        value, assignment = exact
+        return make_result(graph, assignment, k, cm, lower_bound=value, bound_method="exact-downset-dp",
+                           method="exact", seed=seed, evaluations=0, seconds=time.perf_counter() - t0,
+                           stopped_by="optimal")
+
+    evaluator = Evaluator(graph, k, cm)
+    bcfg = cfg.brkga()
+    seeds = np.stack([order_to_keys(o) for o in seed_orders(graph)])
+    rng = np.random.default_rng(seed)
+    islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
+               for i in range(cfg.islands)]
+    evaluations, generation, stopped_by = 0, 0, "time_limit"
+    best_keys, best_value = seeds[0], math.inf
+    history: list = []
+
+    def gap_of(value: float) -> float:
+        return max(0.0, value / bound - 1) if bound > 0 else (0.0 if value == 0 else math.inf)
+
+    step_seconds = 0.0
+
+    def out_of_time() -> bool:
+        # stop when the next step would overshoot by more than half its length
+        return cfg.time_limit is not None and time.perf_counter() - t0 + 0.5 * step_seconds >= cfg.time_limit
+
+    try:
+        while not out_of_time():
+            for i, st in enumerate(islands):
+                if generation and out_of_time():
+                    break
+                t_step = time.perf_counter()
+                keys, st = brkga.ask(bcfg, st)
+                fit = evaluator.evaluate(keys)
+                evaluations += len(keys)
+                st = brkga.tell(bcfg, st, keys, fit)
+                if st.stall >= cfg.restart_after:
+                    st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
+                islands[i] = st
+                if st.best_fitness < best_value:
+                    best_value, best_keys = st.best_fitness, st.best_keys
+                step_seconds = time.perf_counter() - t_step
+            generation += 1
+            if cfg.islands > 1 and cfg.migrate_every and generation % cfg.migrate_every == 0:
+                islands = brkga.migrate(islands, cfg.migrate_count)
+            elapsed = time.perf_counter() - t0
+            info = {"generation": generation, "evaluations": evaluations,
+                    "evals_per_s": evaluations / max(elapsed, 1e-9), "best": best_value, "bound": bound,
+                    "gap": gap_of(best_value), "seconds": elapsed}
+            history.append((elapsed, evaluations, best_value))
+            progress(info)
+            if callback is not None:
+                callback(info)
+            if cfg.target_gap is not None and gap_of(best_value) <= cfg.target_gap:
+                stopped_by = "target_gap"
+                break
+            if cfg.generations is not None and generation >= cfg.generations:
+                stopped_by = "generations"
+                break
+            if cfg.max_evaluations is not None and evaluations >= cfg.max_evaluations:
+                stopped_by = "evaluations"
+                break
+            if out_of_time():
+                stopped_by = "time_limit"
+                break
+            if cfg.generations is None and cfg.max_evaluations is None and cfg.time_limit is None:
+                raise GraphError("the search needs a stop: time_limit, max_evaluations or generations")
+    except KeyboardInterrupt:
+        stopped_by = "interrupted"
+
+    order = decode_keys(graph, best_keys)
+    assignment, _ = best_slicing(graph, order, k, cm, evaluator)
+    result = make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method, method="brkga",
+                         seed=seed, evaluations=evaluations, seconds=time.perf_counter() - t0,
+                         stopped_by=stopped_by, history=history)
+    progress({"generation": generation, "evaluations": evaluations,
+              "evals_per_s": evaluations / max(result.seconds, 1e-9), "best": result.bottleneck,
+              "bound": bound, "gap": result.gap, "seconds": result.seconds}, final=True)
+    return result

@@ -1,0 +1,82 @@
+"""partition(): optimal on small graphs (exact path and BRKGA path), validated results, stops."""
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+import pjpart
+from pjpart import CostModel, GraphError, evaluate, partition
+from pjpart.generators import dnn_like, random_dag
+from pjpart.reference import exhaustive_partition
+
+
+def settings(rng):
+    return [CostModel(), CostModel(bandwidth=float(rng.uniform(0.3, 3))),
+            CostModel(bandwidth=0.5, memory=float(rng.uniform(0.2, 1.5)), overflow_bandwidth=2.0)]
+
+
+def check_result(g, r, k, cm):
+    costs = evaluate(g, r.assignment, k, cm)
+    assert np.array_equal(costs, r.stage_costs) and r.bottleneck == costs.max()
+    assert r.lower_bound <= r.bottleneck * (1 + 1e-12)
+
+
+def test_partition_equals_exhaustive_optimum(rng):
+    for trial in range(120):
+        g = random_dag(int(rng.integers(1, 10)), rng)
+        k = int(rng.integers(1, 5))
+        cm = settings(rng)[trial % 3]
+        opt, _ = exhaustive_partition(g, k, cm)
+        r = partition(g, k, cm, seed=trial)
+        check_result(g, r, k, cm)
+        assert abs(r.bottleneck - opt) <= 1e-9 * max(1, opt), (trial, r.bottleneck, opt)
+
+
+def test_brkga_path_reaches_optimum_on_small_graphs(rng):
+    # force the search (no exact solver): the BRKGA over the kernels must still find the optimum
+    for trial in range(12):
+        g = random_dag(int(rng.integers(5, 10)), rng, density=0.25)
+        k = int(rng.integers(2, 5))
+        cm = settings(rng)[trial % 3]
+        opt, _ = exhaustive_partition(g, k, cm)
+        r = partition(g, k, cm, seed=trial, exact_max_downsets=0, population=64, islands=2,
+                      generations=40, time_limit=None)
+        check_result(g, r, k, cm)
+        assert r.method == "brkga" and r.evaluations > 0
+        assert abs(r.bottleneck - opt) <= 1e-6 * max(1, opt), (trial, r.bottleneck, opt)
+
+
+def test_result_json_shape():
+    g = pjpart.load_graph(pjpart.example_path("tiny"))
+    r = partition(g, 3)
+    d = json.loads(json.dumps(r.to_json()))
+    assert d["graph"] == "tiny" and d["k"] == 3 and set(d["assignment"]) == set(g.ids)
+    assert d["bottleneck"] == max(d["stage_costs"]) and d["gap"] == 0.0
+    assert d["lower_bound"] <= d["bottleneck"] and len(d["stages"]) == 3
+    assert math.isclose(d["throughput"], 1 / d["bottleneck"]) and math.isclose(d["latency"], 3 * d["bottleneck"])
+
+
+def test_time_limit_and_determinism():
+    g = dnn_like(300, seed=3)
+    t = time.perf_counter()
+    r = partition(g, 8, seed=1, time_limit=4.0, exact_max_downsets=0)
+    took = time.perf_counter() - t
+    assert r.stopped_by == "time_limit" and took <= 4.0 * 1.1 + 0.5
+    a = partition(g, 8, seed=5, generations=3, time_limit=None, exact_max_downsets=0, population=32, islands=2)
+    b = partition(g, 8, seed=5, generations=3, time_limit=None, exact_max_downsets=0, population=32, islands=2)
+    assert np.array_equal(a.assignment, b.assignment) and a.bottleneck == b.bottleneck
+
+
+def test_infeasible_memory_limit_is_reported():
+    g = pjpart.Graph.from_arrays(work=[1, 1], params=[5, 50], edges=[(0, 1)], ids=["a", "big"])
+    with pytest.raises(GraphError, match="no feasible partition: node 'big'"):
+        partition(g, 2, CostModel(memory_limit=10))
+
+
+def test_memory_limit_respected():
+    g = pjpart.Graph.from_arrays(work=[1, 1, 1, 1], params=[6, 6, 6, 6], edges=[(0, 1), (1, 2), (2, 3)])
+    r = partition(g, 4, CostModel(memory_limit=12))
+    assert r.breakdown["params"].max() <= 12 and math.isfinite(r.bottleneck)
