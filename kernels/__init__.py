@@ -11,7 +11,7 @@ together.
   vmap them over a population.
 """
 
-from .decode import decode_order, decode_orders
+from .decode import decode_order, decode_orders, needed_band
 from .pipeline import order_bottleneck, order_cuts, population_bottlenecks, population_cuts
 from .segments import CostParams, GraphArrays, band_cumsum, inside_points, positions, segment_costs, skew
 from .slicing import slice_bottleneck, slice_cuts, slice_rows
@@ -23,6 +23,7 @@ __all__ = [
     "decode_order",
     "decode_orders",
     "inside_points",
+    "needed_band",
     "order_bottleneck",
     "order_cuts",
     "population_bottlenecks",

@@ -1,12 +1,14 @@
 """Random keys -> topological order (SPEC section 2.1), batched in JAX.
 
-Kahn's algorithm as a ``lax.scan`` over ``n`` steps: each step takes, among
-the nodes whose predecessors are all placed, the one with the smallest key
-(``argmin`` returns the first minimum, so ties go to the smallest index), then
-releases its successors.  Theta(n^2) work per candidate, but all of it is
-wide vector work that accelerators do well; on a CPU a heap per candidate on
-the host is faster (see ``pjpart.Evaluator``), and both are tested against the
-same reference.
+Kahn's algorithm as a ``lax.scan`` over ``n`` steps on a bounded *ready list*
+of ``width`` slots: each step takes the ready node with the smallest key (ties:
+smallest node index), frees its slot, releases its successors and writes the
+newly ready ones into free slots.  Work per step is O(width + max out-degree)
+instead of O(n), so a candidate costs O(n (width + dmax)); DNN graphs are
+narrow (the ready list never holds more nodes than the graph's largest
+antichain).  If a step finds fewer free slots than newly ready nodes, the
+``overflow`` flag is raised and the caller must retry with a wider list
+(``width = n`` always suffices).
 """
 
 from __future__ import annotations
@@ -16,27 +18,57 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def decode_order(keys: jax.Array, indegree: jax.Array, succ_pad: jax.Array) -> jax.Array:
-    """Topological order ``(n,)`` of one candidate.
+def decode_order(keys: jax.Array, indegree: jax.Array, succ_pad: jax.Array, ready0: jax.Array):
+    """``(order (n,), overflow)`` for one candidate.
 
-    ``indegree``: ``(n,)`` int32 in-degrees; ``succ_pad``: ``(n, dmax)`` successor
-    lists padded with ``n`` (an index that scatter drops).
+    ``indegree``: ``(n,)`` int32; ``succ_pad``: ``(n, dmax)`` successors padded with
+    ``n``; ``ready0``: ``(width,)`` the source nodes padded with ``n`` (empty slot).
     """
     n = keys.shape[0]
+    width = ready0.shape[0]
     inf = jnp.asarray(jnp.inf, keys.dtype)
+    keys_ext = jnp.concatenate([keys, jnp.full((1,), inf)])
+    # the dummy node n absorbs padded decrements and never becomes ready
+    indeg0 = jnp.concatenate([indegree.astype(jnp.int32), jnp.full((1,), 1 << 30, jnp.int32)])
+    slots = jnp.arange(width, dtype=jnp.int32)
 
     def step(carry, _):
-        indeg, placed = carry
-        score = jnp.where((indeg == 0) & ~placed, keys, inf)
-        v = jnp.argmin(score).astype(jnp.int32)
-        placed = placed.at[v].set(True)
-        indeg = indeg.at[succ_pad[v]].add(-1, mode="drop")
-        return (indeg, placed), v
+        rnode, rkey, indeg, overflow = carry
+        best = jnp.min(rkey)
+        idx = jnp.argmin(jnp.where(rkey == best, rnode, n + 1))
+        v = rnode[idx]
+        rnode = rnode.at[idx].set(n)
+        rkey = rkey.at[idx].set(inf)
+        succ = succ_pad[v]
+        indeg = indeg.at[succ].add(-1)
+        newly = (indeg[succ] == 0) & (succ < n)
+        free = rnode == n
+        free_rank = jnp.cumsum(free) - 1
+        slot_of_rank = jnp.full((width,), width, jnp.int32).at[jnp.where(free, free_rank, width)].set(
+            slots, mode="drop")
+        new_rank = jnp.cumsum(newly) - 1
+        target = jnp.where(newly, slot_of_rank[jnp.clip(new_rank, 0, width - 1)], width)
+        overflow = overflow | (jnp.sum(newly) > jnp.sum(free))
+        rnode = rnode.at[target].set(succ, mode="drop")
+        rkey = rkey.at[target].set(keys_ext[succ], mode="drop")
+        return (rnode, rkey, indeg, overflow), v
 
-    init = (indegree.astype(jnp.int32), jnp.zeros((n,), bool))
-    _, order = lax.scan(step, init, None, length=n)
-    return order
+    init = (ready0.astype(jnp.int32), keys_ext[ready0], indeg0, jnp.asarray(False))
+    (_, _, _, overflow), order = lax.scan(step, init, None, length=n)
+    return order, overflow
 
 
-decode_orders = jax.vmap(decode_order, in_axes=(0, None, None))
-decode_orders.__doc__ = "Batched :func:`decode_order`: keys ``(P, n)`` -> orders ``(P, n)``."
+def decode_orders(keys: jax.Array, indegree: jax.Array, succ_pad: jax.Array, ready0: jax.Array):
+    """Batched :func:`decode_order`: keys ``(P, n)`` -> ``(orders (P, n), overflow (P,))``."""
+    return jax.vmap(lambda k: decode_order(k, indegree, succ_pad, ready0))(keys)
+
+
+def needed_band(work: jax.Array, order: jax.Array, upper_bound: jax.Array) -> jax.Array:
+    """Longest run of consecutive nodes of ``order`` whose total work is ``<= upper_bound``.
+
+    Segments longer than this have work above the bound in this order, so a
+    band of this width loses nothing below the bound (see ``segments``).
+    """
+    prefix = jnp.concatenate([jnp.zeros((1,), work.dtype), jnp.cumsum(work[order])])
+    first = jnp.searchsorted(prefix, prefix - upper_bound, side="left")
+    return jnp.max(jnp.arange(prefix.shape[0]) - first)

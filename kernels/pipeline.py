@@ -18,11 +18,22 @@ def order_cuts(g: GraphArrays, cost: CostParams, order: jax.Array, k: int, band:
     return slice_cuts(segment_costs(g, cost, order, band), k)
 
 
-def population_bottlenecks(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int) -> jax.Array:
-    """Batched :func:`order_bottleneck`: orders ``(P, n)`` -> ``(P,)``."""
-    return jax.vmap(lambda order: order_bottleneck(g, cost, order, k, band))(orders)
+def _batched(fn, orders: jax.Array, batch: int | None):
+    """vmap ``fn`` over the population, in sequential sub-batches of ``batch`` (bounded memory)."""
+    P = orders.shape[0]
+    if batch is None or batch >= P or P % batch:
+        return jax.vmap(fn)(orders)
+    out = jax.lax.map(jax.vmap(fn), orders.reshape(P // batch, batch, orders.shape[1]))
+    return jax.tree.map(lambda x: x.reshape((P,) + x.shape[2:]), out)
 
 
-def population_cuts(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int):
+def population_bottlenecks(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int,
+                           batch: int | None = None) -> jax.Array:
+    """Batched :func:`order_bottleneck`: orders ``(P, n)`` -> ``(P,)``, ``batch`` candidates at a time."""
+    return _batched(lambda order: order_bottleneck(g, cost, order, k, band), orders, batch)
+
+
+def population_cuts(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int,
+                    batch: int | None = None):
     """Batched :func:`order_cuts`: orders ``(P, n)`` -> ``((P,), (P, k + 1))``."""
-    return jax.vmap(lambda order: order_cuts(g, cost, order, k, band))(orders)
+    return _batched(lambda order: order_cuts(g, cost, order, k, band), orders, batch)

@@ -40,6 +40,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 
 class GraphArrays(NamedTuple):
@@ -77,6 +78,19 @@ def skew(a: jax.Array, fill) -> jax.Array:
     return flat.reshape(r, n + r - 1)[:, :n]
 
 
+def cumsum_rows(a: jax.Array) -> jax.Array:
+    """Cumulative sum over axis 0 as a scan over rows.
+
+    XLA:CPU lowers ``jnp.cumsum`` to a reduce-window that is quadratic in the
+    axis length (measured here: 4.5x slower than this scan on a (65, 501) block).
+    """
+    def body(carry, row):
+        carry = carry + row
+        return carry, carry
+
+    return lax.scan(body, jnp.zeros_like(a[0]), a)[1]
+
+
 def band_cumsum(values_by_pos: jax.Array, band: int) -> jax.Array:
     """``out[d, j] = sum(values_by_pos[j - d : j])`` for ``d <= j`` (0 elsewhere), shape (band+1, n+1).
 
@@ -87,7 +101,7 @@ def band_cumsum(values_by_pos: jax.Array, band: int) -> jax.Array:
     padded = jnp.concatenate([values_by_pos, jnp.zeros((1,), values_by_pos.dtype)])
     rows = jnp.broadcast_to(padded, (band + 1, n + 1)).at[0].set(0)
     # after the skew, row t at column j holds values_by_pos[j - t]
-    return jnp.cumsum(skew(rows, 0), axis=0)
+    return cumsum_rows(skew(rows, 0))
 
 
 def positions(order: jax.Array) -> jax.Array:
@@ -126,8 +140,8 @@ def segment_costs(g: GraphArrays, cost: CostParams, order: jax.Array, band: int)
     # H0[h, p]: weight of points at p with gap h (gaps beyond the band cannot lie inside a segment).
     h0 = jnp.zeros((band + 1, n + 1), dtype).at[gap, p].add(w, mode="drop")
     # H[g, p] = weight with gap < g  (exclusive cumsum over the gap axis)
-    h = jnp.cumsum(h0, axis=0) - h0
-    inside = jnp.cumsum(skew(h, 0), axis=0)
+    h = cumsum_rows(h0) - h0
+    inside = cumsum_rows(skew(h, 0))
     comm = jnp.maximum(traffic - inside, 0)
     over = jnp.maximum(params - cost.memory, 0) / cost.overflow_bandwidth
     over = jnp.where(params > cost.memory_limit, jnp.inf, over)

@@ -43,13 +43,31 @@ def _jitted() -> dict:
     graphs of the same shape (n, m) with the same k and band reuse one executable."""
     import jax
 
-    from .kernels import decode_orders, population_bottlenecks, population_cuts
+    from .kernels import decode_orders, needed_band, population_bottlenecks, population_cuts
+
+    def decode_and_band(keys, indegree, succ_pad, ready0, work, bound):
+        orders, overflow = decode_orders(keys, indegree, succ_pad, ready0)
+        band = jax.vmap(lambda o: needed_band(work, o, bound))(orders)
+        return orders, overflow.any(), band.max()
+
+    def band_of(orders, work, bound):
+        return jax.vmap(lambda o: needed_band(work, o, bound))(orders).max()
 
     return {
-        "bottlenecks": jax.jit(population_bottlenecks, static_argnames=("k", "band")),
-        "cuts": jax.jit(population_cuts, static_argnames=("k", "band")),
-        "decode": jax.jit(decode_orders),
+        "bottlenecks": jax.jit(population_bottlenecks, static_argnames=("k", "band", "batch")),
+        "cuts": jax.jit(population_cuts, static_argnames=("k", "band", "batch")),
+        "decode": jax.jit(decode_and_band),
+        "band": jax.jit(band_of),
     }
+
+
+def band_bucket(band: int, n: int) -> int:
+    """Round a needed band up to one of few sizes (8, 12, 16, 24, 32, 48, ...), at most ``n``,
+    so that changing bands cause few compilations."""
+    size = 8
+    while size < band:
+        size = size * 3 // 2 if (size & (size - 1)) == 0 else size * 4 // 3
+    return int(min(n, size))
 
 
 def band_for_bound(work: np.ndarray, upper_bound: float) -> int:
@@ -78,17 +96,19 @@ class Evaluator:
 
     Parameters: ``graph``, ``k``, ``cost_model``; ``dtype`` (``"float32"`` by default,
     ``"float64"`` needs ``jax_enable_x64``); ``device`` (a ``jax.Device``, or ``"all"``
-    to shard the population over every local device); ``band`` (segment length cap;
-    default: derived from ``upper_bound``); ``upper_bound`` (cost of any valid
-    partition; default: the graph's own order sliced optimally); ``chunk_size``
-    (candidates per compiled call; default from ``memory_budget`` bytes);
-    ``decode`` (``"auto"``, ``"host"`` or ``"device"``).
+    to shard the population over every local device with ``jax.sharding``);
+    ``upper_bound`` (cost of a valid partition; default: the graph's own order
+    sliced optimally) - values are exact up to it, see :meth:`set_upper_bound`;
+    ``band`` (fix the segment length cap instead of deriving it per chunk);
+    ``chunk_size`` (candidates per compiled call; default from ``memory_budget``
+    bytes); ``decode`` (``"device"``: the JAX ready-list decoder, default;
+    ``"host"``: a heap per candidate in Python).
     """
 
     def __init__(self, graph: Graph, k: int, cost_model: CostModel | None = None, *,
                  dtype: str | Any = None, device: Any = None, band: int | None = None,
                  upper_bound: float | None = None, chunk_size: int | None = None,
-                 memory_budget: float = 512e6, decode: str = "auto") -> None:
+                 memory_budget: float = 256e6, decode: str = "device") -> None:
         import jax
         import jax.numpy as jnp
 
@@ -96,7 +116,7 @@ class Evaluator:
         self.k = check_k(k)
         self.cost_model = cost_model or DEFAULT_COST_MODEL
         dtype = jnp.dtype(dtype or jnp.float32)
-        if dtype == jnp.float64 and not jax.config.read("jax_enable_x64"):
+        if dtype == jnp.float64 and jnp.asarray(0.0).dtype != jnp.float64:  # x64 off (global or context)
             raise GraphError("dtype float64 needs jax.config.update('jax_enable_x64', True)")
         if dtype not in (jnp.float32, jnp.float64):
             raise GraphError(f"dtype must be float32 or float64, got {dtype}")
@@ -107,32 +127,47 @@ class Evaluator:
             self.devices = [jax.local_devices()[0]]
         else:
             self.devices = [device]
-        platform = self.devices[0].platform
-        if decode not in ("auto", "host", "device"):
-            raise GraphError(f"decode must be 'auto', 'host' or 'device', got {decode!r}")
-        self.decode_on = ("host" if platform == "cpu" else "device") if decode == "auto" else decode
-        self._arrays = self._graph_arrays(graph, dtype)
+        if decode not in ("host", "device"):
+            raise GraphError(f"decode must be 'host' or 'device', got {decode!r}")
+        self.decode_on = decode
+        self._fixed_band = None if band is None else int(min(max(int(band), 1), graph.n))
+        self._setup_devices()
+        self._arrays = self._put(self._graph_arrays(graph, dtype))
         cm = self.cost_model
         from .kernels import CostParams
 
-        self._cost = CostParams(*(jnp.asarray(x, dtype) for x in
-                                  (cm.bandwidth, cm.memory, cm.overflow_bandwidth, cm.memory_limit)))
+        self._cost = self._put(CostParams(*(jnp.asarray(x, dtype) for x in
+                                            (cm.bandwidth, cm.memory, cm.overflow_bandwidth, cm.memory_limit))))
+        self._setup_decoder()
         n = graph.n
-        if band is None:
-            if upper_bound is None:
-                upper_bound = self._own_order_bound()
-            band = band_for_bound(graph.work, upper_bound)
-        self.upper_bound = math.inf if upper_bound is None else float(upper_bound)
-        self.band = int(min(max(int(band), 1), n))
+        if upper_bound is None and self._fixed_band is None:
+            upper_bound = self._own_order_bound()
+        self.upper_bound = math.inf
+        self.set_upper_bound(math.inf if upper_bound is None else float(upper_bound))
         ndev = len(self.devices)
-        if chunk_size is None:
-            per_candidate = (self.band + 1) * (n + 1) * dtype.itemsize * 10 + 64 * n
-            chunk_size = int(max(1, min(1024, memory_budget // per_candidate)))
-            chunk_size = 1 << (chunk_size.bit_length() - 1)
-        self.chunk_size = int(math.ceil(max(1, int(chunk_size)) / ndev) * ndev)
-        self._build()
+        self.memory_budget = float(memory_budget)
+        chunk_size = 256 if chunk_size is None else int(chunk_size)
+        self.chunk_size = int(math.ceil(max(1, chunk_size) / ndev) * ndev)
+        self.last_bands: list[int] = []
 
     # ------------------------------------------------------------ setup
+    def _setup_devices(self) -> None:
+        import jax
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        if len(self.devices) > 1:
+            mesh = Mesh(np.array(self.devices), ("pop",))
+            self._pop_sharding = NamedSharding(mesh, PartitionSpec("pop"))
+            self._replicated = NamedSharding(mesh, PartitionSpec())
+        else:
+            self._pop_sharding = self._replicated = None
+
+    def _put(self, tree):
+        import jax
+
+        target = self._replicated if self._replicated is not None else self.devices[0]
+        return jax.tree.map(lambda x: jax.device_put(x, target), tree)
+
     @staticmethod
     def _graph_arrays(graph: Graph, dtype):
         import jax.numpy as jnp
@@ -150,6 +185,46 @@ class Evaluator:
             sizeout=jnp.asarray(graph.sizeout, dtype), src=jnp.asarray(src), dst=jnp.asarray(dst),
             first=jnp.asarray(first), last=jnp.asarray(last),
             inb=jnp.asarray(inb, dtype), outb=jnp.asarray(outb, dtype))
+
+    def _setup_decoder(self) -> None:
+        import jax.numpy as jnp
+
+        g = self.graph
+        indeg = np.diff(g.pred_ptr).astype(np.int32)
+        outdeg = np.diff(g.succ_ptr)
+        dmax = max(1, int(outdeg.max()) if len(outdeg) else 1)
+        succ_pad = np.full((g.n, dmax), g.n, dtype=np.int32)
+        for v in range(g.n):
+            s = g.successors(v)
+            succ_pad[v, : len(s)] = s
+        self._indeg = self._put(jnp.asarray(indeg))
+        self._succ_pad = self._put(jnp.asarray(succ_pad))
+        self._sources = np.flatnonzero(indeg == 0).astype(np.int32)
+        # ready-list width: the widest ready set seen on a few orders, with room to spare;
+        # a chunk that overflows it is decoded again with a doubled width
+        widest = len(self._sources)
+        rng = np.random.default_rng(0)
+        for keys in rng.random((4, g.n)):
+            widest = max(widest, _widest_ready_set(g, keys))
+        self.set_decode_width(max(8, 2 * widest))
+
+    def set_decode_width(self, width: int) -> None:
+        import jax.numpy as jnp
+
+        self.decode_width = int(min(self.graph.n, max(width, len(self._sources), 1)))
+        ready0 = np.full(self.decode_width, self.graph.n, dtype=np.int32)
+        ready0[: len(self._sources)] = self._sources
+        self._ready0 = self._put(jnp.asarray(ready0))
+
+    def set_upper_bound(self, upper_bound: float) -> None:
+        """Declare the cost of some valid partition (e.g. the best found times a margin):
+        bottlenecks up to it are exact, larger ones come back as values above it."""
+        import jax.numpy as jnp
+
+        self.upper_bound = float(upper_bound)
+        # margin: float rounding of the prefix sums must never cut a needed segment
+        margin = self.upper_bound * (1 + 1e-3) if math.isfinite(self.upper_bound) else np.finfo(np.float32).max
+        self._band_bound = self._put(jnp.asarray(margin, self.dtype))
 
     def _own_order_bound(self) -> float:
         """Cost of a valid partition: the graph's own topological order sliced optimally
@@ -171,37 +246,6 @@ class Evaluator:
         _, starts = _jitted()["cuts"](self._arrays, self._cost, jnp.asarray(order, jnp.int32)[None],
                                       k=self.k, band=band)
         return np.asarray(starts)[0]
-
-    def _build(self) -> None:
-        import jax
-        import jax.numpy as jnp
-        from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-        k, band = self.k, self.band
-        if len(self.devices) > 1:
-            mesh = Mesh(np.array(self.devices), ("pop",))
-            self._pop_sharding = NamedSharding(mesh, PartitionSpec("pop"))
-            self._replicated = NamedSharding(mesh, PartitionSpec())
-        else:
-            self._pop_sharding = self._replicated = None
-        put = (lambda x: jax.device_put(x, self._replicated)) if self._replicated else \
-            (lambda x: jax.device_put(x, self.devices[0]))
-        self._arrays = jax.tree.map(put, self._arrays)
-        self._cost = jax.tree.map(put, self._cost)
-
-        self._bottlenecks = functools.partial(_jitted()["bottlenecks"], k=k, band=band)
-        self._cuts = functools.partial(_jitted()["cuts"], k=k, band=band)
-        indeg = np.diff(self.graph.pred_ptr).astype(np.int32)
-        outdeg = np.diff(self.graph.succ_ptr)
-        dmax = max(1, int(outdeg.max()) if len(outdeg) else 1)
-        succ_pad = np.full((self.graph.n, dmax), self.graph.n, dtype=np.int32)
-        for v in range(self.graph.n):
-            s = self.graph.successors(v)
-            succ_pad[v, : len(s)] = s
-        self._indeg = put(jnp.asarray(indeg))
-        self._succ_pad = put(jnp.asarray(succ_pad))
-
-        self._decode = _jitted()["decode"]
 
     def compiled_count(self) -> int:
         """How many executables the shared kernel caches hold (a test checks calls do not add any)."""
@@ -229,53 +273,83 @@ class Evaluator:
         short = self.chunk_size - len(x)
         return x if short == 0 else np.concatenate([x, np.repeat(x[:1], short, axis=0)])
 
+    def _decode_chunk(self, keys: np.ndarray):
+        """Device orders and needed band of one (padded) chunk of keys."""
+        while True:
+            orders, overflow, band = _jitted()["decode"](
+                self._put_chunk(keys.astype(self.dtype)), self._indeg, self._succ_pad, self._ready0,
+                self._arrays.work, self._band_bound)
+            if not bool(overflow):
+                return orders, int(band)
+            self.set_decode_width(2 * self.decode_width)
+
+    def _batch(self, band: int) -> int:
+        """Candidates per DP sub-batch so that its tables fit ``memory_budget`` bytes."""
+        per_candidate = (band + 1) * (self.graph.n + 1) * self.dtype.itemsize * 8 + 64 * self.graph.n
+        batch = int(max(1, min(self.chunk_size, self.memory_budget // per_candidate)))
+        batch = 1 << (batch.bit_length() - 1)
+        ndev = len(self.devices)
+        while batch > 1 and (self.chunk_size % batch or batch % ndev):
+            batch //= 2
+        return batch if self.chunk_size % batch == 0 and batch % ndev == 0 else self.chunk_size
+
+    def _band(self, needed: int) -> int:
+        if self._fixed_band is not None:
+            return self._fixed_band
+        band = band_bucket(max(1, needed), self.graph.n)
+        self.last_bands.append(band)
+        return band
+
     def decode(self, keys: Any) -> np.ndarray:
-        """Topological orders ``(P, n)`` of the keys (host heap or device scan, same result)."""
+        """Topological orders ``(P, n)`` of the keys (device ready-list or host heap; same result)."""
         keys = self._check_keys(keys)
         if self.decode_on == "host":
             return decode_keys(self.graph, keys)
-        import jax.numpy as jnp
-
-        out = []
-        for a, b in self._chunks(len(keys)):
-            chunk = self._put_chunk(self._pad(keys[a:b]).astype(self.dtype))
-            out.append(np.asarray(self._decode(chunk, self._indeg, self._succ_pad))[: b - a])
+        out = [np.asarray(self._decode_chunk(self._pad(keys[a:b]))[0])[: b - a] for a, b in self._chunks(len(keys))]
         return np.concatenate(out).astype(np.int64) if out else np.zeros((0, self.graph.n), np.int64)
 
     # ------------------------------------------------------------ public API
+    def _bottlenecks_of(self, orders, needed: int):
+        band = self._band(needed)
+        return _jitted()["bottlenecks"](self._arrays, self._cost, orders, k=self.k, band=band,
+                                        batch=self._batch(band))
+
     def evaluate_orders(self, orders: Any) -> np.ndarray:
         """Bottlenecks ``(P,)`` (float64 array of kernel-dtype values) of topological orders."""
         orders = np.asarray(orders, dtype=np.int32)
-        pending = []
+        out = []
         for a, b in self._chunks(len(orders)):
-            pending.append((b - a, self._bottlenecks(self._arrays, self._cost, self._put_chunk(self._pad(orders[a:b])))))
-        return np.concatenate([np.asarray(r)[:cnt] for cnt, r in pending]).astype(np.float64) if pending \
-            else np.zeros(0)
+            chunk = self._put_chunk(self._pad(orders[a:b]))
+            needed = int(_jitted()["band"](chunk, self._arrays.work, self._band_bound))
+            out.append(np.asarray(self._bottlenecks_of(chunk, needed))[: b - a])
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
     def evaluate(self, keys: Any) -> np.ndarray:
         """Bottlenecks ``(P,)`` of the random keys ``(P, n)``."""
         keys = self._check_keys(keys)
-        if self.decode_on != "host":
-            return self.evaluate_orders(self.decode(keys))
-        pending = []
+        if self.decode_on == "host":
+            return self.evaluate_orders(decode_keys(self.graph, keys))
+        out = []
         for a, b in self._chunks(len(keys)):
-            # decode this chunk on the host while the previous one computes (async dispatch)
-            orders = decode_keys(self.graph, keys[a:b]).astype(np.int32)
-            pending.append((b - a, self._bottlenecks(self._arrays, self._cost, self._put_chunk(self._pad(orders)))))
-        return np.concatenate([np.asarray(r)[:cnt] for cnt, r in pending]).astype(np.float64) if pending \
-            else np.zeros(0)
+            orders, needed = self._decode_chunk(self._pad(keys[a:b]))
+            out.append(np.asarray(self._bottlenecks_of(orders, needed))[: b - a])
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
     def slice_orders(self, orders: Any) -> tuple[np.ndarray, np.ndarray]:
         """Stage assignments ``(B, n)`` and their float64 bottlenecks for topological orders.
 
         Every returned assignment is recomputed with the float64 reference
-        evaluator; an order whose kernel value is beyond the band's bound is
+        evaluator; an order whose kernel value is beyond the upper bound is
         sliced exactly by the NumPy reference instead.
         """
         orders = np.asarray(orders, dtype=np.int64)
         assignments = np.empty(orders.shape, dtype=np.int64)
         for a, b in self._chunks(len(orders)):
-            _, starts = self._cuts(self._arrays, self._cost, self._put_chunk(self._pad(orders[a:b].astype(np.int32))))
+            chunk = self._put_chunk(self._pad(orders[a:b].astype(np.int32)))
+            needed = int(_jitted()["band"](chunk, self._arrays.work, self._band_bound))
+            band = self._band(needed)
+            _, starts = _jitted()["cuts"](self._arrays, self._cost, chunk, k=self.k, band=band,
+                                          batch=self._batch(band))
             starts = np.asarray(starts)[: b - a]
             for r in range(b - a):
                 assignments[a + r] = stages_from_starts(orders[a + r], starts[r])
@@ -290,3 +364,22 @@ class Evaluator:
     def decode_best(self, keys: Any) -> tuple[np.ndarray, np.ndarray]:
         """Stage assignments ``(B, n)`` (per node, graph order) and float64 bottlenecks of the keys."""
         return self.slice_orders(self.decode(keys))
+
+
+def _widest_ready_set(graph: Graph, keys: np.ndarray) -> int:
+    """Largest ready set met while decoding ``keys`` with Kahn's algorithm."""
+    indeg = np.diff(graph.pred_ptr).tolist()
+    ready = [v for v in range(graph.n) if indeg[v] == 0]
+    heap = [(keys[v], v) for v in ready]
+    import heapq
+
+    heapq.heapify(heap)
+    widest = len(heap)
+    while heap:
+        _, v = heapq.heappop(heap)
+        for w in graph.successors(v).tolist():
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                heapq.heappush(heap, (keys[w], w))
+        widest = max(widest, len(heap))
+    return widest

@@ -62,9 +62,9 @@ def test_result_json_shape():
 def test_time_limit_and_determinism():
     g = dnn_like(300, seed=3)
     t = time.perf_counter()
-    r = partition(g, 8, seed=1, time_limit=4.0, exact_max_downsets=0)
+    r = partition(g, 8, seed=1, time_limit=8.0, exact_max_downsets=0)
     took = time.perf_counter() - t
-    assert r.stopped_by == "time_limit" and took <= 4.0 * 1.1 + 0.5
+    assert r.stopped_by == "time_limit" and took <= 8.0 * 1.1
     a = partition(g, 8, seed=5, generations=3, time_limit=None, exact_max_downsets=0, population=32, islands=2)
     b = partition(g, 8, seed=5, generations=3, time_limit=None, exact_max_downsets=0, population=32, islands=2)
     assert np.array_equal(a.assignment, b.assignment) and a.bottleneck == b.bottleneck

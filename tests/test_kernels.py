@@ -1,0 +1,136 @@
+"""JAX kernels and the Evaluator against the NumPy reference (SPEC section 2)."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pjpart import CostModel, Evaluator, Graph, evaluate
+from pjpart.reference import decode_keys, segment_cost_table, slice_order
+
+N, M, K = 12, 18, 3  # one shape for all graphs here: the kernels compile once
+
+
+def fixed_shape_dag(rng, n=N, m=M):
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    chosen = rng.choice(len(pairs), size=m, replace=False)
+    perm = rng.permutation(n)
+    edges = [(int(perm[pairs[c][0]]), int(perm[pairs[c][1]])) for c in chosen]
+    col = lambda: np.where(rng.random(n) < 0.15, 0.0, rng.random(n))
+    return Graph.from_arrays(work=col(), params=col(), sizeout=col(), edges=edges)
+
+
+COST_MODELS = [CostModel(), CostModel(bandwidth=0.4), CostModel(bandwidth=2.0, memory=1.0, overflow_bandwidth=0.5)]
+
+
+def reference_bottleneck(g, keys, cm, k=K):
+    order = decode_keys(g, keys)
+    return slice_order(segment_cost_table(g, order, cm), k)[0]
+
+
+@pytest.mark.parametrize("x64", [True, False])
+def test_bottlenecks_and_orders_match_reference(rng, x64):
+    rtol = 1e-9 if x64 else 1e-5
+    with jax.enable_x64(x64):
+        for t in range(6):
+            g = fixed_shape_dag(rng)
+            cm = COST_MODELS[t % 3]
+            ev = Evaluator(g, K, cm, dtype="float64" if x64 else "float32", band=N, chunk_size=16)
+            keys = rng.random((10, N))
+            keys[0] = np.round(keys[0] * 3) / 3  # ties: smallest index first
+            assert np.array_equal(ev.decode(keys), decode_keys(g, keys))
+            got = ev.evaluate(keys)
+            want = np.array([reference_bottleneck(g, k_, cm) for k_ in keys])
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=0)
+            assignments, values = ev.decode_best(keys)
+            recomputed = evaluate(g, assignments, K, cm).max(axis=1)
+            np.testing.assert_array_equal(values, recomputed)
+            np.testing.assert_allclose(values, want, rtol=rtol)
+
+
+def test_banded_table_entries_equal_reference(rng):
+    from pjpart.kernels import segment_costs
+
+    with jax.enable_x64(True):
+        for t in range(4):
+            g = fixed_shape_dag(rng)
+            cm = COST_MODELS[t % 3]
+            ev = Evaluator(g, K, cm, dtype="float64", band=N)
+            order = decode_keys(g, rng.random(N))
+            C = segment_cost_table(g, order, cm)
+            band = 5
+            T = np.asarray(segment_costs(ev._arrays, ev._cost, jnp.asarray(order, jnp.int32), band))
+            for d in range(band + 1):
+                for j in range(N + 1):
+                    want = C[j - d, j] if j >= d else np.inf
+                    assert (np.isinf(want) and np.isinf(T[d, j])) or abs(T[d, j] - want) <= 1e-9 * max(1, want)
+
+
+def test_banding_never_changes_values_below_the_bound(rng):
+    with jax.enable_x64(True):
+        for t in range(4):
+            g = fixed_shape_dag(rng)
+            cm = COST_MODELS[t % 3]
+            keys = rng.random((16, N))
+            full = Evaluator(g, K, cm, dtype="float64", band=N).evaluate(keys)
+            ub = float(np.median(full))
+            banded_ev = Evaluator(g, K, cm, dtype="float64", upper_bound=ub)
+            banded = banded_ev.evaluate(keys)
+            below = full <= ub
+            np.testing.assert_allclose(banded[below], full[below], rtol=1e-12)
+            assert np.all(banded[~below] >= full[~below] * (1 - 1e-12))
+            assert np.all(banded[~below] > ub)
+
+
+def test_chunked_equals_unchunked_and_no_recompile(rng):
+    g = fixed_shape_dag(rng)
+    keys = rng.random((37, N))
+    small = Evaluator(g, K, band=N, chunk_size=4)
+    big = Evaluator(g, K, band=N, chunk_size=64)
+    np.testing.assert_array_equal(small.evaluate(keys), big.evaluate(keys))
+    count = big.compiled_count()
+    big.evaluate(keys[:5])
+    big.evaluate(rng.random((60, N)))
+    assert big.compiled_count() == count
+
+
+def test_decoder_widens_its_ready_list(rng):
+    g = Graph.from_arrays(work=np.ones(N), edges=[(0, v) for v in range(1, N)])  # a star: N-1 ready at once
+    ev = Evaluator(g, K, band=N)
+    ev.set_decode_width(2)
+    keys = rng.random((5, N))
+    assert np.array_equal(ev.decode(keys), decode_keys(g, keys))
+    assert ev.decode_width >= N - 1
+
+
+def test_host_and_device_decode_agree(rng):
+    g = fixed_shape_dag(rng)
+    keys = rng.random((9, N))
+    a = Evaluator(g, K, band=N, decode="host")
+    b = Evaluator(g, K, band=N, decode="device")
+    np.testing.assert_array_equal(a.evaluate(keys), b.evaluate(keys))
+
+
+SHARD_SCRIPT = r"""
+import numpy as np, jax
+from pjpart import Evaluator
+from pjpart.generators import dnn_like
+assert len(jax.local_devices()) == 4
+g = dnn_like(60, seed=2)
+keys = np.random.default_rng(0).random((50, 60))
+one = Evaluator(g, 4, chunk_size=16).evaluate(keys)
+many = Evaluator(g, 4, chunk_size=16, device="all").evaluate(keys)
+assert np.array_equal(one, many), (one, many)
+a1, v1 = Evaluator(g, 4, device="all").decode_best(keys[:8])
+print("ok")
+"""
+
+
+def test_sharded_population_equals_single_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SHARD_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
