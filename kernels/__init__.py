@@ -13,7 +13,7 @@ together.
 
 from .decode import decode_order, decode_orders, needed_band
 from .pipeline import order_bottleneck, order_cuts, population_bottlenecks, population_cuts
-from .segments import CostParams, GraphArrays, band_cumsum, inside_points, positions, segment_costs, skew
+from .segments import CostParams, GraphArrays, band_cumsum, inside_points, positions, segment_costs, shifted_rows_cumsum
 from .slicing import slice_bottleneck, slice_cuts, slice_rows
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
     "population_cuts",
     "positions",
     "segment_costs",
-    "skew",
+    "shifted_rows_cumsum",
     "slice_bottleneck",
     "slice_cuts",
     "slice_rows",

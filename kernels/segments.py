@@ -29,8 +29,8 @@ once: at its first consumer inside ``S``, the one whose ``L`` is left of ``i``.
 So ``in + out`` is a 1-D part minus ``X(i, j)``: the total weight of the
 "points" ``(p, q)`` (``(L(e), c(e))`` and ``(p(u), last(u))``) lying inside the
 segment.  With ``H[p, g]`` the weight of the points at ``p`` with ``q - p < g``,
-``X(j - d, j) = sum_{t=1..d} H[j - t, t]``: a skew of ``H`` and a cumulative sum
-over ``d``.  Everything is O((band + 1) (n + 1) + m) per candidate, with one
+``X(j - d, j) = sum_{t=1..d} H[j - t, t]``: a cumulative sum over ``d`` of the
+rows of ``H`` shifted right by ``d``.  Everything is O((band + 1) (n + 1) + m) per candidate, with one
 scatter of ``2 m`` points; no ``n x n`` array is built unless ``band = n``.
 """
 
@@ -66,18 +66,6 @@ class CostParams(NamedTuple):
     memory_limit: jax.Array
 
 
-def skew(a: jax.Array, fill) -> jax.Array:
-    """``out[t, x] = a[t, x - t]`` for ``x >= t``, else ``fill``; ``a`` is ``(R, N)``.
-
-    Done with a pad and a reshape (no gather): row ``t`` of the padded array,
-    read with a row stride one shorter, lands shifted right by ``t``.
-    """
-    r, n = a.shape
-    padded = jnp.pad(a, ((0, 0), (0, r)), constant_values=fill)          # (R, N + R)
-    flat = padded.reshape(-1)[: r * (n + r - 1)]
-    return flat.reshape(r, n + r - 1)[:, :n]
-
-
 def cumsum_rows(a: jax.Array) -> jax.Array:
     """Cumulative sum over axis 0 as a scan over rows.
 
@@ -91,6 +79,23 @@ def cumsum_rows(a: jax.Array) -> jax.Array:
     return lax.scan(body, jnp.zeros_like(a[0]), a)[1]
 
 
+def shifted_rows_cumsum(rows: jax.Array) -> jax.Array:
+    """``out[d, j] = sum_{t=1..d} rows[t, j - t]`` (terms with ``j - t < 0`` are 0), shape of ``rows``.
+
+    A scan over ``d`` that adds row ``d`` shifted right by ``d`` (a dynamic slice of
+    a zero-padded row), so no skewed matrix is materialised.
+    """
+    band1, n1 = rows.shape
+
+    def body(acc, xs):
+        d, row = xs
+        padded = jnp.concatenate([jnp.zeros((band1 - 1,), row.dtype), row])
+        acc = acc + jnp.where(d > 0, lax.dynamic_slice(padded, (band1 - 1 - d,), (n1,)), 0)
+        return acc, acc
+
+    return lax.scan(body, jnp.zeros((n1,), rows.dtype), (jnp.arange(band1), rows))[1]
+
+
 def band_cumsum(values_by_pos: jax.Array, band: int) -> jax.Array:
     """``out[d, j] = sum(values_by_pos[j - d : j])`` for ``d <= j`` (0 elsewhere), shape (band+1, n+1).
 
@@ -99,9 +104,7 @@ def band_cumsum(values_by_pos: jax.Array, band: int) -> jax.Array:
     """
     n = values_by_pos.shape[0]
     padded = jnp.concatenate([values_by_pos, jnp.zeros((1,), values_by_pos.dtype)])
-    rows = jnp.broadcast_to(padded, (band + 1, n + 1)).at[0].set(0)
-    # after the skew, row t at column j holds values_by_pos[j - t]
-    return cumsum_rows(skew(rows, 0))
+    return shifted_rows_cumsum(jnp.broadcast_to(padded, (band + 1, n + 1)))
 
 
 def positions(order: jax.Array) -> jax.Array:
@@ -141,7 +144,7 @@ def segment_costs(g: GraphArrays, cost: CostParams, order: jax.Array, band: int)
     h0 = jnp.zeros((band + 1, n + 1), dtype).at[gap, p].add(w, mode="drop")
     # H[g, p] = weight with gap < g  (exclusive cumsum over the gap axis)
     h = cumsum_rows(h0) - h0
-    inside = cumsum_rows(skew(h, 0))
+    inside = shifted_rows_cumsum(h)
     comm = jnp.maximum(traffic - inside, 0)
     over = jnp.maximum(params - cost.memory, 0) / cost.overflow_bandwidth
     over = jnp.where(params > cost.memory_limit, jnp.inf, over)
