@@ -70,18 +70,6 @@ def band_bucket(band: int, n: int) -> int:
     return int(min(n, size))
 
 
-def band_for_bound(work: np.ndarray, upper_bound: float) -> int:
-    """Longest segment (in nodes) whose work can be ``<= upper_bound``: one less than the
-    number of smallest works whose sum exceeds it (``n`` if no such number)."""
-    n = len(work)
-    if not math.isfinite(upper_bound):
-        return n
-    csum = np.cumsum(np.sort(work))
-    # strict excess with a relative margin, so float rounding never cuts a needed segment
-    over = np.flatnonzero(csum > upper_bound * (1 + 1e-6) + 1e-300)
-    return n if len(over) == 0 else max(1, min(n, int(over[0])))
-
-
 def stages_from_starts(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Stage of every node from an order and segment starts (``k + 1`` entries, last = n)."""
     n = len(order)
