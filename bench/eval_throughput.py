@@ -93,7 +93,7 @@ def run_grid(grid, reps_ref: int = 3, python_max_n: int = 1000) -> list[dict]:
             t0 = time.perf_counter()
             python_dp(table, k)
             py_rate = 1.0 / (time.perf_counter() - t0)
-        row = {"n": n, "m": g.m, "k": k, "P": P, "band": sorted(set(ev.last_bands)), "chunk": ev.chunk_size,
+        row = {"n": n, "m": g.m, "k": k, "P": P, "band": sorted(ev.bands_used), "chunk": ev.chunk_size,
                "compile_s": round(compile_s, 3), "kernel_per_s": P / kernel_s, "numpy_reference_per_s": 1 / ref_s,
                "python_dp_per_s": py_rate, "kernel_over_numpy": (P / kernel_s) * ref_s,
                "max_rel_diff_vs_reference": agree}

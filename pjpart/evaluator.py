@@ -47,8 +47,7 @@ def _jitted() -> dict:
 
     def decode_and_band(keys, indegree, succ_pad, ready0, work, bound):
         orders, overflow = decode_orders(keys, indegree, succ_pad, ready0)
-        band = jax.vmap(lambda o: needed_band(work, o, bound))(orders)
-        return orders, overflow.any(), band.max()
+        return orders, overflow.any(), band_of(orders, work, bound)
 
     def band_of(orders, work, bound):
         return jax.vmap(lambda o: needed_band(work, o, bound))(orders).max()
@@ -88,8 +87,9 @@ class Evaluator:
     ``upper_bound`` (cost of a valid partition; default: the graph's own order
     sliced optimally) - values are exact up to it, see :meth:`set_upper_bound`;
     ``band`` (fix the segment length cap instead of deriving it per chunk);
-    ``chunk_size`` (candidates per compiled call; default from ``memory_budget``
-    bytes); ``decode`` (``"device"``: the JAX ready-list decoder, default;
+    ``chunk_size`` (candidates per compiled call, default 256: one executable serves
+    any population size); ``memory_budget`` (bytes of tables per DP sub-batch
+    within a chunk); ``decode`` (``"device"``: the JAX ready-list decoder, default;
     ``"host"``: a heap per candidate in Python).
     """
 
@@ -136,7 +136,7 @@ class Evaluator:
         self.memory_budget = float(memory_budget)
         chunk_size = 256 if chunk_size is None else int(chunk_size)
         self.chunk_size = int(math.ceil(max(1, chunk_size) / ndev) * ndev)
-        self.last_bands: list[int] = []
+        self.bands_used: set[int] = set()  # band sizes compiled for (benchmarks report them)
 
     # ------------------------------------------------------------ setup
     def _setup_devices(self) -> None:
@@ -285,8 +285,19 @@ class Evaluator:
         if self._fixed_band is not None:
             return self._fixed_band
         band = band_bucket(max(1, needed), self.graph.n)
-        self.last_bands.append(band)
+        self.bands_used.add(band)
         return band
+
+    def _needed_band(self, chunk) -> int:
+        """Band the orders of a device chunk need (not computed when the band is fixed)."""
+        if self._fixed_band is not None:
+            return self._fixed_band
+        return int(_jitted()["band"](chunk, self._arrays.work, self._band_bound))
+
+    def _kernel(self, kind: str, chunk, needed: int):
+        """Run the ``bottlenecks`` or ``cuts`` kernel on a device chunk of orders."""
+        band = self._band(needed)
+        return _jitted()[kind](self._arrays, self._cost, chunk, k=self.k, band=band, batch=self._batch(band))
 
     def decode(self, keys: Any) -> np.ndarray:
         """Topological orders ``(P, n)`` of the keys (device ready-list or host heap; same result)."""
@@ -297,19 +308,13 @@ class Evaluator:
         return np.concatenate(out).astype(np.int64) if out else np.zeros((0, self.graph.n), np.int64)
 
     # ------------------------------------------------------------ public API
-    def _bottlenecks_of(self, orders, needed: int):
-        band = self._band(needed)
-        return _jitted()["bottlenecks"](self._arrays, self._cost, orders, k=self.k, band=band,
-                                        batch=self._batch(band))
-
     def evaluate_orders(self, orders: Any) -> np.ndarray:
         """Bottlenecks ``(P,)`` (float64 array of kernel-dtype values) of topological orders."""
         orders = np.asarray(orders, dtype=np.int32)
         out = []
         for a, b in self._chunks(len(orders)):
             chunk = self._put_chunk(self._pad(orders[a:b]))
-            needed = int(_jitted()["band"](chunk, self._arrays.work, self._band_bound))
-            out.append(np.asarray(self._bottlenecks_of(chunk, needed))[: b - a])
+            out.append(np.asarray(self._kernel("bottlenecks", chunk, self._needed_band(chunk)))[: b - a])
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
     def evaluate(self, keys: Any) -> np.ndarray:
@@ -320,7 +325,7 @@ class Evaluator:
         out = []
         for a, b in self._chunks(len(keys)):
             orders, needed = self._decode_chunk(self._pad(keys[a:b]))
-            out.append(np.asarray(self._bottlenecks_of(orders, needed))[: b - a])
+            out.append(np.asarray(self._kernel("bottlenecks", orders, needed))[: b - a])
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
     def slice_orders(self, orders: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -334,10 +339,7 @@ class Evaluator:
         assignments = np.empty(orders.shape, dtype=np.int64)
         for a, b in self._chunks(len(orders)):
             chunk = self._put_chunk(self._pad(orders[a:b].astype(np.int32)))
-            needed = int(_jitted()["band"](chunk, self._arrays.work, self._band_bound))
-            band = self._band(needed)
-            _, starts = _jitted()["cuts"](self._arrays, self._cost, chunk, k=self.k, band=band,
-                                          batch=self._batch(band))
+            _, starts = self._kernel("cuts", chunk, self._needed_band(chunk))
             starts = np.asarray(starts)[: b - a]
             for r in range(b - a):
                 assignments[a + r] = stages_from_starts(orders[a + r], starts[r])

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..bounds import check_feasible, combinatorial_bound
-from ..cost import CostModel, cost_model_for
+from ..cost import CostModel, cost_model_for, evaluate
 from ..evaluator import Evaluator
 from ..graph import Graph, GraphError, check_k
 from ..reference import decode_keys, order_to_keys, segment_cost_table, slice_order
@@ -107,8 +107,6 @@ def best_slicing(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel,
     """Exact float64 slicing of one order (NumPy reference up to n = 1500, else the kernels)."""
     if graph.n <= 1500 or evaluator is None:
         _, assignment = slice_order(segment_cost_table(graph, order, cost_model), k, order)
-        from ..cost import evaluate
-
         return assignment, float(evaluate(graph, assignment, k, cost_model).max())
     assignments, values = evaluator.slice_orders(order[None])
     return assignments[0], float(values[0])
