@@ -9,7 +9,7 @@ Public names are re-exported here::
     (6.0, [0, 0, 0, 1])
 """
 
-from .bounds import combinatorial_bound
+from .bounds import Bound, BoundError, combinatorial_bound, lower_bound
 from .cost import CostModel, cost_model_for, evaluate, stage_breakdown
 from .evaluator import Evaluator
 from .examples import example_path, resolve_graph
@@ -20,6 +20,8 @@ from .search import PRESETS, SearchConfig, load_preset, partition
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bound",
+    "BoundError",
     "CostModel",
     "Evaluator",
     "Graph",
@@ -33,6 +35,7 @@ __all__ = [
     "example_path",
     "load_graph",
     "load_preset",
+    "lower_bound",
     "partition",
     "resolve_graph",
     "save_graph",

@@ -2,7 +2,7 @@
 
 ``pjpart partition GRAPH -k K`` partitions a graph file (or a bundled example by
 name: ``tiny``, ``resnet50``) and prints the stage table; ``--json OUT`` writes
-the result.  Exit codes: 0 success, 2 bad input (message on stderr, no
+the result.  ``pjpart bound GRAPH -k K`` prints certified lower bounds per method.  Exit codes: 0 success, 2 bad input (message on stderr, no
 traceback), 130 interrupted before any result.
 """
 
@@ -14,6 +14,7 @@ import math
 import sys
 
 from . import __version__
+from .bounds import METHODS, Bound, lower_bound
 from .cost import cost_model_for
 from .examples import EXAMPLES, resolve_graph
 from .graph import GraphError
@@ -42,15 +43,32 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--time-limit", type=_positive_float, default=None, help="seconds (compile included)")
     part.add_argument("--max-evaluations", type=int, default=None)
     part.add_argument("--preset", default="default", choices=PRESETS)
-    part.add_argument("--bandwidth", type=_positive_float, default=None, help="bytes/s between stages")
-    part.add_argument("--memory", type=_positive_float, default=None, help="fast memory per stage (bytes)")
-    part.add_argument("--overflow-bandwidth", type=_positive_float, default=None,
-                      help="bytes/s for weights beyond --memory")
-    part.add_argument("--memory-limit", type=_positive_float, default=None, help="hard params cap per stage")
     part.add_argument("--json", metavar="OUT", default=None, help="write the result as JSON")
     part.add_argument("--quiet", action="store_true", help="no progress line")
     part.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
+    _cost_flags(part)
+    bnd = sub.add_parser("bound", help="certified lower bounds on the optimal bottleneck")
+    bnd.add_argument("graph", help="graph JSON file or a bundled example")
+    bnd.add_argument("-k", type=int, required=True, help="number of stages (>= 1)")
+    bnd.add_argument("--method", action="append", choices=("auto",) + METHODS, default=None,
+                     help="bound method (repeatable); default auto")
+    bnd.add_argument("--time-limit", type=_positive_float, default=30.0, help="seconds for all methods (default 30)")
+    bnd.add_argument("--json", metavar="OUT", default=None, help="write the bounds as JSON")
+    _cost_flags(bnd)
     return p
+
+
+def _cost_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bandwidth", type=_positive_float, default=None, help="bytes/s between stages")
+    p.add_argument("--memory", type=_positive_float, default=None, help="fast memory per stage (bytes)")
+    p.add_argument("--overflow-bandwidth", type=_positive_float, default=None,
+                   help="bytes/s for weights beyond --memory")
+    p.add_argument("--memory-limit", type=_positive_float, default=None, help="hard params cap per stage")
+
+
+def _cost_model(graph, args: argparse.Namespace):
+    return cost_model_for(graph).replace(bandwidth=args.bandwidth, memory=args.memory,
+                                         overflow_bandwidth=args.overflow_bandwidth, memory_limit=args.memory_limit)
 
 
 def format_table(result: PartitionResult) -> str:
@@ -72,9 +90,7 @@ def format_table(result: PartitionResult) -> str:
 
 def _cmd_partition(args: argparse.Namespace) -> int:
     graph = resolve_graph(args.graph)
-    cm = cost_model_for(graph).replace(bandwidth=args.bandwidth, memory=args.memory,
-                                       overflow_bandwidth=args.overflow_bandwidth,
-                                       memory_limit=args.memory_limit)
+    cm = _cost_model(graph, args)
     result = partition(graph, args.k, cm, preset=args.preset, seed=args.seed, time_limit=args.time_limit,
                        max_evaluations=args.max_evaluations, quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
                        json_progress=args.json_progress)
@@ -85,12 +101,37 @@ def _cmd_partition(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_bound(graph_name: str, bound: Bound) -> str:
+    """One line per method: value, status, seconds; then the best."""
+    lines = [f"graph {graph_name}: k={bound.k}, lower bounds (proven <= the optimal bottleneck)",
+             f"{'method':<14} {'bound':>14} {'seconds':>9}  status"]
+    for r in bound.results:
+        lines.append(f"{r.method:<14} {r.value:>14.6g} {r.seconds:>9.2f}  {r.status}")
+    lines.append(f"best: {bound.value:.6g} ({bound.method}) in {bound.seconds:.2f} s")
+    return "\n".join(lines)
+
+
+def _cmd_bound(args: argparse.Namespace) -> int:
+    graph = resolve_graph(args.graph)
+    cm = _cost_model(graph, args)
+    methods = args.method or ["auto"]
+    bound = lower_bound(graph, args.k, cm, methods="auto" if methods == ["auto"] else
+                        [m for m in methods if m != "auto"], time_limit=args.time_limit)
+    print(format_bound(graph.name, bound))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"graph": graph.name, "cost_model": cm.to_json(), **bound.to_json()}, fh, indent=1)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "partition":
             return _cmd_partition(args)
+        if args.command == "bound":
+            return _cmd_bound(args)
     except GraphError as exc:
         print(f"pjpart: error: {exc}", file=sys.stderr)
         return 2

@@ -47,8 +47,8 @@ def test_keyboard_interrupt_returns_best_so_far():
         if len(calls) == 3:
             raise KeyboardInterrupt
 
-    r = pjpart.partition(g, 4, seed=0, exact_max_downsets=0, population=16, islands=2, time_limit=None,
-                         generations=1000, callback=stop_at_third)
+    r = pjpart.partition(g, 4, seed=0, exact_max_downsets=0, bound_methods="combinatorial", population=16,
+                         islands=2, time_limit=None, generations=1000, callback=stop_at_third)
     assert r.stopped_by == "interrupted" and len(calls) == 3
     assert r.bottleneck == pjpart.evaluate(g, r.assignment, 4, r.cost_model).max()
     assert r.bottleneck <= calls[-1] * (1 + 1e-5)

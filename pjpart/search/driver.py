@@ -1,7 +1,9 @@
 """``partition``: the search driver that turns a graph into a validated, certified partition.
 
-Steps: validate; compute the cheap lower bound; if the graph has few downsets,
-solve it exactly (downset DP, certified optimal); otherwise run BRKGA islands
+Steps: validate; if the graph has few downsets, solve it exactly (downset DP,
+certified optimal); otherwise slice the seed orders, spend ``bound_share`` of the
+time on lower bounds (:func:`pjpart.lower_bound`, stopping early if a seed
+partition is proven optimal), then run BRKGA islands
 over the batched :class:`~pjpart.Evaluator` until a stop (time limit,
 evaluation or generation budget, target gap, Ctrl-C), then slice the best
 order exactly in float64 and re-validate.
@@ -26,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..bounds import check_feasible, combinatorial_bound
+from ..bounds import check_feasible, combinatorial_bound, lower_bound
 from ..cost import CostModel, cost_model_for, evaluate
 from ..evaluator import Evaluator
 from ..graph import Graph, GraphError, check_k
@@ -57,7 +59,10 @@ class SearchConfig:
     migrate_every: int = 10
     migrate_count: int = 4
     restart_after: int = 60
-    exact_max_downsets: int = 1024
+    exact_max_downsets: int = 2048
+    bound_methods: str = "auto"         # "auto", or comma-separated names from pjpart.bounds.METHODS
+    bound_share: float = 0.25           # share of time_limit spent on lower bounds before the search
+    bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     description: str = ""
 
     def brkga(self) -> brkga.BRKGAConfig:
@@ -138,6 +143,22 @@ class _Progress:
         print("\r" + line, end=end, file=sys.stderr, flush=True)
 
 
+def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float) -> tuple[float, str]:
+    """The lower bound the search reports and stops against, within the config's bound budget."""
+    methods = [m.strip() for m in cfg.bound_methods.split(",")] if cfg.bound_methods != "auto" else "auto"
+    if methods == ["combinatorial"]:
+        return combinatorial_bound(graph, k, cm), "combinatorial"
+    budget = cfg.bound_time_limit
+    if cfg.time_limit is not None:
+        budget = min(budget, cfg.bound_share * cfg.time_limit)
+    try:
+        import cvxpy  # noqa: F401  (the solver-based bounds need it; the GPU image may lack it)
+    except ImportError:
+        methods = ["combinatorial", "exact-dp"]
+    b = lower_bound(graph, k, cm, methods=methods, time_limit=budget, upper_bound=upper)
+    return b.value, b.method
+
+
 def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, preset: str = "default",
               seed: int = 0, time_limit: float | None = None, max_evaluations: int | None = None,
               generations: int | None = None, target_gap: float | None = None, quiet: bool = True,
@@ -156,14 +177,23 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     cfg = load_preset(preset, time_limit=time_limit, max_evaluations=max_evaluations, generations=generations,
                       target_gap=target_gap, **overrides)
     check_feasible(graph, cm)
-    bound, bound_method = combinatorial_bound(graph, k, cm), "combinatorial"
     progress = _Progress(not quiet, json_progress)
 
     exact = exact_partition(graph, k, cm, cfg.exact_max_downsets) if cfg.exact_max_downsets else None
     if exact is not None:
         value, assignment = exact
-        return make_result(graph, assignment, k, cm, lower_bound=value, bound_method="exact-downset-dp",
+        return make_result(graph, assignment, k, cm, lower_bound=value, bound_method="exact-dp",
                            method="exact", seed=seed, evaluations=0, seconds=time.perf_counter() - t0,
+                           stopped_by="optimal")
+
+    # the seed orders sliced exactly: a first partition, and the upper bound the bounds are checked against
+    seeds_sliced = [best_slicing(graph, order, k, cm, None) for order in seed_orders(graph)]
+    upper = min(v for _, v in seeds_sliced)
+    bound, bound_method = _bounds(graph, k, cm, cfg, upper)
+    if bound >= upper * (1 - 1e-12):
+        assignment = min(seeds_sliced, key=lambda av: av[1])[0]
+        return make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method,
+                           method="seed-order", seed=seed, evaluations=0, seconds=time.perf_counter() - t0,
                            stopped_by="optimal")
 
     evaluator = Evaluator(graph, k, cm)
@@ -212,6 +242,9 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
             progress(info)
             if callback is not None:
                 callback(info)
+            if gap_of(best_value) <= 1e-6:  # float32 fitness: proven optimal up to its rounding
+                stopped_by = "optimal"
+                break
             if cfg.target_gap is not None and gap_of(best_value) <= cfg.target_gap:
                 stopped_by = "target_gap"
                 break
@@ -230,7 +263,10 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
         stopped_by = "interrupted"
 
     order = decode_keys(graph, best_keys)
-    assignment, _ = best_slicing(graph, order, k, cm, evaluator)
+    assignment, value = best_slicing(graph, order, k, cm, evaluator)
+    seed_assignment, seed_value = min(seeds_sliced, key=lambda av: av[1])
+    if seed_value < value:  # float32 ranking can misorder near-ties; never return worse than a seed
+        assignment = seed_assignment
     result = make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method, method="brkga",
                          seed=seed, evaluations=evaluations, seconds=time.perf_counter() - t0,
                          stopped_by=stopped_by, history=history)

@@ -6,9 +6,8 @@ exactly a chain of downsets ``{} = I_0 <= I_1 <= ... <= I_k = V`` (stage ``b`` i
 
     F_b(I) = min over downsets J <= I of max(F_{b-1}(J), f(I - J))
 
-and ``F_k(V)`` is the optimum.  Block costs come from the reference evaluator
-(the block ``I - J`` as the middle stage of a 3-stage assignment), so the cost
-formula is not written again.  Used by :func:`pjpart.partition` when the graph
+and ``F_k(V)`` is the optimum.  Block costs come from per-downset sums
+(:func:`block_costs`, checked against the reference evaluator in the tests).  Used by :func:`pjpart.partition` when the graph
 has at most ``max_downsets`` downsets (chains, tiny graphs); it certifies its
 answer (bound = optimum).
 """
@@ -42,26 +41,59 @@ def downsets(graph: Graph, limit: int) -> list[int] | None:
     return sorted(seen, key=lambda m: (bin(m).count("1"), m))
 
 
+def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel) -> np.ndarray:
+    """``cost[J, I] = f(I - J)`` for downsets ``J <= I`` (``inf`` elsewhere), from per-downset sums.
+
+    Because ``J`` and ``I`` are downsets, a producer outside ``I - J`` feeding
+    it lies in ``J``, and a consumer of ``u`` in ``I - J`` lying outside the
+    block lies outside ``I``.  So with ``C[I, u]`` = number of consumers of ``u``
+    in ``I``: ``in = sum sizeout(u) [u in J, C[I,u] > C[J,u]]`` and
+    ``out = sum sizeout(u) [u in I - J, C[I,u] < outdeg(u)]``.
+    """
+    n = graph.n
+    fb = bits.astype(np.float64)
+    adj = np.zeros((n, n))
+    if graph.m:
+        adj[graph.edges[:, 0], graph.edges[:, 1]] = 1.0
+    C = fb @ adj.T                      # (D, n) consumers of u inside each downset
+    deg = adj.sum(axis=1)
+    work, params = fb @ graph.work, fb @ graph.params
+    D = len(bits)
+    cost = np.full((D, D), np.inf)
+    size = graph.sizeout
+    for i in range(D):
+        subset = (fb @ (1.0 - fb[i])) == 0          # J <= I
+        J = np.flatnonzero(subset)
+        bj = bits[J]
+        inn = ((C[i] > C[J]) & bj) @ size
+        leaves = bits[i] & (C[i] < deg)               # nodes of I with a consumer outside I
+        out = leaves @ size - (bj & leaves) @ size
+        cost[J, i] = (work[i] - work[J]) + (inn + out) / cost_model.bandwidth \
+            + cost_model.overflow(params[i] - params[J])
+        if np.isfinite(cost_model.memory_limit):
+            cost[J[params[i] - params[J] > cost_model.memory_limit], i] = np.inf
+    return cost
+
+
 def exact_partition(graph: Graph, k: int, cost_model: CostModel,
                     max_downsets: int = 1024) -> tuple[float, np.ndarray] | None:
-    """``(optimum, assignment)`` by the downset DP, or ``None`` if the graph has too many downsets."""
+    """``(optimum, assignment)`` by the downset DP, or ``None`` if the graph has too many downsets.
+
+    The value returned is recomputed from the assignment by the reference
+    evaluator, so it is exactly the cost of a feasible partition.
+    """
     sets = downsets(graph, max_downsets)
     if sets is None:
         return None
     D = len(sets)
     bits = np.array([[(m >> v) & 1 for v in range(graph.n)] for m in sets], dtype=bool)
-    # pairs J <= I
-    sub = (bits[:, None, :] & ~bits[None, :, :]).any(axis=2) == False  # sub[J, I]: J subset of I
-    J, I = np.nonzero(sub)
-    stage = np.where(bits[J], 0, np.where(bits[I], 1, 2))
-    cost = np.full((D, D), np.inf)
-    for start in range(0, len(J), 50_000):
-        sl = slice(start, start + 50_000)
-        cost[J[sl], I[sl]] = evaluate(graph, stage[sl], 3, cost_model)[:, 1]
+    cost = block_costs(graph, bits, cost_model)
     F = np.full((k + 1, D), np.inf)
     F[0, 0] = 0.0
     for b in range(1, k + 1):
         F[b] = np.maximum(F[b - 1][:, None], cost).min(axis=0)
+    if not np.isfinite(F[k, D - 1]):
+        return np.inf, np.zeros(graph.n, dtype=np.int64)  # no feasible partition (memory_limit)
     # trace back the chain of downsets
     assignment = np.zeros(graph.n, dtype=np.int64)
     cur = D - 1  # V is the largest downset
@@ -69,4 +101,4 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel,
         prev = int(np.argmin(np.maximum(F[b - 1], cost[:, cur])))
         assignment[bits[cur] & ~bits[prev]] = b - 1
         cur = prev
-    return float(F[k, D - 1]), assignment
+    return float(evaluate(graph, assignment, k, cost_model).max()), assignment
