@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import json
 import os
-import platform
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import machine_info  # noqa: E402
 
 GRIDS = {
     "full": [(200, 8, 1024), (500, 16, 1024), (1000, 16, 1024), (1000, 64, 1024), (3000, 16, 256)],
@@ -50,17 +51,6 @@ def python_dp(table: list[list[float]], k: int) -> float:
             cur[j] = best
         prev = cur
     return prev[n]
-
-
-def machine_info() -> dict:
-    import jax
-
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
-        "python": sys.version.split()[0], "numpy": np.__version__, "jax": jax.__version__,
-        "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
-    }
 
 
 def run_grid(grid, reps_ref: int = 3, python_max_n: int = 1000) -> list[dict]:

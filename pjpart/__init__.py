@@ -15,11 +15,14 @@ from .evaluator import Evaluator
 from .examples import example_path, resolve_graph
 from .graph import Graph, GraphError, load_graph, save_graph
 from .result import PartitionResult
-from .search import PRESETS, SearchConfig, load_preset, partition
+from .importers import from_jax, from_keras, load_regal
+from .search import BASELINES, PRESETS, SearchConfig, baseline, load_preset, partition
+from .sweep import sweep, write_records
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BASELINES",
     "Bound",
     "BoundError",
     "CostModel",
@@ -31,7 +34,11 @@ __all__ = [
     "SearchConfig",
     "combinatorial_bound",
     "cost_model_for",
+    "baseline",
     "evaluate",
+    "from_jax",
+    "from_keras",
+    "load_regal",
     "example_path",
     "load_graph",
     "load_preset",
@@ -40,5 +47,7 @@ __all__ = [
     "resolve_graph",
     "save_graph",
     "stage_breakdown",
+    "sweep",
+    "write_records",
     "__version__",
 ]

@@ -55,6 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     bnd.add_argument("--time-limit", type=_positive_float, default=30.0, help="seconds for all methods (default 30)")
     bnd.add_argument("--json", metavar="OUT", default=None, help="write the bounds as JSON")
     _cost_flags(bnd)
+    zp = sub.add_parser("zoo", help="the bundled model zoo")
+    zsub = zp.add_subparsers(dest="zoo_command", required=True)
+    zl = zsub.add_parser("list", help="list the bundled models")
+    zl.add_argument("--all", action="store_true", help="include op-granularity graphs")
+    zr = zsub.add_parser("run", help="partition every (model, k); resumes from --out")
+    zr.add_argument("--models", default=None, help="shell pattern(s), comma-separated (default: all, layer level)")
+    zr.add_argument("-k", default="2,4,8,16,32,64", help="comma-separated stage counts")
+    zr.add_argument("--preset", default="default", choices=PRESETS)
+    zr.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per (model, k)")
+    zr.add_argument("--out", default="zoo-results", help="output folder (default zoo-results)")
+    zr.add_argument("--seed", type=int, default=0)
+    zr.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -124,6 +136,30 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    if args.zoo_command == "list":
+        idx = zoo.index()
+        print(f"{'model':<22} {'family':<12} {'gran':<6} {'n':>6} {'m':>6} {'GFLOP':>9} {'params MB':>10}  source")
+        for name in zoo.names(None, None if args.all else "layer"):
+            i = idx[name]
+            print(f"{name:<22} {i['family']:<12} {i['granularity']:<6} {i['n']:>6} {i['m']:>6} "
+                  f"{i['flops'] / 1e9:>9.2f} {i['param_bytes'] / 1e6:>10.1f}  {i['source']}")
+        return 0
+    from .zoorun import run_zoo, summary_table
+
+    try:
+        ks = [int(x) for x in args.k.split(",") if x.strip()]
+    except ValueError:
+        raise GraphError(f"-k must be comma-separated integers, got {args.k!r}") from None
+    records = run_zoo(args.models, ks, args.preset, args.time_limit, args.out, args.seed,
+                      progress=not args.quiet)
+    print(summary_table(records))
+    print(f"results in {args.out}/ (results.csv, results.json, summary.md, plots)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -132,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_partition(args)
         if args.command == "bound":
             return _cmd_bound(args)
+        if args.command == "zoo":
+            return _cmd_zoo(args)
     except GraphError as exc:
         print(f"pjpart: error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,13 @@ def example_path(name: str) -> str:
 
 
 def resolve_graph(spec: str) -> Graph:
-    """Load a graph from a file path, or by the name of a bundled example."""
-    if os.path.exists(spec) or spec not in EXAMPLES:
+    """Load a graph from a file path, or by the name of a bundled example or zoo model."""
+    if os.path.exists(spec):
         return load_graph(spec)
-    return load_graph(example_path(spec))
+    if spec in EXAMPLES:
+        return load_graph(example_path(spec))
+    from . import zoo
+
+    if spec in zoo.index():
+        return zoo.load(spec)
+    return load_graph(spec)  # reports the missing file

@@ -217,6 +217,7 @@ class Graph:
         sizeout: Sequence[float] | None = None,
         ids: Sequence | None = None,
         name: str = "graph",
+        meta: dict | None = None,
     ) -> "Graph":
         """Graph from per-node arrays and an edge list of node *indices*."""
         work = np.asarray(work)
@@ -236,7 +237,7 @@ class Graph:
                 if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
                     raise GraphError(f"edge #{e} {pair!r}: endpoints must be node indices")
         return cls(ids=ids, work=work, params=params, sizeout=sizeout,
-                   edges=np.asarray(edge_list, dtype=np.int64).reshape(-1, 2), name=name)
+                   edges=np.asarray(edge_list, dtype=np.int64).reshape(-1, 2), name=name, meta=dict(meta or {}))
 
     @classmethod
     def from_json(cls, data: Any, name: str | None = None) -> "Graph":

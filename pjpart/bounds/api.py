@@ -10,7 +10,7 @@ name               what                                                        p
 ``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``search/exact.py``
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
 ``superblock3``    MIPs over ``(b, 1, k-1-b)``: before / at / after stage b     ``stages.py``
-``lp``             LP relaxation of the exact MIP (weak; ECOS, HiGHS fallback)  ``stages.py``
+``lp``             LP relaxation of the exact MIP (weak; Clarabel, HiGHS fallback) ``stages.py``
 ``mip``            the exact MIP on HiGHS; its dual bound at the time limit     ``stages.py``
 =================  ==========================================================  =======================
 
@@ -156,7 +156,7 @@ def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_
         if left <= 0.05:
             return MethodBound(method, 0.0, "no time", 0.0)
         prob = stage_problem(graph, (1,) * k, cm, integer=method == "mip")
-        sol = solve_stage_problem(prob, time_limit=left if method == "mip" else None)
+        sol = solve_stage_problem(prob, time_limit=left)
         return MethodBound(method, sol.bound, sol.status, time.perf_counter() - t0)
     raise GraphError(f"unknown bound method {method!r}; known: {', '.join(METHODS)} or 'auto'")
 

@@ -36,6 +36,7 @@ from ..reference import decode_keys, order_to_keys, segment_cost_table, slice_or
 from ..result import PartitionResult, make_result
 from . import brkga
 from .exact import exact_partition
+from .local import improve
 
 try:  # Python >= 3.11
     import tomllib
@@ -63,6 +64,7 @@ class SearchConfig:
     bound_methods: str = "auto"         # "auto", or comma-separated names from pjpart.bounds.METHODS
     bound_share: float = 0.25           # share of time_limit spent on lower bounds before the search
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
+    local_search: bool = True           # single-node moves on the final partition (search/local.py)
     description: str = ""
 
     def brkga(self) -> brkga.BRKGAConfig:
@@ -267,7 +269,14 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     seed_assignment, seed_value = min(seeds_sliced, key=lambda av: av[1])
     if seed_value < value:  # float32 ranking can misorder near-ties; never return worse than a seed
         assignment = seed_assignment
-    result = make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method, method="brkga",
+    method = "brkga"
+    if cfg.local_search:
+        # a little past the time limit at most: rounds are cheap (moves exist only at stage borders)
+        improved = improve(graph, assignment, k, cm, deadline=None if cfg.time_limit is None else
+                           max(t0 + cfg.time_limit, time.perf_counter() + 0.05))
+        if evaluate(graph, improved, k, cm).max() < evaluate(graph, assignment, k, cm).max():
+            assignment, method = improved, "brkga+local"
+    result = make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method, method=method,
                          seed=seed, evaluations=evaluations, seconds=time.perf_counter() - t0,
                          stopped_by=stopped_by, history=history)
     progress({"generation": generation, "evaluations": evaluations,
