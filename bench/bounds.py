@@ -1,7 +1,7 @@
 """Lower bounds on the bundled zoo: bound / best-found per method and k, solve seconds, final gap.
 
 For each (model, k): every bound method on its own with ``--bound-time`` seconds
-(combinatorial, exact-dp when the downset lattice is small, superblock2,
+(combinatorial, mincut, exact-dp when the downset lattice is small, superblock2,
 superblock3, lp, mip), ``auto`` with the same total, and pjpart's search
 (``default`` preset, ``--search-time`` seconds, combinatorial bound only so the
 search time is all search) for the best found.  Best found = the smallest of
@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import geomean, machine_info  # noqa: E402
 
-METHODS = ["combinatorial", "exact-dp", "superblock2", "superblock3", "lp", "mip", "auto"]
+METHODS = ["combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "lp", "mip", "auto"]
 DEFAULT_MODELS = ("resnet50,inceptionv3,densenet121,mobilenetv2,efficientnetb0,xception,nasnetmobile,"
                   "bert-base,gpt2-small,vit-b16,t5-base,llama-1b-gqa")
 

@@ -15,7 +15,7 @@ from pjpart.generators import dnn_like, random_dag
 from pjpart.reference import exhaustive_partition
 from pjpart.search.exact import block_costs, downsets, exact_partition
 
-SOLVER_METHODS = ["lp", "mip", "superblock2", "superblock3", "exact-dp"]
+SOLVER_METHODS = ["mincut", "lp", "mip", "superblock2", "superblock3", "exact-dp"]
 
 
 def cost_setting(rng, trial):
@@ -57,6 +57,33 @@ def test_every_method_is_below_the_exhaustive_optimum_on_500_dags(rng):
         assert b.value == max(r.value for r in b.results)
         checked += 1
     assert checked >= 480
+
+
+def _block_cost(g, S, cm):
+    """f(S) straight from the SPEC's definition, for any node set S (not only stages)."""
+    inside = set(S)
+    succ = {u: set(g.successors(u).tolist()) for u in range(g.n)}
+    inn = sum(g.sizeout[u] for u in range(g.n) if u not in inside and succ[u] & inside)
+    out = sum(g.sizeout[u] for u in inside if succ[u] - inside)
+    return sum(g.work[v] for v in inside) + (inn + out) / cm.bandwidth + cm.overflow(sum(g.params[v] for v in inside))
+
+
+def test_node_closure_equals_brute_force_min_over_sets(rng):
+    from itertools import combinations
+
+    from pjpart.bounds.mincut import node_closure_values
+
+    for trial in range(40):
+        g = random_dag(int(rng.integers(1, 8)), rng, density=float(rng.uniform(0.2, 0.7)))
+        cm = CostModel(bandwidth=float(rng.uniform(0.3, 3)))
+        vals, done = node_closure_values(g, cm)
+        assert done == g.n
+        for v in range(g.n):
+            others = [u for u in range(g.n) if u != v]
+            best = min(_block_cost(g, (v,) + extra, cm) for r in range(len(others) + 1)
+                       for extra in combinations(others, r))
+            # equal up to the int32 rounding, and never above
+            assert best * (1 - 1e-6) - 1e-9 <= vals[v] <= best + 1e-12, (trial, v, vals[v], best)
 
 
 def test_block_costs_match_the_reference_evaluator(rng):

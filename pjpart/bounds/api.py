@@ -7,6 +7,7 @@ modules named):
 name               what                                                        proof
 =================  ==========================================================  =======================
 ``combinatorial``  ``max(work(V)/k, max_v work(v))`` + overflow terms           ``combinatorial.py``
+``mincut``         max over nodes of the cheapest block holding it (min cuts)   ``mincut.py``
 ``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``search/exact.py``
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
 ``superblock3``    MIPs over ``(b, 1, k-1-b)``: before / at / after stage b     ``stages.py``
@@ -15,9 +16,12 @@ name               what                                                        p
 =================  ==========================================================  =======================
 
 ``auto`` runs them in the order of bound per second measured by
-``bench/bounds.py``: combinatorial (instant), exact-dp (when the lattice is
-small it IS the optimum), superblock2, superblock3, then the exact MIP with the
-time that is left.
+``bench/bounds.py``: combinatorial (instant), mincut (well under a second on
+the zoo, and what decides communication-bound models at large k), exact-dp
+(when the lattice is small it IS the optimum), superblock2, superblock3, then
+the exact MIP with the time that is left.  Each solver formulation also carries
+the best bound found before it as a row ``T >= bound`` (valid: the bound is
+``<= T*``), so a later method never reports less than an earlier one proved.
 
 Safety.  Solver values go through :func:`pjpart.bounds.stages.safe_bound`
 (relative 1e-6 plus absolute 1e-7 on costs scaled to about 1).  A method whose
@@ -45,8 +49,8 @@ from ..cost import CostModel, cost_model_for
 from ..graph import Graph, GraphError, check_k
 from .combinatorial import check_feasible, combinatorial_bound
 
-METHODS = ("combinatorial", "exact-dp", "superblock2", "superblock3", "lp", "mip")
-AUTO = ("combinatorial", "exact-dp", "superblock2", "superblock3", "mip")
+METHODS = ("combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "lp", "mip")
+AUTO = ("combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "mip")
 
 
 class BoundError(AssertionError):
@@ -106,7 +110,7 @@ def _spread(lo: int, hi: int) -> list[int]:
 
 
 def _family(graph: Graph, cm: CostModel, caps_list: list[tuple], deadline: float, name: str,
-            per_problem: float | None) -> MethodBound:
+            per_problem: float | None, floor: float) -> MethodBound:
     """Max over coarsenings, each solved until the deadline; the dual bound of the last one counts too."""
     from .stages import solve_stage_problem, stage_problem
 
@@ -117,7 +121,7 @@ def _family(graph: Graph, cm: CostModel, caps_list: list[tuple], deadline: float
         if left <= 0.05:
             break
         limit = left if per_problem is None else min(left, per_problem)
-        sol = solve_stage_problem(stage_problem(graph, caps, cm), time_limit=limit)
+        sol = solve_stage_problem(stage_problem(graph, caps, cm, floor=floor), time_limit=limit)
         solved += 1
         statuses.add(sol.status)
         if sol.bound > best:
@@ -128,10 +132,17 @@ def _family(graph: Graph, cm: CostModel, caps_list: list[tuple], deadline: float
                        {"caps": list(best_caps) if best_caps else None, "solved": solved})
 
 
-def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_downsets: int) -> MethodBound:
+def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_downsets: int,
+         floor: float = 0.0) -> MethodBound:
     t0 = time.perf_counter()
     if method == "combinatorial":
-        return MethodBound(method, combinatorial_bound(graph, k, cm), "optimal", time.perf_counter() - t0)
+        return MethodBound(method, combinatorial_bound(graph, k, cm), "proven", time.perf_counter() - t0)
+    if method == "mincut":
+        from .mincut import node_closure_values
+
+        vals, done = node_closure_values(graph, cm, deadline)
+        status = "proven" if done == graph.n else f"partial ({done}/{graph.n} nodes)"
+        return MethodBound(method, float(vals.max(initial=0.0)), status, time.perf_counter() - t0)
     if method == "exact-dp":
         from ..search.exact import exact_partition
 
@@ -148,14 +159,14 @@ def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_
             caps = [(b, 1, k - 1 - b) for b in _spread(0, k - 1)]
         # one coarsening may not eat the whole budget: a later, better one would never run
         per = max(1.0, (deadline - t0) / 4)
-        return _family(graph, cm, caps, deadline, method, per)
+        return _family(graph, cm, caps, deadline, method, per, floor)
     if method in ("lp", "mip"):
         from .stages import solve_stage_problem, stage_problem
 
         left = deadline - t0
         if left <= 0.05:
             return MethodBound(method, 0.0, "no time", 0.0)
-        prob = stage_problem(graph, (1,) * k, cm, integer=method == "mip")
+        prob = stage_problem(graph, (1,) * k, cm, integer=method == "mip", floor=floor)
         sol = solve_stage_problem(prob, time_limit=left)
         return MethodBound(method, sol.bound, sol.status, time.perf_counter() - t0)
     raise GraphError(f"unknown bound method {method!r}; known: {', '.join(METHODS)} or 'auto'")
@@ -188,7 +199,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
         if results and time.perf_counter() >= deadline:
             results.append(MethodBound(name, 0.0, "no time", 0.0))
             continue
-        res = _run(name, graph, k, cm, deadline, max_downsets)
+        res = _run(name, graph, k, cm, deadline, max_downsets, best.value)
         if upper_bound is not None and res.value > upper_bound * (1 + 1e-9):
             msg = (f"bound method {name!r} gave {res.value!r} above a feasible partition's cost "
                    f"{upper_bound!r}: a bound bug")

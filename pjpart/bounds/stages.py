@@ -10,7 +10,7 @@ gives the problem::
       o[j] >= (params(X_j) - c_j * memory) / overflow_bandwidth,  o >= 0
       params(X_j) <= c_j * memory_limit
       work(X_j) + (sizeout . (in[:, j] + out[:, j])) / bandwidth + o[j] <= c_j * T
-      T >= combinatorial bound                                        (valid: see combinatorial.py)
+      T >= combinatorial bound, T >= floor                            (valid: both are <= T*)
 
 ``caps = (1,) * k`` is the **exact MIP** (SPEC 2.5): its optimum is the optimal
 bottleneck, because ``in``/``out`` are minimised at ``max`` over consumers,
@@ -114,8 +114,12 @@ def _selector(rows: np.ndarray, n: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), rows)), shape=(len(rows), n))
 
 
-def stage_problem(graph: Graph, caps: tuple, cost_model: CostModel, *, integer: bool = True) -> StageProblem:
-    """Build the coarsened problem for ``caps`` (see the module docstring) as a CVXPY problem."""
+def stage_problem(graph: Graph, caps: tuple, cost_model: CostModel, *, integer: bool = True,
+                  floor: float = 0.0) -> StageProblem:
+    """Build the coarsened problem for ``caps`` (see the module docstring) as a CVXPY problem.
+
+    ``floor``: a bound already proven (``<= T*``), added as the valid row ``T >= floor``.
+    """
     import cvxpy as cp  # lazy: importing pjpart must not need cvxpy
 
     caps = tuple(int(c) for c in caps)
@@ -155,7 +159,7 @@ def stage_problem(graph: Graph, caps: tuple, cost_model: CostModel, *, integer: 
         stage = stage + o
     if math.isfinite(cm.memory_limit):
         cons.append(graph.params @ x <= c * cm.memory_limit)
-    cons += [stage <= c * T, T >= comb / scale]
+    cons += [stage <= c * T, T >= max(comb, floor) / scale]
     # nodes may not sit in an empty superblock: c_j = 0 forces work there to 0 only, so pin them
     for j in np.flatnonzero(c == 0):
         cons.append(x[:, int(j)] == 0)

@@ -156,7 +156,7 @@ def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float
     try:
         import cvxpy  # noqa: F401  (the solver-based bounds need it; the GPU image may lack it)
     except ImportError:
-        methods = ["combinatorial", "exact-dp"]
+        methods = ["combinatorial", "mincut", "exact-dp"]
     b = lower_bound(graph, k, cm, methods=methods, time_limit=budget, upper_bound=upper)
     return b.value, b.method
 

@@ -1,0 +1,163 @@
+"""Search quality on the zoo: brkga-100, brkga-10000, random-10000, and pjpart presets at equal wall time.
+
+Per (model, k), in one run on the same machine:
+
+* ``brkga-100``: the paper's small budget (P=10, G=10), one population, exact solver off;
+* ``brkga-10000``: the paper's budget (P=100, G=100), exact solver off; its wall time ``W`` sets the
+  budget of the presets below;
+* ``random-10000``: 10^4 random keys, each decoded and sliced optimally;
+* ``default`` and ``large``: pjpart's presets with ``time_limit = W`` (all of pjpart: exact solver
+  when the graph allows it, seeds, bounds within its share, islands, local search).
+
+Best bottleneck relative to the best known (min over methods) and to the best
+lower bound (``bench/results/bounds.json`` when it covers the cell, else the one
+the default run proved).  Prints per k the geometric mean of each method's
+bottleneck over ``random-10000``'s and ``brkga-10000``'s (``< 1`` = better) and
+writes ``bench/results/search_quality.{json,csv,md,png}`` (convergence curves:
+best vs evaluations and vs seconds for one model).
+
+    python bench/search_quality.py --models inceptionv3,bert-base --ks 2,4,8,16,32,64
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import geomean, machine_info  # noqa: E402
+
+METHODS = ["brkga-100", "brkga-10000", "random-10000", "default", "large"]
+DEFAULT_MODELS = "inceptionv3,nasnetmobile,inceptionresnetv2,bert-base,gpt2-small,t5-base"
+
+
+def run_cell(name: str, k: int, min_time: float) -> tuple[dict, dict]:
+    import pjpart
+    from pjpart import zoo
+    from pjpart.search.baselines import baseline
+
+    g = zoo.load(name)
+    cm = pjpart.cost_model_for(g)
+    row = {"model": name, "n": g.n, "m": g.m, "k": k}
+    curves = {}
+    off = dict(exact_max_downsets=0, bound_methods="combinatorial", local_search=False)
+    runs = [("brkga-100", lambda: pjpart.partition(g, k, cm, preset="paper", population=10, generations=10, **off)),
+            ("brkga-10000", lambda: pjpart.partition(g, k, cm, preset="paper", **off))]
+    for method, fn in runs:
+        r = fn()
+        row[f"{method}"], row[f"{method}_seconds"] = r.bottleneck, r.seconds
+        curves[method] = r.history
+    wall = max(min_time, row["brkga-10000_seconds"])
+    row["wall"] = wall
+    r = baseline(g, k, "random", cm, max_evaluations=10_000)
+    row["random-10000"], row["random-10000_seconds"] = r.bottleneck, r.seconds
+    curves["random-10000"] = r.history
+    bound = 0.0
+    for preset in ("default", "large"):
+        r = pjpart.partition(g, k, cm, preset=preset, time_limit=wall, seed=0)
+        row[preset], row[f"{preset}_seconds"], row[f"{preset}_method"] = r.bottleneck, r.seconds, r.method
+        curves[preset] = r.history
+        bound = max(bound, r.lower_bound)
+    row["bound"] = bound
+    row["best_known"] = min(row[m] for m in METHODS)
+    return row, curves
+
+
+def table(rows: list[dict]) -> str:
+    ks = sorted({r["k"] for r in rows})
+    lines = ["Geometric mean over models of bottleneck / reference (< 1: better than the reference):", "",
+             "| k | models | " + " | ".join(f"{m} / random-10000" for m in METHODS) + " | "
+             + " | ".join(f"{m} / brkga-10000" for m in ("default", "large")) + " | default gap to bound |",
+             "|" + "---:|" * (len(METHODS) + 5)]
+    for k in ks:
+        rs = [r for r in rows if r["k"] == k]
+        a = [f"{geomean(r[m] / r['random-10000'] for r in rs):.4f}" for m in METHODS]
+        b = [f"{geomean(r[m] / r['brkga-10000'] for r in rs):.4f}" for m in ("default", "large")]
+        gap = geomean(r["default"] / r["bound"] for r in rs if r["bound"] > 0) - 1
+        lines.append(f"| {k} | {len(rs)} | " + " | ".join(a + b) + f" | {100 * gap:.2f}% |")
+    worse = [(r["model"], r["k"], m) for r in rows for m in ("random-10000", "brkga-10000")
+             if r["default"] > r[m] * (1 + 1e-9)]
+    lines += ["", f"cells where default is worse than random-10000 or brkga-10000: {worse or 'none'}"]
+    return "\n".join(lines)
+
+
+def plot(curves: dict, title: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for method, hist in curves.items():
+        if not hist:
+            continue
+        sec, ev, best = zip(*hist)
+        axes[0].step(ev, best, where="post", label=method)
+        axes[1].step(sec, best, where="post", label=method)
+    for ax, xl in zip(axes, ("evaluations", "seconds")):
+        ax.set_xscale("log")
+        ax.set_xlabel(xl)
+        ax.set_ylabel("best bottleneck (s)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=DEFAULT_MODELS)
+    ap.add_argument("--ks", default="2,4,8,16,32,64")
+    ap.add_argument("--min-time", type=float, default=2.0, help="smallest wall time given to the presets")
+    ap.add_argument("--curve", default=None, help="model for the convergence plot (default: the first)")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "search_quality.json")
+    data = {"machine": machine_info(), "settings": vars(args), "rows": [], "curves": {}}
+    if os.path.exists(path):
+        with open(path) as fh:
+            old = json.load(fh)
+        data["rows"], data["curves"] = old["rows"], old.get("curves", {})
+    done = {(r["model"], r["k"]) for r in data["rows"]}
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for name in models:
+        for k in [int(x) for x in args.ks.split(",")]:
+            if (name, k) in done:
+                continue
+            t = time.perf_counter()
+            row, curves = run_cell(name, k, args.min_time)
+            data["rows"].append(row)
+            data["curves"][f"{name}/k={k}"] = curves
+            print(f"{name:<18} k={k:>2} " + " ".join(f"{m} {row[m]:.4g}" for m in METHODS)
+                  + f"  wall {row['wall']:.1f} s  ({time.perf_counter() - t:.0f} s)", flush=True)
+            with open(path, "w") as fh:
+                json.dump(data, fh)
+    rows = data["rows"]
+    with open(os.path.join(args.out, "search_quality.csv"), "w", newline="") as fh:
+        keys = sorted({key for r in rows for key in r}, key=lambda x: (x not in ("model", "n", "m", "k"), x))
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    md = table(rows)
+    with open(os.path.join(args.out, "search_quality.md"), "w") as fh:
+        fh.write(f"# Search quality on the zoo ({data['machine']['date']}, {data['machine']['cpus']} CPUs)\n\n"
+                 f"Settings: {json.dumps(data['settings'])}\n\n{md}\n")
+    curve_model = args.curve or models[0]
+    key = next((c for c in data["curves"] if c.startswith(curve_model + "/")), None)
+    if key:
+        k16 = f"{curve_model}/k=16"
+        key = k16 if k16 in data["curves"] else key
+        plot(data["curves"][key], key, os.path.join(args.out, "search_quality.png"))
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

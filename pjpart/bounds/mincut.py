@@ -1,0 +1,105 @@
+"""The node-closure bound: for every node, the cheapest block that could hold it, by minimum cut.
+
+Validity.  In an optimal partition with bottleneck ``T*`` every node ``v`` lies
+in some stage ``S``, and ``T* >= f(S)``.  Dropping the requirement that ``S`` be
+a (convex) stage only lowers the minimum, so::
+
+    T* >= max_v  min_{S contains v}  work(S) + (in(S) + out(S)) / bandwidth  +  overflow(params(v))
+
+(the overflow of ``S`` is at least that of ``v`` alone, as params only grow).
+The inner minimum over *arbitrary* sets is a minimum s-t cut (source side =
+``S``): ``s -> v`` infinite (``v`` in ``S``); ``x -> t`` with capacity
+``work(x)``; per producer ``u`` with consumers ``W``, an "in" helper ``a_u``
+(``w -> a_u`` infinite for ``w`` in ``W``, ``a_u -> u`` capacity
+``sizeout(u)/bandwidth``: paid when a consumer is in ``S`` and ``u`` is not) and
+an "out" helper ``b_u`` (``b_u -> w`` infinite, ``u -> b_u`` capacity
+``sizeout(u)/bandwidth``: paid when ``u`` is in ``S`` and a consumer is not).
+Each producer is charged once per direction, exactly as the SPEC counts it.
+
+Numerics.  SciPy's max-flow takes int32 capacities; finite capacities are
+scaled so they sum to at most 2^29 and rounded *down*, which can only lower
+each cut, so the bound stays valid; it is divided back by the scale.
+
+This bound does not depend on ``k``: it is the cost floor a node's
+neighbourhood imposes however many stages there are, which is what limits
+communication-heavy models at large ``k`` (where ``work(V)/k`` is tiny).
+
+Example
+-------
+>>> import pjpart
+>>> from pjpart.bounds.mincut import node_closure_bound
+>>> g = pjpart.Graph.from_arrays(work=[1, 5, 1], sizeout=[9, 9, 0], edges=[(0, 1), (1, 2)])
+>>> round(node_closure_bound(g, pjpart.CostModel()), 6)  # v=1 alone pays 5+9+9; with its neighbours 7
+7.0
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..cost import CostModel
+from ..graph import Graph
+
+_FINITE_TOTAL = 2 ** 29
+_INF = 2 ** 30
+
+
+def _network(graph: Graph, cm: CostModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """Edge arrays (tail, head, capacity) of the cut network without the source edge; and the scale."""
+    n = graph.n
+    src, dst = graph.edges[:, 0], graph.edges[:, 1]
+    producers, pidx = np.unique(src, return_inverse=True)
+    p = len(producers)
+    a = n + pidx            # in-helper of each edge's producer
+    b = n + p + pidx        # out-helper
+    comm = graph.sizeout[producers] / cm.bandwidth
+    total = float(graph.work.sum() + 2 * comm.sum())
+    scale = _FINITE_TOTAL / total if total > 0 else 1.0
+    t_node = n + 2 * p + 1
+    tails = [np.arange(n), dst, n + np.arange(p), b, producers]
+    heads = [np.full(n, t_node), a, producers, dst, n + p + np.arange(p)]
+    caps = [np.floor(graph.work * scale), np.full(len(dst), _INF), np.floor(comm * scale),
+            np.full(len(dst), _INF), np.floor(comm * scale)]
+    return (np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64),
+            np.concatenate(caps).astype(np.int64), n + 2 * p + 2, scale)
+
+
+def node_closure_values(graph: Graph, cost_model: CostModel, deadline: float | None = None,
+                        nodes: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Per node ``v``: a lower bound on the cost of any block holding ``v`` (0 where not computed in time),
+    and how many nodes were computed before the deadline."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_flow
+
+    cm = cost_model
+    tails, heads, caps, N, scale = _network(graph, cm)
+    s_node, t_node = N - 2, N - 1
+    own_over = cm.overflow(graph.params)
+    values = np.zeros(graph.n)
+    done = 0
+    # the heaviest nodes first: they are the likeliest to give the maximum
+    order = np.argsort(-graph.work) if nodes is None else np.asarray(nodes)
+    for v in order.tolist():
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        t = np.append(tails, s_node)
+        h = np.append(heads, v)
+        c = np.append(caps, _INF)
+        keep = c > 0
+        m = csr_matrix((c[keep].astype(np.int32), (t[keep], h[keep])), shape=(N, N))
+        m.sum_duplicates()
+        flow = maximum_flow(m, s_node, t_node).flow_value
+        values[v] = flow / scale + own_over[v]
+        done += 1
+    return values, done
+
+
+def node_closure_bound(graph: Graph, cost_model: CostModel, deadline: float | None = None) -> float:
+    """``max_v min_{S contains v} f(S)`` (see the module docstring); valid for every ``k``."""
+    if graph.n == 0:
+        return 0.0
+    vals, _ = node_closure_values(graph, cost_model, deadline)
+    return float(vals.max()) if math.isfinite(vals.max()) else 0.0
