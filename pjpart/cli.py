@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--max-evaluations", type=int, default=None)
     part.add_argument("--preset", default="default", choices=PRESETS)
     part.add_argument("--json", metavar="OUT", default=None, help="write the result as JSON")
+    part.add_argument("--report", metavar="OUT", default=None,
+                      help="write a one-file report (.html, or .md with PNGs beside it)")
     part.add_argument("--quiet", action="store_true", help="no progress line")
     part.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
     _cost_flags(part)
@@ -107,6 +109,10 @@ def _cmd_partition(args: argparse.Namespace) -> int:
                        max_evaluations=args.max_evaluations, quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
                        json_progress=args.json_progress)
     print(format_table(result))
+    if args.report:
+        from .report import write_report
+
+        write_report(result, args.report)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result.to_json(), fh, indent=1)

@@ -82,3 +82,20 @@ def test_installed_entry_point(tmp_path):
     assert res["k"] == 4 and len(res["assignment"]) == pjpart.load_graph(pjpart.example_path("resnet50")).n
     bad = subprocess.run(cmd + ["partition", "resnet50", "-k", "x"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_report_html_and_markdown_have_every_part(tmp_path):
+    from pjpart.report import SECTIONS
+
+    out = tmp_path / "r.html"
+    assert main(["partition", "tiny", "-k", "3", "--report", str(out), "--quiet"]) == 0
+    text = out.read_text()
+    for part in SECTIONS:
+        assert f"<h2>{part}</h2>" in text
+    assert text.count('src="data:image/png;base64,') == 2 and "gap 0.000%" in text
+    md = tmp_path / "r.md"
+    assert main(["partition", "tiny", "-k", "2", "--report", str(md), "--quiet"]) == 0
+    text = md.read_text()
+    for part in SECTIONS:
+        assert f"## {part}" in text
+    assert (tmp_path / "r_stages.png").stat().st_size > 1000 and (tmp_path / "r_convergence.png").exists()
