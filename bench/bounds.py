@@ -17,7 +17,6 @@ Writes ``bench/results/bounds.{json,csv,md,png}``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -25,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import geomean, machine_info  # noqa: E402
+from common import geomean, machine_info, zoo_parser  # noqa: E402
 
 METHODS = ["combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "lp", "mip", "auto"]
 DEFAULT_MODELS = ("resnet50,inceptionv3,densenet121,mobilenetv2,efficientnetb0,xception,nasnetmobile,"
@@ -101,12 +100,9 @@ def plot(rows: list[dict], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=DEFAULT_MODELS)
-    ap.add_argument("--ks", default="2,4,8,16,32,64")
+    ap = zoo_parser(__doc__, DEFAULT_MODELS)
     ap.add_argument("--bound-time", type=float, default=5.0, help="seconds per method (auto gets 4x)")
     ap.add_argument("--search-time", type=float, default=10.0)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "bounds.json")

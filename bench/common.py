@@ -33,3 +33,14 @@ def machine_info() -> dict:
 def geomean(values) -> float:
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
     return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else math.nan
+
+
+def zoo_parser(doc: str, default_models: str):
+    """The arguments every zoo benchmark takes: --models, --ks, --out."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--models", default=default_models, help="comma-separated zoo model names")
+    ap.add_argument("--ks", default="2,4,8,16,32,64", help="comma-separated stage counts")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    return ap

@@ -21,7 +21,6 @@ best vs evaluations and vs seconds for one model).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -29,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import geomean, machine_info  # noqa: E402
+from common import geomean, machine_info, zoo_parser  # noqa: E402
 
 METHODS = ["brkga-100", "brkga-10000", "random-10000", "default", "large"]
 DEFAULT_MODELS = "inceptionv3,nasnetmobile,inceptionresnetv2,bert-base,gpt2-small,t5-base"
@@ -111,12 +110,9 @@ def plot(curves: dict, title: str, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=DEFAULT_MODELS)
-    ap.add_argument("--ks", default="2,4,8,16,32,64")
+    ap = zoo_parser(__doc__, DEFAULT_MODELS)
     ap.add_argument("--min-time", type=float, default=2.0, help="smallest wall time given to the presets")
     ap.add_argument("--curve", default=None, help="model for the convergence plot (default: the first)")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "search_quality.json")

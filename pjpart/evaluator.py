@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -317,16 +318,23 @@ class Evaluator:
             out.append(np.asarray(self._kernel("bottlenecks", chunk, self._needed_band(chunk)))[: b - a])
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
-    def evaluate(self, keys: Any) -> np.ndarray:
-        """Bottlenecks ``(P,)`` of the random keys ``(P, n)``."""
+    def evaluate(self, keys: Any, deadline: float | None = None) -> np.ndarray:
+        """Bottlenecks ``(P,)`` of the random keys ``(P, n)``.
+
+        With ``deadline`` (a ``time.perf_counter()`` value), chunks after the
+        first that would start past it are not evaluated and get ``inf``, so a
+        time limit holds even when one population takes longer than it.
+        """
         keys = self._check_keys(keys)
         if self.decode_on == "host":
             return self.evaluate_orders(decode_keys(self.graph, keys))
-        out = []
+        out = np.full(len(keys), np.inf)
         for a, b in self._chunks(len(keys)):
+            if a and deadline is not None and time.perf_counter() >= deadline:
+                break
             orders, needed = self._decode_chunk(self._pad(keys[a:b]))
-            out.append(np.asarray(self._kernel("bottlenecks", orders, needed))[: b - a])
-        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+            out[a:b] = np.asarray(self._kernel("bottlenecks", orders, needed))[: b - a]
+        return out
 
     def slice_orders(self, orders: Any) -> tuple[np.ndarray, np.ndarray]:
         """Stage assignments ``(B, n)`` and their float64 bottlenecks for topological orders.

@@ -65,7 +65,8 @@ def load(name: str) -> Graph:
 
 def build_index(directory: str) -> dict:
     """Write ``index.json`` for the ``*.json.gz`` files in ``directory`` (used by ``make_zoo``)."""
-    keys = ("source", "family", "granularity", "batch_size", "hardware", "n", "m", "flops", "param_bytes", "dtype")
+    keys = ("source", "family", "granularity", "batch_size", "input_shape", "hardware", "n", "m", "flops",
+            "param_bytes", "dtype")
     idx = {}
     for fname in sorted(os.listdir(directory)):
         if not fname.endswith(".json.gz"):

@@ -220,12 +220,13 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     try:
         while not out_of_time():
             for i, st in enumerate(islands):
-                if generation and out_of_time():
+                if (generation or i) and out_of_time():  # at least one step, then honour the limit
                     break
                 t_step = time.perf_counter()
                 keys, st = brkga.ask(bcfg, st)
-                fit = evaluator.evaluate(keys)
-                evaluations += len(keys)
+                deadline = None if cfg.time_limit is None else t0 + cfg.time_limit
+                fit = evaluator.evaluate(keys, deadline=deadline)
+                evaluations += int(np.isfinite(fit).sum())
                 st = brkga.tell(bcfg, st, keys, fit)
                 if st.stall >= cfg.restart_after:
                     st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
