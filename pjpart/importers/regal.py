@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -189,6 +190,4 @@ def load_regal(path: str, control: str = "order", name: str | None = None) -> Gr
     g = Graph.from_arrays(work=work, params=params, sizeout=sizeout, edges=sorted(edges), ids=ids,
                           name=name or str(path).rsplit("/", 1)[-1].split(".")[0],
                           meta={"source": "regal", "control": control})
-    from dataclasses import replace
-
     return replace(g, units={"work": "us", "params": "B", "sizeout": "B"})
