@@ -1,14 +1,15 @@
-"""Shared by the benchmarks: machine/version/date stamp and the geometric mean."""
+"""Shared by the benchmarks: machine/version/date stamp, the geometric mean, zoo arguments."""
 
 from __future__ import annotations
 
 import datetime
-import math
 import os
 import platform
 import sys
 
 import numpy as np
+
+from pjpart.zoorun import geomean  # noqa: F401  (re-exported for the benchmarks)
 
 
 def machine_info() -> dict:
@@ -28,11 +29,6 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
-
-
-def geomean(values) -> float:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
-    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else math.nan
 
 
 def zoo_parser(doc: str, default_models: str):

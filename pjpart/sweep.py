@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 from .cost import CostModel
 from .examples import resolve_graph
-from .graph import Graph
+from .graph import Graph, GraphError
 from .result import PartitionResult
 from .search import BASELINES, PRESETS, baseline, partition
 
@@ -47,8 +47,6 @@ def run_one(graph: Graph, k: int, method: str, seed: int = 0, cost_model: CostMo
         kw = {"max_evaluations": overrides["max_evaluations"]} if "max_evaluations" in overrides else {}
         return baseline(graph, k, method, cost_model, seed=seed, time_limit=time_limit, **kw)
     if method not in PRESETS:
-        from .graph import GraphError
-
         raise GraphError(f"unknown method {method!r}; presets {', '.join(PRESETS)}, baselines {', '.join(BASELINES)}")
     return partition(graph, k, cost_model, preset=method, seed=seed, time_limit=time_limit, **overrides)
 

@@ -3,7 +3,8 @@
 Files written under ``out``: ``results.json`` (rewritten after every run, so an
 interrupted run resumes from it), ``results.csv``, ``summary.md`` (per k: the
 geometric-mean gap and the median seconds), ``gaps.png`` (gap by model and k)
-and ``stages_MODEL.png`` (stage costs of one model at its largest k).
+and ``stages_MODEL.png`` (stage costs of the first model, at the last k this
+invocation ran for it; none when everything was resumed).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from .graph import GraphError
 from .sweep import sweep, write_records
 
 
-def geomean(values: list[float]) -> float:
-    vals = [v for v in values if math.isfinite(v) and v > 0]
+def geomean(values) -> float:
+    """Geometric mean of the finite positive values (``nan`` if none)."""
+    vals = [float(v) for v in values if math.isfinite(v) and v > 0]
     return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else math.nan
 
 

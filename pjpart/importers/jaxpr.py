@@ -258,7 +258,7 @@ def _to_graph(ops: list, granularity: str, depth: int, hw: Any, name: str) -> Gr
             seen[base] = seen.get(base, 0) + 1
             labels.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
     G = len(labels)
-    flops, moved, params = np.zeros(G), np.zeros(G), np.zeros(G)
+    flops, params = np.zeros(G), np.zeros(G)
     work = np.zeros(G)
     out_bytes = np.zeros(len(ops))
     edges = set()
@@ -268,7 +268,6 @@ def _to_graph(ops: list, granularity: str, depth: int, hw: Any, name: str) -> Gr
         flops[g] += op.flops
         params[g] += op.params
         work[g] += hw.op_time(op.flops, op.bytes, op.dtype)
-        moved[g] += op.bytes
         out_bytes[i] = op.sizeout
         for p in op.preds:
             if group[p] != g:

@@ -189,18 +189,18 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
                            stopped_by="optimal")
 
     # the seed orders sliced exactly: a first partition, and the upper bound the bounds are checked against
-    seeds_sliced = [best_slicing(graph, order, k, cm, None) for order in seed_orders(graph)]
-    upper = min(v for _, v in seeds_sliced)
+    orders = seed_orders(graph)
+    seed_assignment, upper = min((best_slicing(graph, order, k, cm, None) for order in orders),
+                                 key=lambda av: av[1])
     bound, bound_method = _bounds(graph, k, cm, cfg, upper)
     if bound >= upper * (1 - 1e-12):
-        assignment = min(seeds_sliced, key=lambda av: av[1])[0]
-        return make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method,
+        return make_result(graph, seed_assignment, k, cm, lower_bound=bound, bound_method=bound_method,
                            method="seed-order", seed=seed, evaluations=0, seconds=time.perf_counter() - t0,
                            stopped_by="optimal")
 
     evaluator = Evaluator(graph, k, cm)
     bcfg = cfg.brkga()
-    seeds = np.stack([order_to_keys(o) for o in seed_orders(graph)])
+    seeds = np.stack([order_to_keys(o) for o in orders])
     rng = np.random.default_rng(seed)
     islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
                for i in range(cfg.islands)]
@@ -212,6 +212,7 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
         return max(0.0, value / bound - 1) if bound > 0 else (0.0 if value == 0 else math.inf)
 
     step_seconds = 0.0
+    deadline = None if cfg.time_limit is None else t0 + cfg.time_limit
 
     def out_of_time() -> bool:
         # stop when the next step would overshoot by more than half its length
@@ -224,7 +225,6 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
                     break
                 t_step = time.perf_counter()
                 keys, st = brkga.ask(bcfg, st)
-                deadline = None if cfg.time_limit is None else t0 + cfg.time_limit
                 fit = evaluator.evaluate(keys, deadline=deadline)
                 evaluations += int(np.isfinite(fit).sum())
                 st = brkga.tell(bcfg, st, keys, fit)
@@ -267,15 +267,14 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
 
     order = decode_keys(graph, best_keys)
     assignment, value = best_slicing(graph, order, k, cm, evaluator)
-    seed_assignment, seed_value = min(seeds_sliced, key=lambda av: av[1])
-    if seed_value < value:  # float32 ranking can misorder near-ties; never return worse than a seed
-        assignment = seed_assignment
+    if upper < value:  # float32 ranking can misorder near-ties; never return worse than a seed
+        assignment, value = seed_assignment, upper
     method = "brkga"
     if cfg.local_search:
         # a little past the time limit at most: rounds are cheap (moves exist only at stage borders)
-        improved = improve(graph, assignment, k, cm, deadline=None if cfg.time_limit is None else
-                           max(t0 + cfg.time_limit, time.perf_counter() + 0.05))
-        if evaluate(graph, improved, k, cm).max() < evaluate(graph, assignment, k, cm).max():
+        improved = improve(graph, assignment, k, cm, deadline=None if deadline is None else
+                           max(deadline, time.perf_counter() + 0.05))
+        if evaluate(graph, improved, k, cm).max() < value:
             assignment, method = improved, "brkga+local"
     result = make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method, method=method,
                          seed=seed, evaluations=evaluations, seconds=time.perf_counter() - t0,
