@@ -359,6 +359,45 @@ class Evaluator:
             values[r] = evaluate(self.graph, assignments[r], self.k, self.cost_model).max()
         return assignments, values
 
+    def fitness_function(self, batch_size: int, band: int | None = None, sample: np.ndarray | None = None):
+        """A pure JAX function ``keys (batch_size, n) -> bottlenecks (batch_size,)`` for compiled
+        search loops (:mod:`pjpart.search.brkga_jax`): no host work between calls.
+
+        The band is fixed (``band``, else the bucket above the widest band that
+        ``sample`` keys and 256 random ones need at the upper bound).  An order that
+        needs a wider band gets the cost of its best slicing into segments of at
+        most ``band`` nodes: a real slicing's cost, never below the order's optimum.
+        A candidate whose ready list overflows the decoder's width gets ``inf``
+        (dropped, never mis-scored).  Returned partitions are re-sliced exactly on
+        the host, as always.
+        """
+        import jax.numpy as jnp
+
+        from .kernels import decode_orders, population_bottlenecks
+
+        if band is None:
+            keys = np.random.default_rng(0).random((256, self.graph.n))
+            if sample is not None:
+                keys = np.concatenate([np.asarray(sample, np.float64), keys])
+            needed = max(self._decode_chunk(self._pad(keys[a:b]))[1] for a, b in self._chunks(len(keys)))
+            band = band_bucket(max(1, needed), self.graph.n)
+        band = int(min(max(1, band), self.graph.n))
+        batch = self._batch(band)
+        padded = -(-batch_size // batch) * batch
+        arrays, cost, k = self._arrays, self._cost, self.k
+        indeg, succ_pad, ready0 = self._indeg, self._succ_pad, self._ready0
+
+        def fitness(keys):
+            keys = keys.astype(self.dtype)
+            if padded > batch_size:  # whole sub-batches of ``batch`` candidates (bounded memory)
+                keys = jnp.concatenate([keys, jnp.repeat(keys[:1], padded - batch_size, axis=0)])
+            orders, overflow = decode_orders(keys, indeg, succ_pad, ready0)
+            values = population_bottlenecks(arrays, cost, orders, k=k, band=band, batch=batch)
+            return jnp.where(overflow, jnp.inf, values)[:batch_size]
+
+        fitness.band = band
+        return fitness
+
     def decode_best(self, keys: Any) -> tuple[np.ndarray, np.ndarray]:
         """Stage assignments ``(B, n)`` (per node, graph order) and float64 bottlenecks of the keys."""
         return self.slice_orders(self.decode(keys))

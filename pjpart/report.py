@@ -46,7 +46,9 @@ def _figures(result: PartitionResult) -> dict:
     ax.axhline(result.bottleneck, color="C3", lw=1, label="bottleneck")
     ax.set_xlabel("stage")
     ax.set_ylabel("cost")
-    ax.legend(fontsize=7, ncol=3)
+    # headroom above the tallest bar for the legend, so no bar or line is hidden
+    ax.set_ylim(0, 1.3 * max(result.bottleneck, result.lower_bound, 1e-300))
+    ax.legend(fontsize=7, ncol=6, loc="upper center")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -56,7 +58,8 @@ def _figures(result: PartitionResult) -> dict:
     fig, ax = plt.subplots(figsize=(7, 3.2))
     if result.history:
         sec, _, best = zip(*result.history)
-        ax.step(sec, best, where="post", label="best found")
+        ax.step(sec, best, where="post", marker="." if len(sec) < 30 else None, label="best found")
+        ax.set_xlim(0, max(sec[-1], result.seconds) * 1.02)
     ax.axhline(result.bottleneck, color="C3", lw=1, label="final (float64)")
     ax.axhline(result.lower_bound, color="k", ls="--", lw=1, label="lower bound")
     ax.set_xlabel("seconds")
@@ -93,6 +96,7 @@ def _certificate(result: PartitionResult) -> str:
 
 def write_report(result: PartitionResult, path: str) -> str:
     """Write the report (``.html`` or ``.md``); returns ``path``."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figs = _figures(result)
     cm = result.cost_model.to_json()
     info = (f"graph {result.graph}, k = {result.k}, method {result.method} ({result.stopped_by}), "

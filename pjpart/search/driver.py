@@ -65,7 +65,14 @@ class SearchConfig:
     bound_share: float = 0.25           # share of time_limit spent on lower bounds before the search
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     local_search: bool = True           # single-node moves on the final partition (search/local.py)
+    engine: str = "auto"                # "host": NumPy BRKGA state, one evaluator call per island and
+                                        # generation; "jit": state on the device, many generations per
+                                        # compiled call (search/brkga_jax.py); "auto": host (see partition)
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("auto", "host", "jit"):
+            raise GraphError(f"engine must be 'auto', 'host' or 'jit', got {self.engine!r}")
 
     def brkga(self) -> brkga.BRKGAConfig:
         return brkga.BRKGAConfig(population=self.population, elite_fraction=self.elite_fraction,
@@ -184,6 +191,139 @@ def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float
     return b.value, b.method
 
 
+class _Run:
+    """What both search engines share: the best so far, counters, history, and the stop rules."""
+
+    def __init__(self, cfg: SearchConfig, t0: float, bound: float, progress: _Progress,
+                 callback: Callable[[dict], None] | None) -> None:
+        self.cfg, self.t0, self.bound, self.progress, self.callback = cfg, t0, bound, progress, callback
+        self.deadline = None if cfg.time_limit is None else t0 + cfg.time_limit
+        self.best_keys, self.best_value = None, math.inf
+        self.evaluations, self.generation, self.stopped_by = 0, 0, "time_limit"
+        self.history: list = []
+        self.step_seconds = 0.0  # length of the last step, so a step is not started that would overshoot
+
+    def gap(self, value: float) -> float:
+        b = self.bound
+        return max(0.0, value / b - 1) if b > 0 else (0.0 if value == 0 else math.inf)
+
+    def offer(self, keys: np.ndarray, value: float) -> None:
+        if value < self.best_value:
+            self.best_value, self.best_keys = float(value), np.asarray(keys, np.float64)
+
+    def out_of_time(self) -> bool:
+        # stop when the next step would overshoot by more than half its length
+        limit = self.cfg.time_limit
+        return limit is not None and time.perf_counter() - self.t0 + 0.5 * self.step_seconds >= limit
+
+    def seconds_left(self) -> float:
+        return math.inf if self.deadline is None else self.deadline - time.perf_counter()
+
+    def report(self, elapsed: float | None = None) -> None:
+        elapsed = time.perf_counter() - self.t0 if elapsed is None else elapsed
+        info = {"generation": self.generation, "evaluations": self.evaluations,
+                "evals_per_s": self.evaluations / max(elapsed, 1e-9), "best": self.best_value,
+                "bound": self.bound, "gap": self.gap(self.best_value), "seconds": elapsed}
+        self.history.append((elapsed, self.evaluations, self.best_value))
+        self.progress(info)
+        if self.callback is not None:
+            self.callback(info)
+
+    def should_stop(self) -> bool:
+        """Set ``stopped_by`` and return True when a stop rule holds (checked after each generation)."""
+        cfg, gap = self.cfg, self.gap(self.best_value)
+        rules = [("optimal", gap <= 1e-6),  # float32 fitness: proven optimal up to its rounding
+                 ("target_gap", cfg.target_gap is not None and gap <= cfg.target_gap),
+                 ("generations", cfg.generations is not None and self.generation >= cfg.generations),
+                 ("evaluations", cfg.max_evaluations is not None and self.evaluations >= cfg.max_evaluations),
+                 ("time_limit", self.out_of_time())]
+        for name, hit in rules:
+            if hit:
+                self.stopped_by = name
+                return True
+        if cfg.generations is None and cfg.max_evaluations is None and cfg.time_limit is None:
+            raise GraphError("the search needs a stop: time_limit, max_evaluations or generations")
+        return False
+
+
+def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, seeds: np.ndarray,
+                 seed: int) -> None:
+    """BRKGA islands with NumPy state; the evaluator is called once per island and generation."""
+    cfg = run.cfg
+    rng = np.random.default_rng(seed)
+    islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
+               for i in range(cfg.islands)]
+    while not run.out_of_time():
+        for i, st in enumerate(islands):
+            if (run.generation or i) and run.out_of_time():  # at least one step, then honour the limit
+                break
+            t_step = time.perf_counter()
+            keys, st = brkga.ask(bcfg, st)
+            fit = evaluator.evaluate(keys, deadline=run.deadline)
+            run.evaluations += int(np.isfinite(fit).sum())
+            st = brkga.tell(bcfg, st, keys, fit)
+            if st.stall >= cfg.restart_after:
+                st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
+            islands[i] = st
+            run.offer(st.best_keys, st.best_fitness)
+            run.step_seconds = time.perf_counter() - t_step
+        run.generation += 1
+        if cfg.islands > 1 and cfg.migrate_every and run.generation % cfg.migrate_every == 0:
+            islands = brkga.migrate(islands, cfg.migrate_count)
+        run.report()
+        if run.should_stop():
+            break
+
+
+def _search_jit(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, seeds: np.ndarray,
+                seed: int) -> None:
+    """BRKGA islands on the device: many generations per compiled call (``search/brkga_jax.py``).
+
+    Calls are sized from the measured seconds per generation to end near the time
+    limit and to report progress about once a second; the first call (one
+    generation) pays the compilation.
+    """
+    import jax
+
+    from . import brkga_jax
+
+    cfg = run.cfg
+    n_off = bcfg.population - bcfg.n_elite
+    fit_off = evaluator.fitness_function(cfg.islands * n_off, sample=seeds)
+    fit_all = evaluator.fitness_function(cfg.islands * bcfg.population, band=fit_off.band)
+    max_block = 256
+    loop = brkga_jax.make_loop(bcfg, fit_off, max_block=max_block, migrate_every=cfg.migrate_every,
+                               migrate_count=cfg.migrate_count, restart_after=cfg.restart_after)
+    t = time.perf_counter()
+    state = jax.jit(lambda st: brkga_jax.tell_initial(st, fit_all))(
+        brkga_jax.init(bcfg, graph.n, cfg.islands, seed, seeds))
+    run.evaluations += int(np.isfinite(np.asarray(state.fitness)).sum())
+    run.step_seconds = time.perf_counter() - t
+    per_gen, calls = None, 0
+    while True:
+        i = int(np.argmin(np.asarray(state.best_fitness)))
+        run.offer(np.asarray(state.best_keys[i]), float(state.best_fitness[i]))
+        run.report()
+        if run.should_stop():  # also right after the initial population: compiling the loop may not fit
+            break
+        count = 1 if per_gen is None else int(max(1, min(max_block, min(1.0, 0.9 * run.seconds_left()) / per_gen)))
+        if cfg.generations is not None:
+            count = min(count, cfg.generations - run.generation)
+        if cfg.max_evaluations is not None:
+            count = min(count, -(-(cfg.max_evaluations - run.evaluations) // (cfg.islands * n_off)))
+        count = max(1, count)
+        t = time.perf_counter()
+        state, bests = loop(state, count)
+        bests.block_until_ready()
+        took = time.perf_counter() - t
+        calls += 1
+        if calls >= 2:  # the first call compiles
+            per_gen = took / count
+        run.step_seconds = took if per_gen is None else per_gen
+        run.generation += count
+        run.evaluations += count * cfg.islands * n_off
+
+
 def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, preset: str = "default",
               seed: int = 0, time_limit: float | None = None, max_evaluations: int | None = None,
               generations: int | None = None, target_gap: float | None = None, quiet: bool = True,
@@ -227,69 +367,23 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     offspring = bcfg.population - bcfg.n_elite
     evaluator = Evaluator(graph, k, cm, chunk_size=min(256, -(-offspring // 8) * 8))
     seeds = np.stack([order_to_keys(o) for o in orders])
-    rng = np.random.default_rng(seed)
-    islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
-               for i in range(cfg.islands)]
-    evaluations, generation, stopped_by = 0, 0, "time_limit"
-    best_keys, best_value = seeds[0], math.inf
-    history: list = []
-
-    def gap_of(value: float) -> float:
-        return max(0.0, value / bound - 1) if bound > 0 else (0.0 if value == 0 else math.inf)
-
-    step_seconds = 0.0
-    deadline = None if cfg.time_limit is None else t0 + cfg.time_limit
-
-    def out_of_time() -> bool:
-        # stop when the next step would overshoot by more than half its length
-        return cfg.time_limit is not None and time.perf_counter() - t0 + 0.5 * step_seconds >= cfg.time_limit
-
+    run = _Run(cfg, t0, bound, progress, callback)
+    engine = cfg.engine
+    if engine == "auto":
+        # measured on 2 CPU cores: the compiled loop pays two more compilations (seconds each on
+        # real models) and evaluates no faster, so "auto" is the host loop; "jit" is for
+        # accelerators, where a host round trip per island and generation costs more (not yet
+        # measured there: bench/gpu.sh times both)
+        engine = "host"
+    engine = _search_jit if engine == "jit" else _search_host
     try:
-        while not out_of_time():
-            for i, st in enumerate(islands):
-                if (generation or i) and out_of_time():  # at least one step, then honour the limit
-                    break
-                t_step = time.perf_counter()
-                keys, st = brkga.ask(bcfg, st)
-                fit = evaluator.evaluate(keys, deadline=deadline)
-                evaluations += int(np.isfinite(fit).sum())
-                st = brkga.tell(bcfg, st, keys, fit)
-                if st.stall >= cfg.restart_after:
-                    st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
-                islands[i] = st
-                if st.best_fitness < best_value:
-                    best_value, best_keys = st.best_fitness, st.best_keys
-                step_seconds = time.perf_counter() - t_step
-            generation += 1
-            if cfg.islands > 1 and cfg.migrate_every and generation % cfg.migrate_every == 0:
-                islands = brkga.migrate(islands, cfg.migrate_count)
-            elapsed = time.perf_counter() - t0
-            info = {"generation": generation, "evaluations": evaluations,
-                    "evals_per_s": evaluations / max(elapsed, 1e-9), "best": best_value, "bound": bound,
-                    "gap": gap_of(best_value), "seconds": elapsed}
-            history.append((elapsed, evaluations, best_value))
-            progress(info)
-            if callback is not None:
-                callback(info)
-            if gap_of(best_value) <= 1e-6:  # float32 fitness: proven optimal up to its rounding
-                stopped_by = "optimal"
-                break
-            if cfg.target_gap is not None and gap_of(best_value) <= cfg.target_gap:
-                stopped_by = "target_gap"
-                break
-            if cfg.generations is not None and generation >= cfg.generations:
-                stopped_by = "generations"
-                break
-            if cfg.max_evaluations is not None and evaluations >= cfg.max_evaluations:
-                stopped_by = "evaluations"
-                break
-            if out_of_time():
-                stopped_by = "time_limit"
-                break
-            if cfg.generations is None and cfg.max_evaluations is None and cfg.time_limit is None:
-                raise GraphError("the search needs a stop: time_limit, max_evaluations or generations")
+        engine(run, graph, evaluator, bcfg, seeds, seed)
     except KeyboardInterrupt:
-        stopped_by = "interrupted"
+        run.stopped_by = "interrupted"
+    best_keys, history, evaluations, generation, stopped_by = (run.best_keys, run.history, run.evaluations,
+                                                               run.generation, run.stopped_by)
+    if best_keys is None:
+        best_keys = seeds[0]
 
     order = decode_keys(graph, best_keys)
     assignment, value = best_slicing(graph, order, k, cm, evaluator)
@@ -298,8 +392,8 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     method = "brkga"
     if cfg.local_search:
         # a little past the time limit at most: rounds are cheap (moves exist only at stage borders)
-        improved = improve(graph, assignment, k, cm, deadline=None if deadline is None else
-                           max(deadline, time.perf_counter() + 0.05))
+        improved = improve(graph, assignment, k, cm, deadline=None if run.deadline is None else
+                           max(run.deadline, time.perf_counter() + 0.05))
         if evaluate(graph, improved, k, cm).max() < value:
             assignment, method = improved, "brkga+local"
     result = make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method, method=method,
