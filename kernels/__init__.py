@@ -13,13 +13,12 @@ together.
 
 from .decode import decode_order, decode_orders, needed_band
 from .pipeline import order_bottleneck, order_cuts, population_bottlenecks, population_cuts
-from .segments import CostParams, GraphArrays, band_cumsum, inside_points, positions, segment_costs, shifted_rows_cumsum
+from .segments import CostParams, GraphArrays, inside_points, positions, segment_costs
 from .slicing import slice_bottleneck, slice_cuts, slice_rows
 
 __all__ = [
     "CostParams",
     "GraphArrays",
-    "band_cumsum",
     "decode_order",
     "decode_orders",
     "inside_points",
@@ -30,7 +29,6 @@ __all__ = [
     "population_cuts",
     "positions",
     "segment_costs",
-    "shifted_rows_cumsum",
     "slice_bottleneck",
     "slice_cuts",
     "slice_rows",

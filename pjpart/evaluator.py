@@ -90,7 +90,8 @@ class Evaluator:
     ``band`` (fix the segment length cap instead of deriving it per chunk);
     ``chunk_size`` (candidates per compiled call, default 256: one executable serves
     any population size); ``memory_budget`` (bytes of tables per DP sub-batch
-    within a chunk); ``decode`` (``"device"``: the JAX ready-list decoder, default;
+    within a chunk; on CPU also at most ~2 MB of tables, so the DP works in
+    cache); ``decode`` (``"device"``: the JAX ready-list decoder, default;
     ``"host"``: a heap per candidate in Python).
     """
 
@@ -135,6 +136,7 @@ class Evaluator:
         self.set_upper_bound(math.inf if upper_bound is None else float(upper_bound))
         ndev = len(self.devices)
         self.memory_budget = float(memory_budget)
+        self.cache_budget = 2e6 if all(d.platform == "cpu" for d in self.devices) else 0.0
         chunk_size = 256 if chunk_size is None else int(chunk_size)
         self.chunk_size = int(math.ceil(max(1, chunk_size) / ndev) * ndev)
         self.bands_used: set[int] = set()  # band sizes compiled for (benchmarks report them)
@@ -274,8 +276,13 @@ class Evaluator:
 
     def _batch(self, band: int) -> int:
         """Candidates per DP sub-batch so that its tables fit ``memory_budget`` bytes."""
-        per_candidate = (band + 1) * (self.graph.n + 1) * self.dtype.itemsize * 8 + 64 * self.graph.n
+        table = (band + 1) * (self.graph.n + 1) * self.dtype.itemsize
+        per_candidate = table * 8 + 64 * self.graph.n
         batch = int(max(1, min(self.chunk_size, self.memory_budget // per_candidate)))
+        if self.cache_budget:
+            # the DP streams its sub-batch's tables once per stage: on CPU they should stay in cache
+            # (resnet50 k=16: 16 candidates per sub-batch 2.3x faster than 256; n=1000: 4 vs 64, 1.45x)
+            batch = int(max(1, min(batch, self.cache_budget // table)))
         batch = 1 << (batch.bit_length() - 1)
         ndev = len(self.devices)
         while batch > 1 and (self.chunk_size % batch or batch % ndev):
