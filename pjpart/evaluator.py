@@ -61,6 +61,29 @@ def _jitted() -> dict:
     }
 
 
+@functools.lru_cache(maxsize=None)
+def _fitness(k: int, band: int, batch: int, batch_size: int, dtype: str):
+    """The pure population fitness for these static settings (one object per settings, see
+    :meth:`Evaluator.fitness_function`)."""
+    import jax.numpy as jnp
+
+    from .kernels import decode_orders, population_bottlenecks
+
+    padded = -(-batch_size // batch) * batch
+
+    def fitness(keys, params):
+        arrays, cost, indeg, succ_pad, ready0 = params
+        keys = keys.astype(dtype)
+        if padded > batch_size:  # whole sub-batches of ``batch`` candidates (bounded memory)
+            keys = jnp.concatenate([keys, jnp.repeat(keys[:1], padded - batch_size, axis=0)])
+        orders, overflow = decode_orders(keys, indeg, succ_pad, ready0)
+        values = population_bottlenecks(arrays, cost, orders, k=k, band=band, batch=batch)
+        return jnp.where(overflow, jnp.inf, values)[:batch_size]
+
+    fitness.band = band
+    return fitness
+
+
 def band_bucket(band: int, n: int) -> int:
     """Round a needed band up to one of few sizes (8, 12, 16, 24, 32, 48, ...), at most ``n``,
     so that changing bands cause few compilations."""
@@ -367,8 +390,11 @@ class Evaluator:
         return assignments, values
 
     def fitness_function(self, batch_size: int, band: int | None = None, sample: np.ndarray | None = None):
-        """A pure JAX function ``keys (batch_size, n) -> bottlenecks (batch_size,)`` for compiled
-        search loops (:mod:`pjpart.search.brkga_jax`): no host work between calls.
+        """``(fitness, params)`` for compiled search loops (:mod:`pjpart.search.brkga_jax`):
+        ``fitness(keys (batch_size, n), params) -> bottlenecks (batch_size,)`` is pure JAX, with
+        the graph and cost model in ``params`` (arguments, not constants), so one compiled
+        loop serves every graph of the same shape; ``fitness`` is the same object for the
+        same static settings, so callers can cache compilations on it.
 
         The band is fixed (``band``, else the bucket above the widest band that
         ``sample`` keys and 256 random ones need at the upper bound).  An order that
@@ -378,10 +404,6 @@ class Evaluator:
         (dropped, never mis-scored).  Returned partitions are re-sliced exactly on
         the host, as always.
         """
-        import jax.numpy as jnp
-
-        from .kernels import decode_orders, population_bottlenecks
-
         if band is None:
             keys = np.random.default_rng(0).random((256, self.graph.n))
             if sample is not None:
@@ -390,20 +412,9 @@ class Evaluator:
             band = band_bucket(max(1, needed), self.graph.n)
         band = int(min(max(1, band), self.graph.n))
         batch = self._batch(band)
-        padded = -(-batch_size // batch) * batch
-        arrays, cost, k = self._arrays, self._cost, self.k
-        indeg, succ_pad, ready0 = self._indeg, self._succ_pad, self._ready0
-
-        def fitness(keys):
-            keys = keys.astype(self.dtype)
-            if padded > batch_size:  # whole sub-batches of ``batch`` candidates (bounded memory)
-                keys = jnp.concatenate([keys, jnp.repeat(keys[:1], padded - batch_size, axis=0)])
-            orders, overflow = decode_orders(keys, indeg, succ_pad, ready0)
-            values = population_bottlenecks(arrays, cost, orders, k=k, band=band, batch=batch)
-            return jnp.where(overflow, jnp.inf, values)[:batch_size]
-
-        fitness.band = band
-        return fitness
+        fitness = _fitness(self.k, band, batch, int(batch_size), str(self.dtype))
+        params = (self._arrays, self._cost, self._indeg, self._succ_pad, self._ready0)
+        return fitness, params
 
     def decode_best(self, keys: Any) -> tuple[np.ndarray, np.ndarray]:
         """Stage assignments ``(B, n)`` (per node, graph order) and float64 bottlenecks of the keys."""

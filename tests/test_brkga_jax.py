@@ -12,7 +12,7 @@ from pjpart.search import brkga_jax as bj
 from pjpart.search.brkga import BRKGAConfig
 
 
-def toy(keys):
+def toy(keys, params=None):
     return jnp.sum(keys * jnp.arange(1, keys.shape[-1] + 1), axis=-1)
 
 
@@ -81,9 +81,12 @@ def test_partition_jit_engine_reaches_the_optimum(seed):
                          population=32, islands=2, generations=30, time_limit=None, seed=seed)
     assert r.bottleneck == evaluate(g, r.assignment, k, cm).max()
     assert r.bottleneck == pytest.approx(opt, rel=1e-9)
+    before = bj.make_loop.cache_info()
     again = pjpart.partition(g, k, cm, engine="jit", exact_max_downsets=0, bound_methods="combinatorial",
                              population=32, islands=2, generations=30, time_limit=None, seed=seed)
     assert np.array_equal(r.assignment, again.assignment)
+    after = bj.make_loop.cache_info()  # the second run reuses the compiled loop
+    assert after.hits == before.hits + 1 and after.misses == before.misses
 
 
 def test_unknown_engine_is_an_error():

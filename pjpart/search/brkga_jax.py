@@ -5,8 +5,10 @@ calls the evaluator once per island and generation.  This engine keeps every
 island's population on the device and runs many generations in one compiled
 call (``lax.fori_loop`` over ask -> decode -> slice -> tell, islands batched with
 ``vmap``), so an accelerator never waits for the host between generations.
-The number of generations per call is a traced argument: one compilation
-serves every call.
+The number of generations per call is a traced argument and the fitness
+function's data (graph arrays, cost model) is an argument ``params``, so one
+compilation serves every call and every graph of the same shape
+(:func:`make_loop` is cached on its static settings).
 
 The steps mirror the host engine: elites kept unchanged (and not
 re-evaluated), mutants, biased uniform crossover elite x non-elite with
@@ -21,16 +23,19 @@ Example
 >>> from pjpart.search.brkga import BRKGAConfig
 >>> from pjpart.search import brkga_jax as bj
 >>> cfg = BRKGAConfig(population=8)
->>> fitness = lambda keys: keys.sum(axis=1)                     # toy fitness, lower is better
->>> state = bj.tell_initial(bj.init(cfg, n=5, islands=2, seed=0), fitness)
+>>> def fitness(keys, params):                                  # toy fitness, lower is better
+...     return (keys * params).sum(axis=1)
+>>> params = jnp.arange(5.0)
+>>> state = bj.tell_initial(bj.init(cfg, n=5, islands=2, seed=0), fitness, params)
 >>> loop = bj.make_loop(cfg, fitness, max_block=16)
->>> state, bests = loop(state, 10)
->>> int(state.generation), bool(jnp.allclose(fitness(state.best_keys), state.best_fitness))
+>>> state, bests = loop(state, 10, params)
+>>> int(state.generation), bool(jnp.allclose(fitness(state.best_keys, params), state.best_fitness))
 (10, True)
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -78,10 +83,10 @@ def _with_best(state: IslandsState, keys, fitness) -> IslandsState:
                           stall=jnp.where(improved, 0, state.stall + 1))
 
 
-def tell_initial(state: IslandsState, fitness_fn: Callable) -> IslandsState:
-    """Evaluate every island's whole population once (``fitness_fn``: keys (B, n) -> (B,))."""
+def tell_initial(state: IslandsState, fitness_fn: Callable, params=None) -> IslandsState:
+    """Evaluate every island's whole population once (``fitness_fn(keys (B, n), params) -> (B,)``)."""
     I, P, n = state.keys.shape
-    fit = fitness_fn(state.keys.reshape(I * P, n)).reshape(I, P).astype(state.fitness.dtype)
+    fit = fitness_fn(state.keys.reshape(I * P, n), params).reshape(I, P).astype(state.fitness.dtype)
     keys, fit = _sorted(state.keys, fit)
     return _with_best(state, keys, fit)._replace(stall=jnp.zeros(I, jnp.int32))
 
@@ -134,17 +139,18 @@ def restart_stalled(cfg: BRKGAConfig, state: IslandsState, after: int) -> Island
                           stall=jnp.where(stalled, 0, state.stall), rng=rng)
 
 
+@functools.lru_cache(maxsize=64)
 def make_loop(cfg: BRKGAConfig, fitness_fn: Callable, *, max_block: int = 256, migrate_every: int = 0,
               migrate_count: int = 0, restart_after: int = 0) -> Callable:
-    """A compiled ``loop(state, generations) -> (state, bests)`` running up to ``max_block``
-    generations per call; ``bests[g]`` is the best fitness over islands after generation
-    ``g`` of the call (``inf`` beyond ``generations``).  ``fitness_fn`` maps keys
-    ``(B, n)`` to ``(B,)`` with pure JAX operations."""
+    """A compiled ``loop(state, generations, params) -> (state, bests)`` running up to
+    ``max_block`` generations per call; ``bests[g]`` is the best fitness over islands after
+    generation ``g`` of the call (``inf`` beyond ``generations``).  ``fitness_fn(keys (B, n),
+    params) -> (B,)`` is pure JAX.  Cached: the same settings return the same compiled loop."""
 
-    def one(state: IslandsState) -> IslandsState:
+    def one(state: IslandsState, params) -> IslandsState:
         offspring, state = ask(cfg, state)
         I, B, n = offspring.shape
-        fit = fitness_fn(offspring.reshape(I * B, n)).reshape(I, B)
+        fit = fitness_fn(offspring.reshape(I * B, n), params).reshape(I, B)
         state = tell(cfg, state, offspring, fit)
         if migrate_every and migrate_count and I > 1:
             state = lax.cond(state.generation % migrate_every == 0,
@@ -153,14 +159,20 @@ def make_loop(cfg: BRKGAConfig, fitness_fn: Callable, *, max_block: int = 256, m
             state = restart_stalled(cfg, state, restart_after)
         return state
 
-    def loop(state: IslandsState, generations):
+    def loop(state: IslandsState, generations, params=None):
         bests = jnp.full((max_block,), jnp.inf, state.fitness.dtype)
 
         def body(g, carry):
             st, bs = carry
-            st = one(st)
+            st = one(st, params)
             return st, bs.at[g].set(st.best_fitness.min())
 
         return lax.fori_loop(0, jnp.minimum(generations, max_block), body, (state, bests))
 
     return jax.jit(loop)
+
+
+@functools.lru_cache(maxsize=64)
+def make_initial(fitness_fn: Callable) -> Callable:
+    """Compiled :func:`tell_initial` for ``fitness_fn`` (cached like :func:`make_loop`)."""
+    return jax.jit(lambda state, params: tell_initial(state, fitness_fn, params))

@@ -283,20 +283,17 @@ def _search_jit(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGA
     limit and to report progress about once a second; the first call (one
     generation) pays the compilation.
     """
-    import jax
-
     from . import brkga_jax
 
     cfg = run.cfg
     n_off = bcfg.population - bcfg.n_elite
-    fit_off = evaluator.fitness_function(cfg.islands * n_off, sample=seeds)
-    fit_all = evaluator.fitness_function(cfg.islands * bcfg.population, band=fit_off.band)
+    fit_off, params = evaluator.fitness_function(cfg.islands * n_off, sample=seeds)
+    fit_all, _ = evaluator.fitness_function(cfg.islands * bcfg.population, band=fit_off.band)
     max_block = 256
     loop = brkga_jax.make_loop(bcfg, fit_off, max_block=max_block, migrate_every=cfg.migrate_every,
                                migrate_count=cfg.migrate_count, restart_after=cfg.restart_after)
     t = time.perf_counter()
-    state = jax.jit(lambda st: brkga_jax.tell_initial(st, fit_all))(
-        brkga_jax.init(bcfg, graph.n, cfg.islands, seed, seeds))
+    state = brkga_jax.make_initial(fit_all)(brkga_jax.init(bcfg, graph.n, cfg.islands, seed, seeds), params)
     run.evaluations += int(np.isfinite(np.asarray(state.fitness)).sum())
     run.step_seconds = time.perf_counter() - t
     per_gen, calls = None, 0
@@ -313,7 +310,7 @@ def _search_jit(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGA
             count = min(count, -(-(cfg.max_evaluations - run.evaluations) // (cfg.islands * n_off)))
         count = max(1, count)
         t = time.perf_counter()
-        state, bests = loop(state, count)
+        state, bests = loop(state, count, params)
         bests.block_until_ready()
         took = time.perf_counter() - t
         calls += 1
