@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--time-limit", type=_positive_float, default=None, help="seconds (compile included)")
     part.add_argument("--max-evaluations", type=int, default=None)
     part.add_argument("--preset", default="default", choices=PRESETS)
+    part.add_argument("--engine", default=None, choices=("auto", "host", "jit"),
+                      help="search loop: host (NumPy state) or jit (compiled on the device); default auto")
     part.add_argument("--json", metavar="OUT", default=None, help="write the result as JSON")
     part.add_argument("--report", metavar="OUT", default=None,
                       help="write a one-file report (.html, or .md with PNGs beside it)")
@@ -106,7 +108,8 @@ def _cmd_partition(args: argparse.Namespace) -> int:
     graph = resolve_graph(args.graph)
     cm = _cost_model(graph, args)
     result = partition(graph, args.k, cm, preset=args.preset, seed=args.seed, time_limit=args.time_limit,
-                       max_evaluations=args.max_evaluations, quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
+                       max_evaluations=args.max_evaluations, engine=args.engine,
+                       quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
                        json_progress=args.json_progress)
     print(format_table(result))
     if args.report:
