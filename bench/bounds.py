@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import geomean, machine_info, zoo_parser  # noqa: E402
+from common import finish_plot, geomean, machine_info, zoo_parser  # noqa: E402
 
 METHODS = ["combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "lp", "mip", "auto"]
 DEFAULT_MODELS = ("resnet50,inceptionv3,densenet121,mobilenetv2,efficientnetb0,xception,nasnetmobile,"
@@ -93,15 +93,8 @@ def plot(rows: list[dict], path: str) -> None:
         ax.plot(ks, [geomean(max(r[f"{m}_bound"], r["combinatorial_bound"]) / r["best_found"]
                              for r in rows if r["k"] == k) for k in ks],
                 marker="o", label=m)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (stages)")
-    ax.set_ylabel("geo-mean bound / best found")
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish_plot(fig, ax, path, xlabel="k (stages)", ylabel="geo-mean bound / best found", log2x=True,
+                ylim=(0, 1.05))
 
 
 def main(argv: list[str] | None = None) -> int:

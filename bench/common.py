@@ -48,3 +48,26 @@ def zoo_parser(doc: str, default_models: str):
     ap.add_argument("--ks", default="2,4,8,16,32,64", help="comma-separated stage counts")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     return ap
+
+
+def finish_plot(fig, ax, path: str, *, xlabel: str, ylabel: str, log2x: bool = False, logx: bool = False,
+                ylim: tuple | None = None, title: str | None = None, legend: bool = True) -> None:
+    """Label, grid, legend and save one benchmark figure (and close it)."""
+    import matplotlib.pyplot as plt
+
+    if log2x:
+        ax.set_xscale("log", base=2)
+    elif logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -44,7 +44,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import geomean, machine_info, zoo_parser  # noqa: E402
+from common import finish_plot, geomean, machine_info, zoo_parser  # noqa: E402
 
 SEARCHES = ["brkga-100", "brkga-10000", "random-10000", "default", "large"]
 BOUNDS = ["combinatorial", "mincut", "exact-dp", "lp", "superblock2", "superblock3", "mip"]
@@ -206,16 +206,8 @@ def plots(data: dict, prefix: str) -> None:
         key = "best_bound" if m == "best" else f"{m}_bound"
         ax.plot(ks, [geomean(max(r[key], r["combinatorial_bound"]) / r["best_found"] for r in rows if r["k"] == k)
                      for k in ks], marker="o", label=m, lw=2.5 if m == "best" else 1.2)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (stages)")
-    ax.set_ylabel("geo-mean bound / best found")
-    ax.set_ylim(0, 1.05)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"Lower bounds on {len({r['model'] for r in rows})} zoo models")
-    fig.tight_layout()
-    fig.savefig(prefix + "_bounds.png", dpi=120)
-    plt.close(fig)
+    finish_plot(fig, ax, prefix + "_bounds.png", xlabel="k (stages)", ylabel="geo-mean bound / best found",
+                log2x=True, ylim=(0, 1.05), title=f"Lower bounds on {len({r['model'] for r in rows})} zoo models")
 
     models = sorted({r["model"] for r in rows}, key=lambda m: next(r["n"] for r in rows if r["model"] == m))
     by = {(r["model"], r["k"]): r for r in rows}
@@ -245,15 +237,8 @@ def plots(data: dict, prefix: str) -> None:
         if hist:
             sec, _, best = zip(*hist)
             ax.step(sec, best, where="post", label=method)
-    ax.set_xscale("log")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("best bottleneck (s)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"Convergence: {key}")
-    fig.tight_layout()
-    fig.savefig(prefix + "_convergence.png", dpi=120)
-    plt.close(fig)
+    finish_plot(fig, ax, prefix + "_convergence.png", xlabel="seconds", ylabel="best bottleneck (s)", logx=True,
+                title=f"Convergence: {key}")
 
 
 def write_outputs(data: dict, prefix: str) -> str:
@@ -308,9 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     if os.path.exists(prefix + ".json"):
         with open(prefix + ".json") as fh:
             old = json.load(fh)
-        if old["settings"]["budget"] != args.budget or old["settings"]["bound_time"] != args.bound_time:
+        same = old["settings"]["budget"] == args.budget and old["settings"]["bound_time"] == args.bound_time
+        if not (same or args.table_only):
             ap.error(f"{prefix}.json was run with other budgets {old['settings']}; use another --tag")
-        data.update({key: old[key] for key in ("machine", "rows", "curves")})
+        data.update({key: old[key] for key in ("machine", "rows", "curves") + (("settings",) * args.table_only)})
     if not args.table_only:
         models = [m for m in (args.models or default_models()).split(",") if m]
         ks = [int(x) for x in args.ks.split(",")]
