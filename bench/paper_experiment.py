@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-budget", type=float, default=None, help="stop starting new cells after this many s")
     ap.add_argument("--table-only", action="store_true", help="only rewrite tables and plots from the JSON")
     args = ap.parse_args(argv)
+    import jax
     from tqdm import tqdm
 
     os.makedirs(args.out, exist_ok=True)
@@ -317,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"gap {100 * row['gap']:.2f}% ({row['best_bound_method']})  {row['cell_seconds']:.0f} s")
             with open(prefix + ".json", "w") as fh:
                 json.dump(data, fh)
+            # every (model, k) compiles its own kernels: drop them, or a long run exhausts the
+            # process's memory mappings (LLVM "Cannot allocate memory" after ~80 cells)
+            jax.clear_caches()
     if data["rows"]:
         print(write_outputs(data, prefix))
     return 0

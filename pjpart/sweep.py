@@ -54,8 +54,16 @@ def run_one(graph: Graph, k: int, method: str, seed: int = 0, cost_model: CostMo
 def sweep(graphs: Iterable, ks: Iterable[int], methods: Iterable[str] = ("default",), seeds: Iterable[int] = (0,),
           *, cost_model: CostModel | None = None, time_limit: float | None = None, overrides: dict | None = None,
           resume: list | None = None, progress: bool = True,
-          on_result: Callable[[dict, PartitionResult], None] | None = None) -> list[dict]:
-    """Run every (graph, k, method, seed); graphs are :class:`Graph` objects, files, examples or zoo names."""
+          on_result: Callable[[dict, PartitionResult], None] | None = None,
+          release_compiled: bool = True) -> list[dict]:
+    """Run every (graph, k, method, seed); graphs are :class:`Graph` objects, files, examples or zoo names.
+
+    Every graph shape and k compiles its own kernels.  With ``release_compiled``
+    (the default) ``jax.clear_caches()`` runs after each graph's cells: without it
+    a sweep over a whole zoo exhausted the process's memory mappings after about 80
+    (model, k) cells (LLVM "Cannot allocate memory").  It also drops the caller's
+    own compiled JAX functions, which then compile again on their next call.
+    """
     graphs = [g if isinstance(g, Graph) else resolve_graph(str(g)) for g in graphs]
     cells = [(g, k, m, s) for g in graphs for k in ks for m in methods for s in seeds]
     done = {(r["graph"], int(r["k"]), r["method"], r["seed"]): r for r in (resume or [])}
@@ -65,7 +73,7 @@ def sweep(graphs: Iterable, ks: Iterable[int], methods: Iterable[str] = ("defaul
         from tqdm import tqdm
 
         bar = tqdm(total=len(cells), unit="run", dynamic_ncols=True)
-    for g, k, m, s in cells:
+    for i, (g, k, m, s) in enumerate(cells):
         key = (g.name, int(k), m, s)
         if bar is not None:
             bar.set_description(f"{g.name} k={k} {m}")
@@ -77,6 +85,10 @@ def sweep(graphs: Iterable, ks: Iterable[int], methods: Iterable[str] = ("defaul
             records.append(rec)
             if on_result is not None:
                 on_result(rec, result)
+        if release_compiled and (i + 1 == len(cells) or cells[i + 1][0] is not g):  # the graph's last cell
+            import jax
+
+            jax.clear_caches()
         if bar is not None:
             bar.update(1)
             last = records[-1]
