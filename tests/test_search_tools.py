@@ -102,3 +102,16 @@ def test_sweep_records_and_files(tmp_path):
     assert again == recs
     with pytest.raises(GraphError, match="unknown method"):
         pjpart.sweep([g], ks=[2], methods=["bogus"], progress=False)
+
+
+def test_sweep_releases_compiled_kernels_after_each_graph():
+    from pjpart.evaluator import _jitted
+    from pjpart.generators import dnn_like
+
+    graphs = [dnn_like(30, seed=1), dnn_like(30, seed=2)]
+    kw = dict(ks=[2], methods=["fast"], progress=False,
+              overrides={"exact_max_downsets": 0, "bound_methods": "combinatorial", "generations": 2})
+    pjpart.sweep(graphs, release_compiled=False, **kw)
+    assert _jitted()["bottlenecks"]._cache_size() > 0
+    pjpart.sweep(graphs, **kw)
+    assert _jitted()["bottlenecks"]._cache_size() == 0
