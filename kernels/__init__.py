@@ -14,7 +14,7 @@ together.
 from .decode import decode_order, decode_orders, needed_band
 from .pipeline import order_bottleneck, order_cuts, population_bottlenecks, population_cuts
 from .segments import CostParams, GraphArrays, inside_points, positions, segment_costs
-from .slicing import slice_bottleneck, slice_cuts, slice_rows
+from .slicing import slice_bottleneck, slice_cuts, slice_rows, stage_windows
 
 __all__ = [
     "CostParams",
@@ -32,4 +32,5 @@ __all__ = [
     "slice_bottleneck",
     "slice_cuts",
     "slice_rows",
+    "stage_windows",
 ]

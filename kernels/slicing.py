@@ -6,6 +6,8 @@ the order into at most ``k`` contiguous segments (``d = 0`` is an empty stage).
 Each stage loops over the segment length ``d``, reading ``D_{b-1}`` shifted by
 ``d`` and row ``d`` of the table: O(band * n) vector work per stage.  The back-pointers are not stored: walking back, one
 ``band``-vector argmin per stage recovers them from the kept ``D`` rows.
+:func:`slice_bottleneck` computes each stage only on the positions the answer
+can use (:func:`stage_windows`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
-
 
 
 def _stage(table: jax.Array, prev: jax.Array) -> jax.Array:
@@ -39,9 +40,55 @@ def _init(table: jax.Array) -> jax.Array:
     return jnp.full((n1,), jnp.inf, table.dtype).at[0].set(0)
 
 
-def slice_bottleneck(table: jax.Array, k: int) -> jax.Array:
-    """The optimal bottleneck ``D_k[n]`` of one order (scalar)."""
-    d = lax.fori_loop(0, k, lambda _, prev: _stage(table, prev), _init(table))
+def stage_windows(n: int, band: int, k: int) -> list[tuple[int, int]]:
+    """``[lo_b, hi_b]`` for stages ``b = 1..k``: the only positions of ``D_b`` the answer can use.
+
+    Every segment has at most ``band`` nodes, so ``D_b[j]`` is ``inf`` for
+    ``j > b * band``; and ``D_k[n]`` reads ``D_b`` only at ``j >= n - (k - b) * band``
+    (the ``k - b`` later stages cover at most that many positions).  Stage
+    ``b + 1`` reads ``D_b`` at ``[lo_{b+1} - band, hi_{b+1}]``, inside ``D_b``'s window
+    or where it is ``inf``, so computing each stage on its window alone is exact.
+    """
+    return [(max(0, n - (k - b) * band), min(n, b * band)) for b in range(1, k + 1)]
+
+
+def _window_stage(table: jax.Array, prev: jax.Array, lo: int, hi: int) -> jax.Array:
+    """:func:`_stage` on positions ``[lo, hi]`` only (static), ``inf`` elsewhere."""
+    band1, n1 = table.shape
+    width = hi - lo + 1
+    start = lo - (band1 - 1)  # prev[j - d] for j in [lo, hi], d in [0, band]
+    padded = jnp.concatenate([jnp.full((max(0, -start),), jnp.inf, prev.dtype), prev[max(0, start): hi + 1]])
+
+    def body(d, acc):
+        shifted = lax.dynamic_slice(padded, (band1 - 1 - d,), (width,))
+        row = lax.dynamic_slice(table, (d, lo), (1, width))[0]  # not table[:, lo:hi+1]: that copies
+        return jnp.minimum(acc, jnp.maximum(shifted, row))
+
+    acc = lax.fori_loop(0, band1, body, jnp.full((width,), jnp.inf, prev.dtype), unroll=4)
+    return jnp.full((n1,), jnp.inf, prev.dtype).at[lo: hi + 1].set(acc)
+
+
+def slice_bottleneck(table: jax.Array, k: int, groups: int = 8) -> jax.Array:
+    """The optimal bottleneck ``D_k[n]`` of one order (scalar).
+
+    Each stage is computed on its :func:`stage_windows` window only (k = 16 with
+    the band about 2n/k: 1.7x fewer operations than whole rows).  Stages are
+    grouped into at most ``groups`` runs sharing the union of their windows, so
+    the compiled program holds at most ``groups`` loops whatever ``k``.
+    """
+    band1, n1 = table.shape
+    windows = stage_windows(n1 - 1, band1 - 1, k)
+    if windows[-1][0] > windows[-1][1]:  # k segments of at most ``band`` nodes cannot cover the order
+        return jnp.asarray(jnp.inf, table.dtype)
+    per = -(-k // max(1, groups))
+    d = _init(table)
+    for first in range(0, k, per):
+        run = windows[first: first + per]
+        lo, hi = run[0][0], run[-1][1]  # lo and hi grow with the stage
+        if len(run) == 1:
+            d = _window_stage(table, d, lo, hi)
+        else:
+            d = lax.fori_loop(0, len(run), lambda _, prev, lo=lo, hi=hi: _window_stage(table, prev, lo, hi), d)
     return d[-1]
 
 

@@ -98,9 +98,54 @@ def test_chunked_equals_unchunked_and_no_recompile(rng):
     assert big.compiled_count() == count
 
 
+def banded_dp_reference(table, k):
+    """Min-max DP over a banded table, plain NumPy loops (``table[d, j]``: segment ``[j - d, j)``)."""
+    band, n = table.shape[0] - 1, table.shape[1] - 1
+    prev = np.r_[0.0, np.full(n, np.inf)]
+    for _ in range(k):
+        cur = np.full(n + 1, np.inf)
+        for j in range(n + 1):
+            for d in range(min(band, j) + 1):
+                cur[j] = min(cur[j], max(prev[j - d], table[d, j]))
+        prev = cur
+    return prev[n]
+
+
+def test_windowed_slicing_equals_reference_dp(rng):
+    from pjpart.kernels import slice_bottleneck
+
+    n = 20
+    # (band, k): full band; windows that overlap; k * band < n (no slicing fits: inf); many stages
+    for band, k in [(20, 3), (7, 4), (6, 3), (4, 9)]:
+        tables = rng.random((3, band + 1, n + 1))
+        tables[:, 0] = 0
+        for d in range(1, band + 1):
+            tables[:, d, :d] = np.inf
+        expected = np.array([banded_dp_reference(t, k) for t in tables])
+        for groups in (1, 3):
+            fn = jax.jit(jax.vmap(lambda t, k=k, groups=groups: slice_bottleneck(t, k, groups=groups)))
+            got = np.asarray(fn(jnp.asarray(tables, jnp.float32)), np.float64)
+            np.testing.assert_allclose(got, expected, rtol=1e-6)
+        assert np.isinf(expected).all() == (k * band < n)
+
+
+def test_threads_do_not_change_results(rng):
+    g = fixed_shape_dag(rng)
+    keys = rng.random((45, N))
+    one = Evaluator(g, K, chunk_size=8, threads=1)
+    three = Evaluator(g, K, chunk_size=8, threads=3)
+    np.testing.assert_array_equal(one.evaluate(keys), three.evaluate(keys))
+    np.testing.assert_array_equal(one.decode(keys), three.decode(keys))
+    orders = one.decode(keys)
+    np.testing.assert_array_equal(one.evaluate_orders(orders), three.evaluate_orders(orders))
+    # chunks that would start past the deadline are skipped (inf), the first one never is
+    late = three.evaluate(keys, deadline=0.0)
+    assert np.isfinite(late[:8]).all() and np.isinf(late[8:]).all()
+
+
 def test_decoder_widens_its_ready_list(rng):
     g = Graph.from_arrays(work=np.ones(N), edges=[(0, v) for v in range(1, N)])  # a star: N-1 ready at once
-    ev = Evaluator(g, K, band=N)
+    ev = Evaluator(g, K, band=N, chunk_size=2, threads=2)  # two threads may overflow at once
     ev.set_decode_width(2)
     keys = rng.random((5, N))
     assert np.array_equal(ev.decode(keys), decode_keys(g, keys))

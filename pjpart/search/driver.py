@@ -248,25 +248,28 @@ class _Run:
 
 def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, seeds: np.ndarray,
                  seed: int) -> None:
-    """BRKGA islands with NumPy state; the evaluator is called once per island and generation."""
+    """BRKGA islands with NumPy state; one evaluator call per generation holds every island's
+    offspring (so the evaluator's threads have chunks to share)."""
     cfg = run.cfg
     rng = np.random.default_rng(seed)
     islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
                for i in range(cfg.islands)]
     while not run.out_of_time():
-        for i, st in enumerate(islands):
-            if (run.generation or i) and run.out_of_time():  # at least one step, then honour the limit
-                break
-            t_step = time.perf_counter()
-            keys, st = brkga.ask(bcfg, st)
-            fit = evaluator.evaluate(keys, deadline=run.deadline)
-            run.evaluations += int(np.isfinite(fit).sum())
-            st = brkga.tell(bcfg, st, keys, fit)
+        t_step = time.perf_counter()
+        asked = [brkga.ask(bcfg, st) for st in islands]
+        keys = np.concatenate([k for k, _ in asked])
+        fit = evaluator.evaluate(keys, deadline=run.deadline)
+        run.evaluations += int(np.isfinite(fit).sum())
+        start = 0
+        for i, (island_keys, st) in enumerate(asked):
+            island_fit = fit[start: start + len(island_keys)]
+            start += len(island_keys)
+            st = brkga.tell(bcfg, st, island_keys, island_fit)
             if st.stall >= cfg.restart_after:
                 st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
             islands[i] = st
             run.offer(st.best_keys, st.best_fitness)
-            run.step_seconds = time.perf_counter() - t_step
+        run.step_seconds = time.perf_counter() - t_step
         run.generation += 1
         if cfg.islands > 1 and cfg.migrate_every and run.generation % cfg.migrate_every == 0:
             islands = brkga.migrate(islands, cfg.migrate_count)
@@ -359,10 +362,12 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
                            stopped_by="optimal")
 
     bcfg = cfg.brkga()
-    # one compiled chunk holds a generation's offspring (elites are not re-evaluated), so a
-    # small population (the paper's P=100) does not pay for a padded 256-candidate chunk
-    offspring = bcfg.population - bcfg.n_elite
-    evaluator = Evaluator(graph, k, cm, chunk_size=min(256, -(-offspring // 8) * 8))
+    # a generation's offspring of all islands (elites are not re-evaluated) in equal chunks, one
+    # per evaluator thread at least: a small population (the paper's P=100) does not pay for a
+    # padded 256-candidate chunk, and both CPU cores get work
+    offspring = (bcfg.population - bcfg.n_elite) * cfg.islands
+    evaluator = Evaluator(graph, k, cm)
+    evaluator.chunk_size = min(256, -(-offspring // (8 * evaluator.threads)) * 8)
     seeds = np.stack([order_to_keys(o) for o in orders])
     run = _Run(cfg, t0, bound, progress, callback)
     engine = cfg.engine
