@@ -102,3 +102,29 @@ def test_progress_bar_and_json_lines(capsys):
     assert math.isclose(lines[-1]["best"], r2.bottleneck) and r2.bottleneck == r.bottleneck
     partition(g, 4, quiet=True, **kw)
     assert capsys.readouterr().err == ""
+
+
+def test_fit_populations_leaves_the_target_generations():
+    from pjpart.search.driver import fit_populations
+
+    assert fit_populations(256, 4, 1e6, 100, 0.15) == (256, 4)  # enough time: the preset's sizes
+    # 20,000 offspring for 100 generations: 235 chromosomes per generation -> 3 islands of 78
+    size, islands = fit_populations(256, 4, 20_000, 100, 0.15)
+    assert (size, islands) == (78, 3)
+    assert abs(size * islands * 0.85 * 100 - 20_000) < 0.02 * 20_000
+    assert fit_populations(256, 4, 100, 100, 0.15) == (32, 1)  # the floors
+
+
+def test_time_limited_run_takes_its_bound_from_the_background(rng):
+    # bounds run on a thread alongside a time-limited search; the exact-dp bound (the optimum on
+    # these small graphs) must reach the run, certify it and stop it well before the limit
+    for trial in range(3):
+        g = random_dag(9, rng, density=0.3)
+        cm = CostModel(bandwidth=0.7)
+        opt, _ = exhaustive_partition(g, 3, cm)
+        t = time.perf_counter()
+        r = partition(g, 3, cm, seed=trial, time_limit=60.0, exact_max_downsets=0)
+        assert time.perf_counter() - t < 30
+        check_result(g, r, 3, cm)
+        assert r.stopped_by == "optimal" and r.gap <= 1e-6
+        assert abs(r.lower_bound - opt) <= 1e-9 * opt and abs(r.bottleneck - opt) <= 1e-6 * opt

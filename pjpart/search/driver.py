@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 from typing import Any, Callable
@@ -65,6 +66,9 @@ class SearchConfig:
     bound_share: float = 0.25           # share of time_limit spent on lower bounds before the search
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     local_search: bool = True           # single-node moves on the final partition (search/local.py)
+    target_generations: int | None = None  # time-limited runs only: shrink populations (and islands)
+                                        # after two generations so that about this many more fit
+                                        # in the time left (None: fixed sizes; see fit_populations)
     engine: str = "auto"                # "host": NumPy BRKGA state, one evaluator call per island and
                                         # generation; "jit": state on the device, many generations per
                                         # compiled call (search/brkga_jax.py); "auto": host (see partition)
@@ -195,15 +199,27 @@ class _Run:
     """What both search engines share: the best so far, counters, history, and the stop rules."""
 
     def __init__(self, cfg: SearchConfig, t0: float, bound: float, progress: _Progress,
-                 callback: Callable[[dict], None] | None) -> None:
+                 callback: Callable[[dict], None] | None, bound_method: str = "combinatorial",
+                 pending_bound: Future | None = None) -> None:
         self.cfg, self.t0, self.bound, self.progress, self.callback = cfg, t0, bound, progress, callback
+        self.bound_method = bound_method
+        self.pending_bound = pending_bound  # lower bounds computed alongside the search
         self.deadline = None if cfg.time_limit is None else t0 + cfg.time_limit
         self.best_keys, self.best_value = None, math.inf
         self.evaluations, self.generation, self.stopped_by = 0, 0, "time_limit"
         self.history: list = []
         self.step_seconds = 0.0  # length of the last step, so a step is not started that would overshoot
 
+    def collect_bound(self, wait: bool = False) -> None:
+        """Take the background bound once it is done (or wait for it)."""
+        if self.pending_bound is not None and (wait or self.pending_bound.done()):
+            value, method = self.pending_bound.result()
+            self.pending_bound = None
+            if value > self.bound:
+                self.bound, self.bound_method = value, method
+
     def gap(self, value: float) -> float:
+        self.collect_bound()
         b = self.bound
         return max(0.0, value / b - 1) if b > 0 else (0.0 if value == 0 else math.inf)
 
@@ -246,14 +262,69 @@ class _Run:
         return False
 
 
+def fit_populations(population: int, islands: int, total_evaluations: float, target_generations: int,
+                    elite_fraction: float, min_population: int = 32, min_island: int = 64) -> tuple[int, int]:
+    """``(population, islands)`` so that ``target_generations`` generations cost about
+    ``total_evaluations`` (offspring only: elites are not re-evaluated), never larger than given.
+
+    Why: at a fixed time, a slow evaluator (big graphs on CPU) gives a preset's large
+    populations only a handful of generations, and a BRKGA that cannot iterate is a
+    random search (paper experiment, nasnetmobile k=16, 5 s: P=256 x 4 islands ended
+    12.6% above a P=100 run of 100 generations).  Islands go first (each keeps at least
+    ``min_island`` chromosomes), then the population (at least ``min_population``).
+
+    >>> fit_populations(256, 4, total_evaluations=1e6, target_generations=100, elite_fraction=0.15)
+    (256, 4)
+    >>> fit_populations(256, 4, total_evaluations=20_000, target_generations=100, elite_fraction=0.15)
+    (78, 3)
+    """
+    per_generation = total_evaluations / max(1, target_generations) / (1 - elite_fraction)
+    if per_generation >= population * islands:
+        return population, islands
+    islands = int(min(islands, max(1, per_generation // min_island)))
+    population = int(min(population, max(min_population, round(per_generation / islands))))
+    return population, islands
+
+
+def _fit_to_time(run: _Run, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, n: int,
+                 rng: np.random.Generator) -> tuple[brkga.BRKGAConfig, int]:
+    """Population and island count that leave ``target_generations`` generations in the time left.
+
+    Probes the evaluator on random keys: a first call compiles, a second one (one
+    chunk per thread) prices an evaluation.  The probed keys count as evaluations
+    and their best is kept like any candidate's.
+    """
+    cfg = run.cfg
+    probe = rng.random((evaluator.chunk_size * evaluator.threads, n))
+    evaluator.evaluate(probe[: evaluator.chunk_size])
+    t = time.perf_counter()
+    fit = evaluator.evaluate(probe)
+    rate = len(probe) / max(time.perf_counter() - t, 1e-9)
+    run.evaluations += evaluator.chunk_size + len(probe)
+    best = int(np.argmin(fit))
+    run.offer(probe[best], float(fit[best]))
+    size, count = fit_populations(bcfg.population, cfg.islands, rate * max(0.0, run.seconds_left()),
+                                  cfg.target_generations, bcfg.elite_fraction)
+    if size < bcfg.population:
+        # whole chunks for every thread: a padded or idle one costs as much as a full one
+        unit = evaluator.chunk_size * evaluator.threads
+        offspring = max(unit, round(size * (1 - bcfg.elite_fraction) * count / unit) * unit)
+        size = min(bcfg.population, round(offspring / count / (1 - bcfg.elite_fraction)))
+    return replace(bcfg, population=size), count
+
+
 def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, seeds: np.ndarray,
                  seed: int) -> None:
     """BRKGA islands with NumPy state; one evaluator call per generation holds every island's
     offspring (so the evaluator's threads have chunks to share)."""
     cfg = run.cfg
     rng = np.random.default_rng(seed)
+    count = cfg.islands
+    if cfg.target_generations and cfg.time_limit is not None and cfg.generations is None \
+            and cfg.max_evaluations is None:
+        bcfg, count = _fit_to_time(run, evaluator, bcfg, graph.n, rng)
     islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
-               for i in range(cfg.islands)]
+               for i in range(count)]
     while not run.out_of_time():
         t_step = time.perf_counter()
         asked = [brkga.ask(bcfg, st) for st in islands]
@@ -269,9 +340,10 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
                 st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
             islands[i] = st
             run.offer(st.best_keys, st.best_fitness)
-        run.step_seconds = time.perf_counter() - t_step
+        # the first step compiles (seconds on big graphs): it does not predict the next ones
+        run.step_seconds = time.perf_counter() - t_step if run.generation else 0.0
         run.generation += 1
-        if cfg.islands > 1 and cfg.migrate_every and run.generation % cfg.migrate_every == 0:
+        if len(islands) > 1 and cfg.migrate_every and run.generation % cfg.migrate_every == 0:
             islands = brkga.migrate(islands, cfg.migrate_count)
         run.report()
         if run.should_stop():
@@ -324,6 +396,13 @@ def _search_jit(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGA
         run.evaluations += count * cfg.islands * n_off
 
 
+def _chunk_size(offspring: int, threads: int, cap: int = 256) -> int:
+    """Candidates per compiled call: a generation's offspring split over the evaluator's threads,
+    at most ``cap`` (a run that may shrink its populations uses small chunks, so shrinking
+    needs no new compilation: one costs seconds on big graphs)."""
+    return min(cap, -(-offspring // (8 * threads)) * 8)
+
+
 def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, preset: str = "default",
               seed: int = 0, time_limit: float | None = None, max_evaluations: int | None = None,
               generations: int | None = None, target_gap: float | None = None, quiet: bool = True,
@@ -355,7 +434,18 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     orders = seed_orders(graph)
     seed_assignment, upper = min((best_slicing(graph, order, k, cm, None) for order in orders),
                                  key=lambda av: av[1])
-    bound, bound_method = _bounds(graph, k, cm, cfg, upper)
+    pending = None
+    if cfg.time_limit is not None and cfg.generations is None and cfg.max_evaluations is None \
+            and cfg.bound_methods != "combinatorial":
+        # a time-limited run computes its bounds on a thread alongside the search (the solvers
+        # and XLA's compilation overlap instead of taking turns); runs with a generation or
+        # evaluation budget compute them first, so their stop (and result) stays reproducible
+        bound, bound_method = combinatorial_bound(graph, k, cm), "combinatorial"
+        pool = ThreadPoolExecutor(1, thread_name_prefix="pjpart-bounds")
+        pending = pool.submit(_bounds, graph, k, cm, cfg, upper)
+        pool.shutdown(wait=False)  # the thread ends with its task
+    else:
+        bound, bound_method = _bounds(graph, k, cm, cfg, upper)
     if bound >= upper * (1 - 1e-12):
         return make_result(graph, seed_assignment, k, cm, lower_bound=bound, bound_method=bound_method,
                            method="seed-order", seed=seed, evaluations=0, seconds=time.perf_counter() - t0,
@@ -365,11 +455,13 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     # a generation's offspring of all islands (elites are not re-evaluated) in equal chunks, one
     # per evaluator thread at least: a small population (the paper's P=100) does not pay for a
     # padded 256-candidate chunk, and both CPU cores get work
-    offspring = (bcfg.population - bcfg.n_elite) * cfg.islands
-    evaluator = Evaluator(graph, k, cm)
-    evaluator.chunk_size = min(256, -(-offspring // (8 * evaluator.threads)) * 8)
+    # exact up to the best seed's cost: narrower bands than the evaluator's own guess (faster,
+    # and no extra compilation to find that guess); worse candidates still rank above it
+    evaluator = Evaluator(graph, k, cm, upper_bound=upper)
+    evaluator.chunk_size = _chunk_size((bcfg.population - bcfg.n_elite) * cfg.islands, evaluator.threads,
+                                       cap=32 if cfg.target_generations else 256)
     seeds = np.stack([order_to_keys(o) for o in orders])
-    run = _Run(cfg, t0, bound, progress, callback)
+    run = _Run(cfg, t0, bound, progress, callback, bound_method, pending)
     engine = cfg.engine
     if engine == "auto":
         # measured on 2 CPU cores: the compiled loop pays two more compilations (seconds each on
@@ -382,6 +474,8 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
         engine(run, graph, evaluator, bcfg, seeds, seed)
     except KeyboardInterrupt:
         run.stopped_by = "interrupted"
+    run.collect_bound(wait=run.stopped_by != "interrupted")  # its deadline is within the bound share
+    bound, bound_method = run.bound, run.bound_method
     best_keys, history, evaluations, generation, stopped_by = (run.best_keys, run.history, run.evaluations,
                                                                run.generation, run.stopped_by)
     if best_keys is None:
