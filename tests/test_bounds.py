@@ -185,3 +185,11 @@ def test_partition_reports_a_solver_bound():
     assert r.lower_bound <= r.bottleneck
     assert r.lower_bound >= pjpart.combinatorial_bound(g, 4, cm)
     assert r.bound_method in ("exact-dp", "superblock2", "superblock3", "mip", "combinatorial")
+
+
+def test_lower_bound_reports_each_method_as_it_ends():
+    g = dnn_like(30, seed=1)
+    seen = []
+    b = pjpart.lower_bound(g, 3, methods=["combinatorial", "mincut", "exact-dp"], time_limit=20,
+                           on_method=seen.append)
+    assert tuple(seen) == b.results and [r.method for r in seen] == ["combinatorial", "mincut", "exact-dp"]

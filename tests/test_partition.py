@@ -128,3 +128,14 @@ def test_time_limited_run_takes_its_bound_from_the_background(rng):
         check_result(g, r, 3, cm)
         assert r.stopped_by == "optimal" and r.gap <= 1e-6
         assert abs(r.lower_bound - opt) <= 1e-9 * opt and abs(r.bottleneck - opt) <= 1e-6 * opt
+
+
+def test_finalists_are_the_float32_near_ties_of_the_best():
+    from pjpart.search.driver import SearchConfig, _Progress, _Run
+
+    run = _Run(SearchConfig(), time.perf_counter(), 0.0, _Progress(False, False, SearchConfig()), None)
+    keys = np.arange(6)[:, None] * np.ones((6, 3))
+    fitness = np.array([1.0, 1.0 + 2e-6, 1.1, 1.0 + 5e-6, np.inf, 1.0 + 2e-5])
+    run.offer(keys[0], 1.0)
+    run.keep_finalists(keys, fitness, tolerance=1e-5)
+    assert [int(k[0]) for k in run.finalists] == [0, 1, 3]

@@ -44,6 +44,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..cost import CostModel, cost_model_for
 from ..graph import Graph, GraphError, check_k
@@ -150,6 +151,11 @@ def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_
         if exact is None:
             return MethodBound(method, 0.0, f"skipped (more than {max_downsets} downsets)", time.perf_counter() - t0)
         return MethodBound(method, exact[0], "optimal", time.perf_counter() - t0)
+    if method in ("superblock2", "superblock3", "lp", "mip"):
+        import cvxpy  # noqa: F401  (first import: about a second, counted before a problem starts)
+
+        if deadline - time.perf_counter() <= 0.05:
+            return MethodBound(method, 0.0, "no time", time.perf_counter() - t0)
     if method in ("superblock2", "superblock3"):
         if k == 1:
             return MethodBound(method, 0.0, "skipped (k = 1)", 0.0)
@@ -163,7 +169,7 @@ def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_
     if method in ("lp", "mip"):
         from .stages import solve_stage_problem, stage_problem
 
-        left = deadline - t0
+        left = deadline - time.perf_counter()
         if left <= 0.05:
             return MethodBound(method, 0.0, "no time", 0.0)
         prob = stage_problem(graph, (1,) * k, cm, integer=method == "mip", floor=floor)
@@ -174,13 +180,15 @@ def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_
 
 def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, methods="auto",
                 time_limit: float | None = 30.0, upper_bound: float | None = None, strict: bool = False,
-                max_downsets: int = 4096) -> Bound:
+                max_downsets: int = 4096, on_method: Callable[[MethodBound], None] | None = None) -> Bound:
     """A lower bound on the optimal bottleneck of ``graph`` into ``k`` stages.
 
     ``methods`` is ``"auto"`` or a list of names from :data:`METHODS`; they run
     in that order until ``time_limit`` seconds are spent (the combinatorial
     bound always runs).  ``upper_bound`` (a known partition's cost) stops the
     run when reached and refuses any value above it (see the module docstring).
+    ``on_method`` is called with each method's checked result as soon as it is
+    known (a search running alongside can use a bound before the slower ones end).
     """
     t0 = time.perf_counter()
     k = check_k(k)
@@ -208,6 +216,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             warnings.warn(msg + "; value refused", RuntimeWarning, stacklevel=2)
             res = MethodBound(name, 0.0, "refused", res.seconds, {"refused_value": res.value})
         results.append(res)
+        if on_method is not None:
+            on_method(res)
         if res.value > best.value:
             best = res
         if upper_bound is not None and best.value >= upper_bound * (1 - 1e-9):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import sys
 import time
+import concurrent.futures
+import importlib.util
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from importlib import resources
@@ -179,19 +181,19 @@ class _Progress:
             self.bar.close()
 
 
-def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float) -> tuple[float, str]:
-    """The lower bound the search reports and stops against, within the config's bound budget."""
+def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float,
+            on_method: Callable | None = None) -> tuple[float, str]:
+    """The lower bound the search reports and stops against, within the config's bound budget
+    (``on_method``: see :func:`pjpart.lower_bound`)."""
     methods = [m.strip() for m in cfg.bound_methods.split(",")] if cfg.bound_methods != "auto" else "auto"
     if methods == ["combinatorial"]:
         return combinatorial_bound(graph, k, cm), "combinatorial"
     budget = cfg.bound_time_limit
     if cfg.time_limit is not None:
         budget = min(budget, cfg.bound_share * cfg.time_limit)
-    try:
-        import cvxpy  # noqa: F401  (the solver-based bounds need it; the GPU image may lack it)
-    except ImportError:
-        methods = ["combinatorial", "mincut", "exact-dp"]
-    b = lower_bound(graph, k, cm, methods=methods, time_limit=budget, upper_bound=upper)
+    if importlib.util.find_spec("cvxpy") is None:  # the solver-based bounds need it; the GPU image lacks it
+        methods = ["combinatorial", "mincut", "exact-dp"]  # (not imported here: a second or more)
+    b = lower_bound(graph, k, cm, methods=methods, time_limit=budget, upper_bound=upper, on_method=on_method)
     return b.value, b.method
 
 
@@ -199,24 +201,40 @@ class _Run:
     """What both search engines share: the best so far, counters, history, and the stop rules."""
 
     def __init__(self, cfg: SearchConfig, t0: float, bound: float, progress: _Progress,
-                 callback: Callable[[dict], None] | None, bound_method: str = "combinatorial",
-                 pending_bound: Future | None = None) -> None:
+                 callback: Callable[[dict], None] | None, bound_method: str = "combinatorial") -> None:
         self.cfg, self.t0, self.bound, self.progress, self.callback = cfg, t0, bound, progress, callback
         self.bound_method = bound_method
-        self.pending_bound = pending_bound  # lower bounds computed alongside the search
+        self.pending_bound: Future | None = None  # lower bounds computed alongside the search
+        self._published = (bound, bound_method)   # their best so far, written by that thread
         self.deadline = None if cfg.time_limit is None else t0 + cfg.time_limit
         self.best_keys, self.best_value = None, math.inf
         self.evaluations, self.generation, self.stopped_by = 0, 0, "time_limit"
         self.history: list = []
+        self.finalists: list[np.ndarray] = []  # keys whose float32 fitness ties the best's
         self.step_seconds = 0.0  # length of the last step, so a step is not started that would overshoot
 
+    def start_bounds(self, compute: Callable[..., tuple[float, str]]) -> None:
+        """Run ``compute(on_method=...)`` on a thread; each method's bound is used once known."""
+        def publish(res) -> None:  # on the bounds thread (the only writer)
+            if res.value > self._published[0]:
+                self._published = (float(res.value), res.method)
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="pjpart-bounds")
+        self.pending_bound = pool.submit(compute, on_method=publish)
+        pool.shutdown(wait=False)  # the thread ends with its task
+
     def collect_bound(self, wait: bool = False) -> None:
-        """Take the background bound once it is done (or wait for it)."""
-        if self.pending_bound is not None and (wait or self.pending_bound.done()):
-            value, method = self.pending_bound.result()
+        """Take the bounds published so far; with ``wait``, wait for the rest until the time
+        limit (their budget ends well before; past the limit the run keeps what it has)."""
+        if wait and self.pending_bound is not None and not self.pending_bound.done():
+            timeout = None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
+            concurrent.futures.wait([self.pending_bound], timeout=timeout)
+        if self.pending_bound is not None and self.pending_bound.done():
+            self.pending_bound.result()  # re-raises an error of the bounds thread
             self.pending_bound = None
-            if value > self.bound:
-                self.bound, self.bound_method = value, method
+        value, method = self._published
+        if value > self.bound:
+            self.bound, self.bound_method = value, method
 
     def gap(self, value: float) -> float:
         self.collect_bound()
@@ -226,6 +244,13 @@ class _Run:
     def offer(self, keys: np.ndarray, value: float) -> None:
         if value < self.best_value:
             self.best_value, self.best_keys = float(value), np.asarray(keys, np.float64)
+
+    def keep_finalists(self, keys: np.ndarray, fitness: np.ndarray, count: int = 8,
+                       tolerance: float = 1e-5) -> None:
+        """The ``count`` best ``keys`` whose fitness is within ``tolerance`` (relative) of the best:
+        float32 rounding may rank them wrongly, so the final answer re-slices them in float64."""
+        near = np.flatnonzero(fitness <= self.best_value * (1 + tolerance))
+        self.finalists = [keys[i] for i in near[np.argsort(fitness[near], kind="stable")][:count]]
 
     def out_of_time(self) -> bool:
         # stop when the next step would overshoot by more than half its length
@@ -297,10 +322,13 @@ def _fit_to_time(run: _Run, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, n: in
     cfg = run.cfg
     probe = rng.random((evaluator.chunk_size * evaluator.threads, n))
     evaluator.evaluate(probe[: evaluator.chunk_size])
+    run.evaluations += evaluator.chunk_size
+    if run.out_of_time():  # compiling took the time: no search will run
+        return bcfg, cfg.islands
     t = time.perf_counter()
     fit = evaluator.evaluate(probe)
     rate = len(probe) / max(time.perf_counter() - t, 1e-9)
-    run.evaluations += evaluator.chunk_size + len(probe)
+    run.evaluations += len(probe)
     best = int(np.argmin(fit))
     run.offer(probe[best], float(fit[best]))
     size, count = fit_populations(bcfg.population, cfg.islands, rate * max(0.0, run.seconds_left()),
@@ -348,6 +376,7 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
         run.report()
         if run.should_stop():
             break
+    run.keep_finalists(np.concatenate([st.keys for st in islands]), np.concatenate([st.fitness for st in islands]))
 
 
 def _search_jit(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, seeds: np.ndarray,
@@ -434,34 +463,32 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     orders = seed_orders(graph)
     seed_assignment, upper = min((best_slicing(graph, order, k, cm, None) for order in orders),
                                  key=lambda av: av[1])
-    pending = None
-    if cfg.time_limit is not None and cfg.generations is None and cfg.max_evaluations is None \
-            and cfg.bound_methods != "combinatorial":
-        # a time-limited run computes its bounds on a thread alongside the search (the solvers
-        # and XLA's compilation overlap instead of taking turns); runs with a generation or
-        # evaluation budget compute them first, so their stop (and result) stays reproducible
+    bcfg = cfg.brkga()
+    # a time-limited run computes its bounds on a thread alongside the search (the solvers and
+    # XLA's compilation overlap instead of taking turns); runs with a generation or evaluation
+    # budget compute them first, so their stop (and result) stays reproducible
+    background = cfg.time_limit is not None and cfg.generations is None and cfg.max_evaluations is None \
+        and cfg.bound_methods != "combinatorial"
+    if background:
         bound, bound_method = combinatorial_bound(graph, k, cm), "combinatorial"
-        pool = ThreadPoolExecutor(1, thread_name_prefix="pjpart-bounds")
-        pending = pool.submit(_bounds, graph, k, cm, cfg, upper)
-        pool.shutdown(wait=False)  # the thread ends with its task
     else:
         bound, bound_method = _bounds(graph, k, cm, cfg, upper)
     if bound >= upper * (1 - 1e-12):
         return make_result(graph, seed_assignment, k, cm, lower_bound=bound, bound_method=bound_method,
                            method="seed-order", seed=seed, evaluations=0, seconds=time.perf_counter() - t0,
                            stopped_by="optimal")
-
-    bcfg = cfg.brkga()
-    # a generation's offspring of all islands (elites are not re-evaluated) in equal chunks, one
-    # per evaluator thread at least: a small population (the paper's P=100) does not pay for a
-    # padded 256-candidate chunk, and both CPU cores get work
     # exact up to the best seed's cost: narrower bands than the evaluator's own guess (faster,
-    # and no extra compilation to find that guess); worse candidates still rank above it
+    # and no extra compilation to find that guess); worse candidates still rank above it.
+    # A generation's offspring of all islands (elites are not re-evaluated) go in equal chunks,
+    # one per evaluator thread at least: a small population (the paper's P=100) does not pay
+    # for a padded 256-candidate chunk, and both CPU cores get work
     evaluator = Evaluator(graph, k, cm, upper_bound=upper)
     evaluator.chunk_size = _chunk_size((bcfg.population - bcfg.n_elite) * cfg.islands, evaluator.threads,
                                        cap=32 if cfg.target_generations else 256)
     seeds = np.stack([order_to_keys(o) for o in orders])
-    run = _Run(cfg, t0, bound, progress, callback, bound_method, pending)
+    run = _Run(cfg, t0, bound, progress, callback, bound_method)
+    if background:  # started after the evaluator: JAX's start-up contends with the solvers' imports
+        run.start_bounds(lambda on_method: _bounds(graph, k, cm, cfg, upper, on_method))
     engine = cfg.engine
     if engine == "auto":
         # measured on 2 CPU cores: the compiled loop pays two more compilations (seconds each on
@@ -483,6 +510,19 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
 
     order = decode_keys(graph, best_keys)
     assignment, value = best_slicing(graph, order, k, cm, evaluator)
+    seen = {order.tobytes()}
+    for keys in run.finalists:
+        # float32 fitness cannot rank candidates within its rounding: re-slice the near-ties in
+        # float64 (inceptionv3 k=4 once returned a partition 5e-6 worse than a tied elite's)
+        if run.deadline is not None and time.perf_counter() >= run.deadline:
+            break
+        other = decode_keys(graph, keys)
+        if other.tobytes() in seen:
+            continue
+        seen.add(other.tobytes())
+        other_assignment, other_value = best_slicing(graph, other, k, cm, evaluator)
+        if other_value < value:
+            assignment, value = other_assignment, other_value
     if upper < value:  # float32 ranking can misorder near-ties; never return worse than a seed
         assignment, value = seed_assignment, upper
     method = "brkga"
