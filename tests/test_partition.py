@@ -139,3 +139,9 @@ def test_finalists_are_the_float32_near_ties_of_the_best():
     run.offer(keys[0], 1.0)
     run.keep_finalists(keys, fitness, tolerance=1e-5)
     assert [int(k[0]) for k in run.finalists] == [0, 1, 3]
+    # merged across generations; a better best drops the ones no longer near it
+    run.keep_finalists(keys[[2]] + 10, np.array([1.0 + 1e-6]), tolerance=1e-5)
+    assert [int(k[0]) for k in run.finalists] == [0, 12, 1, 3]
+    run.offer(keys[5] + 20, 0.9)
+    run.keep_finalists(keys[[5]] + 20, np.array([0.9]), tolerance=1e-5)
+    assert [int(k[0]) for k in run.finalists] == [25]
