@@ -69,8 +69,8 @@ class SearchConfig:
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     local_search: bool = True           # single-node moves on the final partition (search/local.py)
     target_generations: int | None = None  # time-limited runs only: shrink populations (and islands)
-                                        # after two generations so that about this many more fit
-                                        # in the time left (None: fixed sizes; see fit_populations)
+                                        # so that about this many generations fit in the time left,
+                                        # priced after compiling (None: fixed sizes; fit_populations)
     engine: str = "auto"                # "host": NumPy BRKGA state, one evaluator call per island and
                                         # generation; "jit": state on the device, many generations per
                                         # compiled call (search/brkga_jax.py); "auto": host (see partition)
@@ -79,6 +79,12 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.engine not in ("auto", "host", "jit"):
             raise GraphError(f"engine must be 'auto', 'host' or 'jit', got {self.engine!r}")
+
+    @property
+    def fits_to_time(self) -> bool:
+        """Whether populations are fitted to the time limit (a time limit is the only stop)."""
+        return bool(self.target_generations) and self.time_limit is not None and self.generations is None \
+            and self.max_evaluations is None
 
     def brkga(self) -> brkga.BRKGAConfig:
         return brkga.BRKGAConfig(population=self.population, elite_fraction=self.elite_fraction,
@@ -353,8 +359,7 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
     cfg = run.cfg
     rng = np.random.default_rng(seed)
     count = cfg.islands
-    if cfg.target_generations and cfg.time_limit is not None and cfg.generations is None \
-            and cfg.max_evaluations is None:
+    if cfg.fits_to_time:
         bcfg, count = _fit_to_time(run, evaluator, bcfg, graph.n, rng)
     islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
                for i in range(count)]
@@ -490,7 +495,7 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     # for a padded 256-candidate chunk, and both CPU cores get work
     evaluator = Evaluator(graph, k, cm, upper_bound=upper)
     evaluator.chunk_size = _chunk_size((bcfg.population - bcfg.n_elite) * cfg.islands, evaluator.threads,
-                                       cap=32 if cfg.target_generations else 256)
+                                       cap=32 if cfg.fits_to_time else 256)
     seeds = np.stack([order_to_keys(o) for o in orders])
     run = _Run(cfg, t0, bound, progress, callback, bound_method)
     if background:  # started after the evaluator: JAX's start-up contends with the solvers' imports
