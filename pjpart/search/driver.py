@@ -244,7 +244,6 @@ class _Run:
             self.bound, self.bound_method = value, method
 
     def gap(self, value: float) -> float:
-        self.collect_bound()
         b = self.bound
         return max(0.0, value / b - 1) if b > 0 else (0.0 if value == 0 else math.inf)
 
@@ -272,6 +271,8 @@ class _Run:
         return math.inf if self.deadline is None else self.deadline - time.perf_counter()
 
     def report(self, elapsed: float | None = None) -> None:
+        """Once per step, before ``should_stop``: take the bounds that arrived, log, call back."""
+        self.collect_bound()
         elapsed = time.perf_counter() - self.t0 if elapsed is None else elapsed
         info = {"generation": self.generation, "evaluations": self.evaluations,
                 "evals_per_s": self.evaluations / max(elapsed, 1e-9), "best": self.best_value,
@@ -369,7 +370,7 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
         keys = np.concatenate([k for k, _ in asked])
         fit = evaluator.evaluate(keys, deadline=run.deadline)
         run.evaluations += int(np.isfinite(fit).sum())
-        run.offer(keys[int(np.argmin(fit))], float(fit.min()))
+        run.offer(keys[int(np.argmin(fit))], float(fit.min()))  # elites were offered when evaluated
         run.keep_finalists(keys, fit)
         start = 0
         for i, (island_keys, st) in enumerate(asked):
@@ -379,7 +380,6 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
             if st.stall >= cfg.restart_after:
                 st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
             islands[i] = st
-            run.offer(st.best_keys, st.best_fitness)
         # the first step compiles (seconds on big graphs): it does not predict the next ones
         run.step_seconds = time.perf_counter() - t_step if run.generation else 0.0
         run.generation += 1
