@@ -175,3 +175,32 @@ def evaluate(graph: Graph, assignment: Any, k: int, cost_model: CostModel | None
     goes from a later stage to an earlier one.
     """
     return stage_breakdown(graph, assignment, k, cost_model)["cost"]
+
+
+def stage_cost(graph: Graph, assignments: Any, stages: Any, cost_model: CostModel | None = None) -> np.ndarray:
+    """``f(S)`` (float64) of one stage per row: ``stages[r]`` under ``assignments[r]``.
+
+    The same formula as :func:`evaluate` for a single named stage, at O(n + m)
+    per row instead of O(k (n + m)): local search prices a move by the two stages
+    it changes.  Rows are not checked for precedence (the caller's moves keep it).
+
+    >>> from pjpart import Graph
+    >>> g = Graph.from_arrays(work=[1, 2, 3], sizeout=[4, 5, 6], edges=[(0, 1), (1, 2)])
+    >>> stage_cost(g, [[0, 0, 1], [0, 0, 1]], [0, 1]).tolist()
+    [8.0, 8.0]
+    """
+    cm = cost_model or DEFAULT_COST_MODEL
+    A = np.atleast_2d(np.asarray(assignments))
+    inside = A == np.asarray(stages).reshape(-1, 1)
+    work, params = inside @ graph.work, inside @ graph.params
+    comm = np.zeros(len(A))
+    if graph.m:
+        # edges grouped by producer (graph.edges is sorted by source): a producer's bytes count
+        # once per direction, however many of its consumers cross the stage border
+        src, dst = graph.edges[:, 0], graph.edges[:, 1]
+        starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+        su, sv = inside[:, src], inside[:, dst]
+        size = graph.sizeout[src[starts]]
+        comm = (np.logical_or.reduceat(su & ~sv, starts, axis=1) @ size      # out: sent to later stages
+                + np.logical_or.reduceat(~su & sv, starts, axis=1) @ size)   # in: read from earlier ones
+    return work + comm / cm.bandwidth + cm.overflow(params)

@@ -91,3 +91,21 @@ def test_batched_evaluate_matches_set_definitions(rng):
         for a, got in zip(rows, batch):
             want = independent_cost(g, a, k, cm)
             assert np.allclose(got, want, rtol=1e-12, atol=0) or np.array_equal(got, want)
+
+
+def test_stage_cost_of_one_stage_equals_evaluate(rng):
+    from pjpart.cost import stage_cost
+
+    assert stage_cost(diamond(), [[0, 0, 1, 1]] * 2, [0, 1]).tolist() == [3 + 11, 7 + 11]
+    for _ in range(30):
+        g = random_dag(int(rng.integers(2, 12)), rng, density=0.35)
+        k = int(rng.integers(1, 5))
+        cm = CostModel(bandwidth=float(rng.uniform(0.3, 3)), memory=float(rng.uniform(0, 30)),
+                       overflow_bandwidth=float(rng.uniform(0.5, 2)))
+        order = g.topological_order()
+        batch = np.empty((8, g.n), dtype=np.int64)
+        for row in batch:
+            row[order] = np.sort(rng.integers(0, k, size=g.n))
+        stages = rng.integers(0, k, size=8)
+        full = evaluate(g, batch, k, cm)
+        assert np.allclose(stage_cost(g, batch, stages, cm), full[np.arange(8), stages], rtol=1e-12, atol=0)

@@ -2,6 +2,9 @@
 
 import json
 import math
+import os
+import sys
+import threading
 import time
 
 import numpy as np
@@ -145,3 +148,15 @@ def test_finalists_are_the_float32_near_ties_of_the_best():
     run.offer(keys[5] + 20, 0.9)
     run.keep_finalists(keys[[5]] + 20, np.array([0.9]), tolerance=1e-5)
     assert [int(k[0]) for k in run.finalists] == [25]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are a Linux feature")
+def test_bounds_thread_runs_at_the_lowest_priority():
+    # the bounds must take only the CPU the search leaves idle (see _lower_thread_priority)
+    from pjpart.search.driver import SearchConfig, _Progress, _Run
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    run = _Run(SearchConfig(), time.perf_counter(), 0.0, _Progress(False, False, SearchConfig()), None)
+    run.start_bounds(lambda on_method: (os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), "nice"))
+    assert run.pending_bound.result(timeout=30) == (19, "nice")
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the caller's is unchanged

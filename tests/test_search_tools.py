@@ -11,7 +11,8 @@ from pjpart import CostModel, GraphError, evaluate
 from pjpart.generators import random_dag
 from pjpart.reference import exhaustive_partition, segment_cost_table, slice_order
 from pjpart.search.baselines import balance_work, baseline
-from pjpart.search.local import improve, legal_moves
+from pjpart.search.local import (closure_moves, improve, improve_and_reslice, legal_moves, stage_closures,
+                                 stage_major_order)
 from pjpart.sweep import FIELDS
 
 
@@ -83,6 +84,87 @@ def test_local_moves_keep_precedence_and_never_worsen(rng):
             moved = out.copy()
             moved[v] = s
             assert evaluate(g, moved, k, cm).max() >= base - 1e-12
+
+
+def _descendants(g, v):
+    seen, todo = set(), [v]
+    while todo:
+        for w in g.successors(todo.pop()).tolist():
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def _random_assignment(g, k, rng):
+    start = np.empty(g.n, dtype=np.int64)
+    start[g.topological_order()] = np.sort(rng.integers(0, k, size=g.n))
+    return start
+
+
+def test_stage_closures_against_reachability(rng):
+    for _ in range(30):
+        g = random_dag(int(rng.integers(2, 11)), rng, density=0.35)
+        a = _random_assignment(g, int(rng.integers(1, 4)), rng)
+        anc, desc = stage_closures(g, a)
+        for v in range(g.n):
+            # paths inside a stage: a descendant in v's stage is reached through that stage only,
+            # since stages never decrease along a path
+            want = {w for w in _descendants(g, v) if a[w] == a[v]} | {v}
+            assert set(np.flatnonzero(desc[v]).tolist()) == want
+            assert set(np.flatnonzero(anc[:, v]).tolist()) == want
+            assert set(np.flatnonzero(anc[v]).tolist()) == {u for u in range(g.n) if desc[u, v]}
+
+
+def test_closure_moves_keep_precedence_and_improve_reaches_their_local_optimum(rng):
+    for _ in range(40):
+        g = random_dag(int(rng.integers(3, 11)), rng, density=0.3)
+        k = int(rng.integers(2, 5))
+        cm = CostModel(bandwidth=float(rng.uniform(0.3, 3)))
+        start = _random_assignment(g, k, rng)
+        masks, nodes, to = closure_moves(g, start, k)
+        # every single-node move is among them, and every move keeps precedence
+        singles = set(zip(*legal_moves(g, start, k)))
+        assert singles <= {(int(v), int(s)) for v, s, mk in zip(nodes, to, masks) if mk.sum() == 1}
+        for mk, s in zip(masks, to):
+            pjpart.cost.check_assignment(g, np.where(mk, s, start), k)  # raises on a violation
+        out = improve(g, start, k, cm)
+        base = evaluate(g, out, k, cm).max()
+        assert base <= evaluate(g, start, k, cm).max()
+        masks, nodes, to = closure_moves(g, out, k)
+        for mk, s in zip(masks, to):
+            assert evaluate(g, np.where(mk, s, out), k, cm).max() >= base - 1e-12
+
+
+def test_closure_move_escapes_where_single_moves_are_stuck():
+    # chain 0 -> 1 -> 2, node 1's output is large: moving node 2 alone to stage 1 sends it
+    # (3 + 3 + 10 = 16 > 7); moving 1 with its descendant 2 costs nothing to send
+    g = pjpart.Graph.from_arrays(work=[3, 3, 1], sizeout=[0, 10, 0], edges=[(0, 1), (1, 2)])
+    cm = CostModel(bandwidth=1.0)
+    start = np.array([0, 0, 0])
+    assert improve(g, start, 2, cm, moves="single").tolist() == [0, 0, 0]
+    assert improve(g, start, 2, cm).tolist() == [0, 1, 1]
+    assert evaluate(g, [0, 1, 1], 2, cm).tolist() == [3, 4]
+
+
+def test_improve_and_reslice_is_valid_and_never_worse(rng):
+    for _ in range(30):
+        g = random_dag(int(rng.integers(3, 11)), rng, density=0.3)
+        k = int(rng.integers(2, 5))
+        cm = CostModel(bandwidth=float(rng.uniform(0.3, 3)))
+        order = g.topological_order()
+        start = _random_assignment(g, k, rng)
+        # the stage-major order is topological and its stage borders give the assignment back
+        major = stage_major_order(start, order)
+        pos = np.empty(g.n, dtype=np.int64)
+        pos[major] = np.arange(g.n)
+        assert all(pos[u] < pos[v] for u, v in g.edges.tolist())
+        assert np.all(np.diff(start[major]) >= 0)
+        out, out_order = improve_and_reslice(g, start, order, k, cm)
+        pjpart.cost.check_assignment(g, out, k)
+        assert evaluate(g, out, k, cm).max() <= evaluate(g, improve(g, start, k, cm), k, cm).max() + 1e-12
+        opt, _ = pjpart.reference.exhaustive_partition(g, k, cm)
+        assert evaluate(g, out, k, cm).max() >= opt - 1e-12
 
 
 def test_sweep_records_and_files(tmp_path):
