@@ -2,8 +2,8 @@
 
 Steps: validate; if the graph has few downsets, solve it exactly (downset DP,
 certified optimal); otherwise slice the seed orders, compute lower bounds
-(:func:`pjpart.lower_bound`, within ``bound_share`` of the time limit: on a
-low-priority thread alongside the search for time-limited runs, else first,
+(:func:`pjpart.lower_bound`, within ``bound_share`` of the time limit: in a
+child process alongside the search for time-limited runs, else first,
 stopping early if a seed partition is proven optimal), run BRKGA islands over
 the batched :class:`~pjpart.Evaluator` until a stop (time limit less
 ``finish_share``, evaluation or generation budget, target gap, Ctrl-C), then
@@ -26,9 +26,11 @@ import os
 import sys
 import threading
 import time
-import concurrent.futures
 import importlib.util
-from concurrent.futures import Future, ThreadPoolExecutor
+import json
+import pickle
+import subprocess
+import warnings
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 from typing import Any, Callable
@@ -73,6 +75,8 @@ class SearchConfig:
                                         # priority (time-limited runs), else before the search
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     local_search: bool = True           # closure moves and re-slicing on the final partition (search/local.py)
+    bound_niceness: int = 0             # CPU niceness of the bounds process alongside the search (19: only
+                                        # the cores the search leaves idle; better bounds at 0, measured)
     finish_share: float = 0.05          # share of time_limit kept for finishing: float64 re-slicing of the
                                         # near-ties and the local search (the search stops before it)
     target_generations: int | None = None  # time-limited runs only: shrink populations (and islands)
@@ -194,35 +198,75 @@ class _Progress:
             self.bar.close()
 
 
-def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float,
-            on_method: Callable | None = None) -> tuple[float, str]:
-    """The lower bound the search reports and stops against, within the config's bound budget
-    (``on_method``: see :func:`pjpart.lower_bound`)."""
+def _bound_request(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float) -> dict | None:
+    """Arguments of :func:`pjpart.lower_bound` for the bound the search reports and stops
+    against, within the config's bound budget; ``None`` when only the combinatorial bound
+    is asked for."""
     methods = [m.strip() for m in cfg.bound_methods.split(",")] if cfg.bound_methods != "auto" else "auto"
     if methods == ["combinatorial"]:
-        return combinatorial_bound(graph, k, cm), "combinatorial"
+        return None
     budget = cfg.bound_time_limit
     if cfg.time_limit is not None:
         budget = min(budget, cfg.bound_share * cfg.time_limit)
     if importlib.util.find_spec("cvxpy") is None:  # the solver-based bounds need it; the GPU image lacks it
         methods = ["combinatorial", "mincut", "exact-dp"]  # (not imported here: a second or more)
-    b = lower_bound(graph, k, cm, methods=methods, time_limit=budget, upper_bound=upper, on_method=on_method)
+    return dict(graph=graph, k=k, cost_model=cm, methods=methods, time_limit=budget, upper_bound=upper,
+                niceness=cfg.bound_niceness)
+
+
+def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float) -> tuple[float, str]:
+    """The bound of :func:`_bound_request`, computed here."""
+    request = _bound_request(graph, k, cm, cfg, upper)
+    if request is None:
+        return combinatorial_bound(graph, k, cm), "combinatorial"
+    request.pop("niceness")
+    b = lower_bound(request.pop("graph"), request.pop("k"), request.pop("cost_model"), **request)
     return b.value, b.method
 
 
-def _lower_thread_priority(niceness: int = 19) -> None:
-    """Make the calling thread (and the solver threads it starts) yield the CPU to the search.
+class _BoundProcess:
+    """:func:`pjpart.lower_bound` in a child process (``pjpart.bounds.worker``: why a
+    process), read by a thread as each method ends."""
 
-    Why: on a few cores the bounds thread otherwise takes a core from the evaluator's
-    threads for the whole run (measured: nasnetmobile k=16, 11.3 s on 2 cores, 4715
-    evaluations with bounds alongside vs 6710 without); at the lowest priority it runs
-    on the cores the search leaves idle, e.g. while XLA compiles on one core.  Linux
-    gives each thread its own nice value; elsewhere this does nothing.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (AttributeError, OSError):  # not Linux-like, or not permitted: keep the default priority
-        pass
+    def __init__(self, request: dict) -> None:
+        self.best: tuple[float, str] | None = None  # written by the reader thread only
+        self.error: str | None = None
+        self.nice: int | None = None
+        self.done = threading.Event()
+        # the child imports this very package, installed or not
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen([sys.executable, "-m", "pjpart.bounds.worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.reader = threading.Thread(target=self._read, name="pjpart-bounds", daemon=True)
+        self.reader.start()
+        try:
+            self.proc.stdin.write(pickle.dumps(request))
+            self.proc.stdin.close()
+        except OSError:  # the child died at start; the reader reports it
+            pass
+
+    def _read(self) -> None:
+        self.killed = False
+        for line in self.proc.stdout:
+            msg = json.loads(line)
+            if "error" in msg:
+                self.error = msg["error"]
+            elif self.best is None or msg["value"] > self.best[0]:
+                self.best = (float(msg["value"]), msg["method"])
+            if msg.get("done"):
+                self.nice = msg.get("nice")
+        if self.error is None and self.proc.wait() != 0 and not self.killed:
+            self.error = f"the bounds process exited with status {self.proc.returncode}"
+        self.done.set()
+
+    def stop(self) -> None:
+        """End the child if it still runs (its own time limit normally ends it first)."""
+        if self.proc.poll() is None:
+            self.killed = True  # not an error: the run ended first
+            self.proc.kill()
+        self.proc.wait()
+        self.reader.join(timeout=5)
 
 
 class _Run:
@@ -232,8 +276,7 @@ class _Run:
                  callback: Callable[[dict], None] | None, bound_method: str = "combinatorial") -> None:
         self.cfg, self.t0, self.bound, self.progress, self.callback = cfg, t0, bound, progress, callback
         self.bound_method = bound_method
-        self.pending_bound: Future | None = None  # lower bounds computed alongside the search
-        self._published = (bound, bound_method)   # their best so far, written by that thread
+        self.pending_bound: _BoundProcess | None = None  # lower bounds computed alongside the search
         # the search stops at ``deadline``; finishing (re-slicing, local search) ends by ``end``
         self.end = None if cfg.time_limit is None else t0 + cfg.time_limit
         self.deadline = None if cfg.time_limit is None else t0 + cfg.time_limit * (1 - cfg.finish_share)
@@ -244,32 +287,35 @@ class _Run:
         self._finalist_fitness = np.zeros(0)
         self.step_seconds = 0.0  # length of the last step, so a step is not started that would overshoot
 
-    def start_bounds(self, compute: Callable[..., tuple[float, str]]) -> None:
-        """Run ``compute(on_method=...)`` on a thread; each method's bound is used once known."""
-        def publish(res) -> None:  # on the bounds thread (the only writer)
-            if res.value > self._published[0]:
-                self._published = (float(res.value), res.method)
-
-        def low_priority_compute():
-            _lower_thread_priority()
-            return compute(on_method=publish)
-
-        pool = ThreadPoolExecutor(1, thread_name_prefix="pjpart-bounds")
-        self.pending_bound = pool.submit(low_priority_compute)
-        pool.shutdown(wait=False)  # the thread ends with its task
+    def start_bounds(self, request: dict) -> None:
+        """Compute ``lower_bound(**request)`` in a child process alongside the search; each
+        method's bound is used once known (:meth:`collect_bound`)."""
+        try:
+            self.pending_bound = _BoundProcess(request)
+        except OSError as exc:  # no child processes here: keep the bound the run has
+            warnings.warn(f"lower bounds not computed alongside the search: {exc}", RuntimeWarning, stacklevel=2)
 
     def collect_bound(self, wait: bool = False) -> None:
         """Take the bounds published so far; with ``wait``, wait for the rest until the time
-        limit (their budget ends well before; past the limit the run keeps what it has)."""
-        if wait and self.pending_bound is not None and not self.pending_bound.done():
-            timeout = None if self.end is None else max(0.0, self.end - time.perf_counter())
-            concurrent.futures.wait([self.pending_bound], timeout=timeout)
-        if self.pending_bound is not None and self.pending_bound.done():
-            self.pending_bound.result()  # re-raises an error of the bounds thread
+        limit (their budget ends well before; past the limit the run keeps what it has), then
+        end the bounds process."""
+        pending = self.pending_bound
+        if pending is None:
+            return
+        if wait:
+            pending.done.wait(None if self.end is None else max(0.0, self.end - time.perf_counter()))
+        if pending.best is not None and pending.best[0] > self.bound:
+            self.bound, self.bound_method = pending.best
+        if wait or pending.done.is_set():
+            pending.stop()
             self.pending_bound = None
-        value, method = self._published
-        if value > self.bound:
-            self.bound, self.bound_method = value, method
+            if pending.error is not None:
+                raise RuntimeError(f"lower bounds failed: {pending.error}")
+
+    def stop_bounds(self) -> None:
+        if self.pending_bound is not None:
+            self.pending_bound.stop()
+            self.pending_bound = None
 
     def gap(self, value: float) -> float:
         b = self.bound
@@ -525,8 +571,8 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
                                        cap=32 if cfg.fits_to_time else 256)
     seeds = np.stack([order_to_keys(o) for o in orders])
     run = _Run(cfg, t0, bound, progress, callback, bound_method)
-    if background:  # started after the evaluator: JAX's start-up contends with the solvers' imports
-        run.start_bounds(lambda on_method: _bounds(graph, k, cm, cfg, upper, on_method))
+    if background:
+        run.start_bounds(_bound_request(graph, k, cm, cfg, upper))
     engine = cfg.engine
     if engine == "auto":
         # measured on 2 CPU cores: the compiled loop pays two more compilations (seconds each on
@@ -539,6 +585,9 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
         engine(run, graph, evaluator, bcfg, seeds, seed)
     except KeyboardInterrupt:
         run.stopped_by = "interrupted"
+    except BaseException:
+        run.stop_bounds()
+        raise
     run.collect_bound()  # what has arrived (the rest is waited for after finishing)
     best_keys, history, evaluations, generation, stopped_by = (run.best_keys, run.history, run.evaluations,
                                                                run.generation, run.stopped_by)
@@ -566,11 +615,15 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     if cfg.local_search and stopped_by != "interrupted" and run.gap(value) > 1e-9:
         # closure moves, alternating with exact re-slicing, until the time limit (measured on
         # nasnetmobile k=8 and 16 at 11.3 s: 0.2% and 1.6% lower in 2 of 4 runs, 0.5-0.9 s)
-        improved, _ = improve_and_reslice(graph, assignment, order, k, cm, deadline=run.end,
+        # (a run without a time limit gives it a tenth of its time so far, at least a second)
+        now = time.perf_counter()
+        finish_by = run.end if run.end is not None else now + max(1.0, 0.1 * (now - t0))
+        improved, _ = improve_and_reslice(graph, assignment, order, k, cm, deadline=finish_by,
                                           slicer=lambda o: best_slicing(graph, o, k, cm, evaluator)[0])
         if evaluate(graph, improved, k, cm).max() < value:
             assignment, method = improved, "brkga+local"
     run.collect_bound(wait=stopped_by != "interrupted")  # its window ends well within the time limit
+    run.stop_bounds()  # after Ctrl-C it may still run
     bound, bound_method = run.bound, run.bound_method
     result = make_result(graph, assignment, k, cm, lower_bound=bound, bound_method=bound_method, method=method,
                          seed=seed, evaluations=evaluations, seconds=time.perf_counter() - t0,
