@@ -64,12 +64,7 @@ def test_chain_balanced_balances_work_only():
 
 def test_local_moves_keep_precedence_and_never_worsen(rng):
     for _ in range(40):
-        g = random_dag(int(rng.integers(3, 10)), rng, density=0.3)
-        k = int(rng.integers(2, 5))
-        cm = CostModel(bandwidth=float(rng.uniform(0.3, 3)))
-        order = g.topological_order()
-        start = np.empty(g.n, dtype=np.int64)
-        start[order] = np.sort(rng.integers(0, k, size=g.n))
+        g, k, cm, start = _random_case(rng, 10)
         nodes, stages = legal_moves(g, start, k)
         for v, s in zip(nodes.tolist(), stages.tolist()):
             moved = start.copy()
@@ -102,6 +97,13 @@ def _random_assignment(g, k, rng):
     return start
 
 
+def _random_case(rng, n_max):
+    """A random DAG, k, cost model and a precedence-respecting start assignment."""
+    g = random_dag(int(rng.integers(3, n_max)), rng, density=0.3)
+    k = int(rng.integers(2, 5))
+    return g, k, CostModel(bandwidth=float(rng.uniform(0.3, 3))), _random_assignment(g, k, rng)
+
+
 def test_stage_closures_against_reachability(rng):
     for _ in range(30):
         g = random_dag(int(rng.integers(2, 11)), rng, density=0.35)
@@ -118,10 +120,7 @@ def test_stage_closures_against_reachability(rng):
 
 def test_closure_moves_keep_precedence_and_improve_reaches_their_local_optimum(rng):
     for _ in range(40):
-        g = random_dag(int(rng.integers(3, 11)), rng, density=0.3)
-        k = int(rng.integers(2, 5))
-        cm = CostModel(bandwidth=float(rng.uniform(0.3, 3)))
-        start = _random_assignment(g, k, rng)
+        g, k, cm, start = _random_case(rng, 11)
         masks, nodes, to = closure_moves(g, start, k)
         # every single-node move is among them, and every move keeps precedence
         singles = set(zip(*legal_moves(g, start, k)))
@@ -149,11 +148,8 @@ def test_closure_move_escapes_where_single_moves_are_stuck():
 
 def test_improve_and_reslice_is_valid_and_never_worse(rng):
     for _ in range(30):
-        g = random_dag(int(rng.integers(3, 11)), rng, density=0.3)
-        k = int(rng.integers(2, 5))
-        cm = CostModel(bandwidth=float(rng.uniform(0.3, 3)))
+        g, k, cm, start = _random_case(rng, 11)
         order = g.topological_order()
-        start = _random_assignment(g, k, rng)
         # the stage-major order is topological and its stage borders give the assignment back
         major = stage_major_order(start, order)
         pos = np.empty(g.n, dtype=np.int64)
