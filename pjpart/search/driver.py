@@ -71,12 +71,13 @@ class SearchConfig:
     restart_after: int = 60
     exact_max_downsets: int = 2048
     bound_methods: str = "auto"         # "auto", or comma-separated names from pjpart.bounds.METHODS
-    bound_share: float = 0.5            # share of time_limit for lower bounds: alongside the search at low
-                                        # priority (time-limited runs), else before the search
+    bound_share: float = 0.5            # share of time_limit for lower bounds: alongside the search in a
+                                        # child process (time-limited runs), else before the search
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     local_search: bool = True           # closure moves and re-slicing on the final partition (search/local.py)
     bound_niceness: int = 0             # CPU niceness of the bounds process alongside the search (19: only
-                                        # the cores the search leaves idle; better bounds at 0, measured)
+                                        # the cores the search leaves idle; at 10 s on 2 cores it then lost
+                                        # the superblock2 bound on gpt2-small k=4 and bert-base k=8)
     finish_share: float = 0.05          # share of time_limit kept for finishing: float64 re-slicing of the
                                         # near-ties and the local search (the search stops before it)
     target_generations: int | None = None  # time-limited runs only: shrink populations (and islands)
@@ -233,6 +234,7 @@ class _BoundProcess:
         self.error: str | None = None
         self.nice: int | None = None
         self.done = threading.Event()
+        self.killed = False  # set by stop(): a killed child is not an error
         # the child imports this very package, installed or not
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -247,7 +249,6 @@ class _BoundProcess:
             pass
 
     def _read(self) -> None:
-        self.killed = False
         for line in self.proc.stdout:
             msg = json.loads(line)
             if "error" in msg:
@@ -263,7 +264,7 @@ class _BoundProcess:
     def stop(self) -> None:
         """End the child if it still runs (its own time limit normally ends it first)."""
         if self.proc.poll() is None:
-            self.killed = True  # not an error: the run ended first
+            self.killed = True  # the run ended first
             self.proc.kill()
         self.proc.wait()
         self.reader.join(timeout=5)
@@ -548,7 +549,7 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     seed_assignment, upper, seed_order = min((best_slicing(graph, order, k, cm, None) + (order,)
                                               for order in orders), key=lambda avo: avo[1])
     bcfg = cfg.brkga()
-    # a time-limited run computes its bounds on a thread alongside the search (the solvers and
+    # a time-limited run computes its bounds in a child process alongside the search (the solvers and
     # XLA's compilation overlap instead of taking turns); runs with a generation or evaluation
     # budget compute them first, so their stop (and result) stays reproducible
     background = cfg.time_limit is not None and cfg.generations is None and cfg.max_evaluations is None \
