@@ -160,7 +160,7 @@ def stage_breakdown(graph: Graph, assignment: Any, k: int, cost_model: CostModel
     sends = reads.any(axis=2)  # producer u is read by some other stage
     outb = np.einsum("bvk,v->bk", onehot & sends[:, :, None], graph.sizeout)
     overflow = cm.overflow(params)
-    cost = work + (inb + outb) / cm.bandwidth + overflow
+    cost = _block_cost(work, inb + outb, overflow, cm)
     out = {"work": work, "params": params, "in": inb, "out": outb, "overflow": overflow, "cost": cost,
            "nodes": onehot.sum(axis=1)}
     if single:
@@ -203,4 +203,9 @@ def stage_cost(graph: Graph, assignments: Any, stages: Any, cost_model: CostMode
         size = graph.sizeout[src[starts]]
         comm = (np.logical_or.reduceat(su & ~sv, starts, axis=1) @ size      # out: sent to later stages
                 + np.logical_or.reduceat(~su & sv, starts, axis=1) @ size)   # in: read from earlier ones
-    return work + comm / cm.bandwidth + cm.overflow(params)
+    return _block_cost(work, comm, cm.overflow(params), cm)
+
+
+def _block_cost(work: np.ndarray, comm: np.ndarray, overflow: np.ndarray, cm: CostModel) -> np.ndarray:
+    """``f(S) = work(S) + (in(S) + out(S)) / bandwidth + overflow(S)``: the formula, once."""
+    return work + comm / cm.bandwidth + overflow

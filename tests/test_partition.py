@@ -160,7 +160,7 @@ def test_bounds_process_publishes_each_method_at_its_priority(rng):
     want = pjpart.lower_bound(g, 3, cm, methods=methods, time_limit=30)
     cfg = SearchConfig(time_limit=60.0)
     run = _Run(cfg, time.perf_counter(), 0.0, _Progress(False, False, cfg), None)
-    run.start_bounds(dict(graph=g, k=3, cost_model=cm, methods=methods, time_limit=30, niceness=19))
+    run.start_bounds(dict(graph=g, k=3, cost_model=cm, methods=methods, time_limit=30), niceness=19)
     pending = run.pending_bound
     run.collect_bound(wait=True)
     assert pending.error is None and run.pending_bound is None and pending.proc.returncode == 0

@@ -211,8 +211,7 @@ def _bound_request(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper
         budget = min(budget, cfg.bound_share * cfg.time_limit)
     if importlib.util.find_spec("cvxpy") is None:  # the solver-based bounds need it; the GPU image lacks it
         methods = ["combinatorial", "mincut", "exact-dp"]  # (not imported here: a second or more)
-    return dict(graph=graph, k=k, cost_model=cm, methods=methods, time_limit=budget, upper_bound=upper,
-                niceness=cfg.bound_niceness)
+    return dict(graph=graph, k=k, cost_model=cm, methods=methods, time_limit=budget, upper_bound=upper)
 
 
 def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float) -> tuple[float, str]:
@@ -220,7 +219,6 @@ def _bounds(graph: Graph, k: int, cm: CostModel, cfg: SearchConfig, upper: float
     request = _bound_request(graph, k, cm, cfg, upper)
     if request is None:
         return combinatorial_bound(graph, k, cm), "combinatorial"
-    request.pop("niceness")
     b = lower_bound(request.pop("graph"), request.pop("k"), request.pop("cost_model"), **request)
     return b.value, b.method
 
@@ -288,11 +286,11 @@ class _Run:
         self._finalist_fitness = np.zeros(0)
         self.step_seconds = 0.0  # length of the last step, so a step is not started that would overshoot
 
-    def start_bounds(self, request: dict) -> None:
-        """Compute ``lower_bound(**request)`` in a child process alongside the search; each
-        method's bound is used once known (:meth:`collect_bound`)."""
+    def start_bounds(self, request: dict, niceness: int = 0) -> None:
+        """Compute ``lower_bound(**request)`` in a child process at ``niceness`` alongside the
+        search; each method's bound is used once known (:meth:`collect_bound`)."""
         try:
-            self.pending_bound = _BoundProcess(request)
+            self.pending_bound = _BoundProcess({**request, "niceness": niceness})
         except OSError as exc:  # no child processes here: keep the bound the run has
             warnings.warn(f"lower bounds not computed alongside the search: {exc}", RuntimeWarning, stacklevel=2)
 
@@ -573,7 +571,7 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     seeds = np.stack([order_to_keys(o) for o in orders])
     run = _Run(cfg, t0, bound, progress, callback, bound_method)
     if background:
-        run.start_bounds(_bound_request(graph, k, cm, cfg, upper))
+        run.start_bounds(_bound_request(graph, k, cm, cfg, upper), cfg.bound_niceness)
     engine = cfg.engine
     if engine == "auto":
         # measured on 2 CPU cores: the compiled loop pays two more compilations (seconds each on

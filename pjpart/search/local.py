@@ -165,15 +165,13 @@ def improve_and_reslice(graph: Graph, assignment: np.ndarray, order: np.ndarray,
         def slicer(o):
             return slice_order(segment_cost_table(graph, o, cost_model), k, o)[1]
     best = np.asarray(assignment, dtype=np.int64)
-    value = evaluate(graph, best, k, cost_model).max()
     for _ in range(max_passes):
         moved = improve(graph, best, k, cost_model, deadline=deadline)
         order = stage_major_order(moved, order)
         if deadline is not None and time.perf_counter() >= deadline:
             return moved, order
         sliced = slicer(order)
-        sliced_value = evaluate(graph, sliced, k, cost_model).max()
-        if not sliced_value < evaluate(graph, moved, k, cost_model).max():
+        if not evaluate(graph, sliced, k, cost_model).max() < evaluate(graph, moved, k, cost_model).max():
             return moved, order  # improve never worsens: moved is at least as good as best
-        best, value = sliced, sliced_value
+        best = sliced
     return best, order
