@@ -7,14 +7,16 @@ together.
 * :func:`decode_orders` - random keys -> topological orders (Kahn, batched);
 * :func:`segment_costs` - banded segment-cost table of one order;
 * :func:`slice_bottleneck`, :func:`slice_cuts` - the min-max slicing DP;
+  :func:`slice_bottleneck_pair` - with ``k`` and ``k + 1`` stages (a search's tie-break);
 * :func:`order_bottleneck`, :func:`order_cuts` - order -> bottleneck (and cuts);
   vmap them over a population.
 """
 
 from .decode import decode_order, decode_orders, needed_band
-from .pipeline import order_bottleneck, order_cuts, population_bottlenecks, population_cuts
+from .pipeline import (order_bottleneck, order_bottleneck_pair, order_cuts, population_bottleneck_pairs,
+                       population_bottlenecks, population_cuts)
 from .segments import CostParams, GraphArrays, inside_points, positions, segment_costs
-from .slicing import slice_bottleneck, slice_cuts, slice_rows, stage_windows
+from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts, slice_rows, stage_windows
 
 __all__ = [
     "CostParams",
@@ -24,12 +26,15 @@ __all__ = [
     "inside_points",
     "needed_band",
     "order_bottleneck",
+    "order_bottleneck_pair",
     "order_cuts",
+    "population_bottleneck_pairs",
     "population_bottlenecks",
     "population_cuts",
     "positions",
     "segment_costs",
     "slice_bottleneck",
+    "slice_bottleneck_pair",
     "slice_cuts",
     "slice_rows",
     "stage_windows",

@@ -5,12 +5,18 @@ from __future__ import annotations
 import jax
 
 from .segments import CostParams, GraphArrays, segment_costs
-from .slicing import slice_bottleneck, slice_cuts
+from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts
 
 
 def order_bottleneck(g: GraphArrays, cost: CostParams, order: jax.Array, k: int, band: int) -> jax.Array:
     """Optimal bottleneck of slicing one order into at most ``k`` stages (exact when <= the band's bound)."""
     return slice_bottleneck(segment_costs(g, cost, order, band), k)
+
+
+def order_bottleneck_pair(g: GraphArrays, cost: CostParams, order: jax.Array, k: int, band: int) -> jax.Array:
+    """``[D_k, D_{k+1}]`` of one order: the optimal bottleneck with ``k`` and ``k + 1`` stages
+    (see :func:`pjpart.kernels.slice_bottleneck_pair`)."""
+    return slice_bottleneck_pair(segment_costs(g, cost, order, band), k)
 
 
 def order_cuts(g: GraphArrays, cost: CostParams, order: jax.Array, k: int, band: int):
@@ -31,6 +37,12 @@ def population_bottlenecks(g: GraphArrays, cost: CostParams, orders: jax.Array, 
                            batch: int | None = None) -> jax.Array:
     """Batched :func:`order_bottleneck`: orders ``(P, n)`` -> ``(P,)``, ``batch`` candidates at a time."""
     return _batched(lambda order: order_bottleneck(g, cost, order, k, band), orders, batch)
+
+
+def population_bottleneck_pairs(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int,
+                                batch: int | None = None) -> jax.Array:
+    """Batched :func:`order_bottleneck_pair`: orders ``(P, n)`` -> ``(P, 2)``."""
+    return _batched(lambda order: order_bottleneck_pair(g, cost, order, k, band), orders, batch)
 
 
 def population_cuts(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int,

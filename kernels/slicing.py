@@ -68,6 +68,19 @@ def _window_stage(table: jax.Array, prev: jax.Array, lo: int, hi: int) -> jax.Ar
     return jnp.full((n1,), jnp.inf, prev.dtype).at[lo: hi + 1].set(acc)
 
 
+def _run_stages(table: jax.Array, d: jax.Array, windows: list[tuple[int, int]], groups: int) -> jax.Array:
+    """Apply one DP stage per window to ``d``, the stages grouped into at most ``groups`` loops."""
+    per = -(-len(windows) // max(1, groups))
+    for first in range(0, len(windows), per):
+        run = windows[first: first + per]
+        lo, hi = run[0][0], run[-1][1]  # lo and hi grow with the stage
+        if len(run) == 1:
+            d = _window_stage(table, d, lo, hi)
+        else:
+            d = lax.fori_loop(0, len(run), lambda _, prev, lo=lo, hi=hi: _window_stage(table, prev, lo, hi), d)
+    return d
+
+
 def slice_bottleneck(table: jax.Array, k: int, groups: int = 8) -> jax.Array:
     """The optimal bottleneck ``D_k[n]`` of one order (scalar).
 
@@ -80,16 +93,27 @@ def slice_bottleneck(table: jax.Array, k: int, groups: int = 8) -> jax.Array:
     windows = stage_windows(n1 - 1, band1 - 1, k)
     if windows[-1][0] > windows[-1][1]:  # k segments of at most ``band`` nodes cannot cover the order
         return jnp.asarray(jnp.inf, table.dtype)
-    per = -(-k // max(1, groups))
-    d = _init(table)
-    for first in range(0, k, per):
-        run = windows[first: first + per]
-        lo, hi = run[0][0], run[-1][1]  # lo and hi grow with the stage
-        if len(run) == 1:
-            d = _window_stage(table, d, lo, hi)
-        else:
-            d = lax.fori_loop(0, len(run), lambda _, prev, lo=lo, hi=hi: _window_stage(table, prev, lo, hi), d)
-    return d[-1]
+    return _run_stages(table, _init(table), windows, groups)[-1]
+
+
+def slice_bottleneck_pair(table: jax.Array, k: int, groups: int = 8) -> jax.Array:
+    """``[D_k[n], D_{k+1}[n]]``: the optimal bottleneck with at most ``k`` and ``k + 1`` stages.
+
+    Why the second value: many orders slice to the same bottleneck (the slowest
+    stage is the same block), and a search ranking by ``D_k`` alone cannot tell
+    them apart; ``D_{k+1}`` (how well the rest of the order balances) breaks those
+    ties.  One DP over the ``k + 1`` stages' windows (each contains the ``k``
+    stages' window, so ``D_k[n]`` read after stage ``k`` is exact).
+    """
+    band1, n1 = table.shape
+    n = n1 - 1
+    inf = jnp.asarray(jnp.inf, table.dtype)
+    if k * (band1 - 1) < n:  # k segments cannot cover the order (k + 1 might: still rank last)
+        return jnp.stack([inf, inf])
+    windows = stage_windows(n, band1 - 1, k + 1)
+    d = _run_stages(table, _init(table), windows[:k], groups)
+    last = _window_stage(table, d, *windows[k])
+    return jnp.stack([d[-1], last[-1]])
 
 
 def slice_rows(table: jax.Array, k: int) -> jax.Array:

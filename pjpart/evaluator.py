@@ -47,7 +47,8 @@ def _jitted() -> dict:
     graphs of the same shape (n, m) with the same k and band reuse one executable."""
     import jax
 
-    from .kernels import decode_orders, needed_band, population_bottlenecks, population_cuts
+    from .kernels import (decode_orders, needed_band, population_bottleneck_pairs, population_bottlenecks,
+                          population_cuts)
 
     def decode_and_band(keys, indegree, succ_pad, ready0, work, bound):
         orders, overflow = decode_orders(keys, indegree, succ_pad, ready0)
@@ -58,6 +59,7 @@ def _jitted() -> dict:
 
     return {
         "bottlenecks": jax.jit(population_bottlenecks, static_argnames=("k", "band", "batch")),
+        "pairs": jax.jit(population_bottleneck_pairs, static_argnames=("k", "band", "batch")),
         "cuts": jax.jit(population_cuts, static_argnames=("k", "band", "batch")),
         "decode": jax.jit(decode_and_band),
         "band": jax.jit(band_of),
@@ -358,7 +360,7 @@ class Evaluator:
         return int(_jitted()["band"](chunk, self._arrays.work, self._band_bound))
 
     def _kernel(self, kind: str, chunk, needed: int):
-        """Run the ``bottlenecks`` or ``cuts`` kernel on a device chunk of orders."""
+        """Run the ``bottlenecks``, ``pairs`` or ``cuts`` kernel on a device chunk of orders."""
         band = self._band(needed)
         return _jitted()[kind](self._arrays, self._cost, chunk, k=self.k, band=band, batch=self._batch(band))
 
@@ -390,14 +392,33 @@ class Evaluator:
         first that would start past it are not evaluated and get ``inf``, so a
         time limit holds even when one population takes longer than it.
         """
-        keys = self._check_keys(keys)
-        if self.decode_on == "host":
-            return self.evaluate_orders(decode_keys(self.graph, keys))
-        def chunk_values(a, b):
-            orders, needed = self._decode_chunk(self._pad(keys[a:b]))
-            return np.asarray(self._kernel("bottlenecks", orders, needed))[: b - a]
+        return self._evaluate_keys("bottlenecks", keys, deadline)
 
-        out = np.full(len(keys), np.inf)
+    def evaluate_pairs(self, keys: Any, deadline: float | None = None) -> np.ndarray:
+        """``(P, 2)``: each candidate's bottleneck with at most ``k`` stages (as :meth:`evaluate`)
+        and with at most ``k + 1`` (a tie-break for searches; one DP gives both, see
+        :func:`pjpart.kernels.slice_bottleneck_pair`).  ``deadline`` as in :meth:`evaluate`.
+
+        The second value is exact up to the upper bound like the first; where the
+        first is above the bound (or ``inf``), both only rank the candidate last.
+        """
+        return self._evaluate_keys("pairs", keys, deadline)
+
+    def _evaluate_keys(self, kind: str, keys: Any, deadline: float | None) -> np.ndarray:
+        keys = self._check_keys(keys)
+        shape = (len(keys),) if kind == "bottlenecks" else (len(keys), 2)
+        if self.decode_on == "host":
+            orders = decode_keys(self.graph, keys)
+
+            def chunk_values(a, b):
+                chunk = self._put_chunk(self._pad(orders[a:b].astype(np.int32)))
+                return np.asarray(self._kernel(kind, chunk, self._needed_band(chunk)))[: b - a]
+        else:
+            def chunk_values(a, b):
+                chunk, needed = self._decode_chunk(self._pad(keys[a:b]))
+                return np.asarray(self._kernel(kind, chunk, needed))[: b - a]
+
+        out = np.full(shape, np.inf)
         for (a, b), values in zip(self._chunks(len(keys)), self._map_chunks(chunk_values, len(keys), deadline)):
             if values is not None:
                 out[a:b] = values

@@ -112,7 +112,7 @@ def banded_dp_reference(table, k):
 
 
 def test_windowed_slicing_equals_reference_dp(rng):
-    from pjpart.kernels import slice_bottleneck
+    from pjpart.kernels import slice_bottleneck, slice_bottleneck_pair
 
     n = 20
     # (band, k): full band; windows that overlap; k * band < n (no slicing fits: inf); many stages
@@ -127,6 +127,17 @@ def test_windowed_slicing_equals_reference_dp(rng):
             got = np.asarray(fn(jnp.asarray(tables, jnp.float32)), np.float64)
             np.testing.assert_allclose(got, expected, rtol=1e-6)
         assert np.isinf(expected).all() == (k * band < n)
+        # the pair: D_k and D_{k+1} from one DP (both inf when k stages cannot cover the order)
+        expected_next = np.array([banded_dp_reference(t, k + 1) for t in tables])
+        for groups in (1, 3):
+            fn = jax.jit(jax.vmap(lambda t, k=k, groups=groups: slice_bottleneck_pair(t, k, groups=groups)))
+            got = np.asarray(fn(jnp.asarray(tables, jnp.float32)), np.float64)
+            np.testing.assert_allclose(got[:, 0], expected, rtol=1e-6)
+            if k * band >= n:
+                np.testing.assert_allclose(got[:, 1], expected_next, rtol=1e-6)
+                assert (got[:, 1] <= got[:, 0]).all()
+            else:
+                assert np.isinf(got).all()
 
 
 def test_threads_do_not_change_results(rng):

@@ -33,6 +33,8 @@ class BRKGAConfig:
     elite_fraction: float = 0.2
     mutant_fraction: float = 0.15
     rho_elite: float = 0.7  # probability a child takes the elite parent's key
+    tie_tolerance: float = 1e-6  # relative: fitness values closer than this rank by their tie-break
+                                 # (float32 kernels round sums of hundreds of nodes to about 1e-6)
 
     def __post_init__(self) -> None:
         if self.population < 2:
@@ -42,6 +44,8 @@ class BRKGAConfig:
             raise ValueError("need 0 < elite_fraction, 0 <= mutant_fraction, elite + mutant <= 1")
         if not 0.5 <= self.rho_elite <= 1:
             raise ValueError("rho_elite must be in [0.5, 1]")
+        if not 0 <= self.tie_tolerance < 1:
+            raise ValueError("tie_tolerance must be in [0, 1)")
 
     @property
     def n_elite(self) -> int:
@@ -54,10 +58,12 @@ class BRKGAConfig:
 
 @dataclass(frozen=True)
 class BRKGAState:
-    """Population sorted by fitness after each ``tell``; ``rng`` is a generator state dict."""
+    """Population ranked after each ``tell`` (by fitness; near-ties by tie-break, see :func:`rank`);
+    ``rng`` is a generator state dict."""
 
     keys: np.ndarray          # (P, n) current population
     fitness: np.ndarray       # (P,) fitness of ``keys`` (inf before the first tell)
+    tiebreak: np.ndarray      # (P,) second criterion, lower is better (zeros when none is given)
     best_keys: np.ndarray     # (n,)
     best_fitness: float
     generation: int
@@ -78,7 +84,8 @@ def init(cfg: BRKGAConfig, n: int, seed: int, seeds: np.ndarray | None = None) -
     if seeds is not None and len(seeds):
         s = np.asarray(seeds, dtype=np.float64)[: cfg.population]
         keys[: len(s)] = s
-    return BRKGAState(keys=keys, fitness=np.full(cfg.population, np.inf), best_keys=keys[0].copy(),
+    return BRKGAState(keys=keys, fitness=np.full(cfg.population, np.inf), tiebreak=np.zeros(cfg.population),
+                      best_keys=keys[0].copy(),
                       best_fitness=np.inf, generation=0, stall=0, rng=rng.bit_generator.state)
 
 
@@ -103,22 +110,49 @@ def ask(cfg: BRKGAConfig, state: BRKGAState) -> tuple[np.ndarray, BRKGAState]:
     return np.concatenate([mutants, children]), replace(state, rng=rng.bit_generator.state)
 
 
-def tell(cfg: BRKGAConfig, state: BRKGAState, keys: np.ndarray, fitness: np.ndarray) -> BRKGAState:
-    """Merge the evaluated ``keys`` with the elites, sort by fitness, update the best."""
+def rank(cfg: BRKGAConfig, fitness: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Indices that rank candidates: by fitness, and among fitness values within
+    ``tie_tolerance`` (relative; buckets of log-fitness) by ``tiebreak``; stable otherwise.
+
+    Why: a min-max objective has plateaus (many orders share the same slowest
+    stage), and without a second criterion the elites cannot improve along them.
+
+    >>> rank(BRKGAConfig(), np.array([2.0, 1.0, 1.0 + 1e-9]), np.array([0.0, 5.0, 3.0])).tolist()
+    [2, 1, 0]
+    """
     fitness = np.asarray(fitness, dtype=np.float64)
+    if cfg.tie_tolerance == 0 or not np.any(tiebreak):
+        return np.argsort(fitness, kind="stable")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bucket = np.where(fitness > 0, np.floor(np.log(fitness) / cfg.tie_tolerance), -np.inf)
+    bucket = np.where(np.isnan(fitness), np.inf, bucket)
+    return np.lexsort((np.asarray(tiebreak, dtype=np.float64), bucket))
+
+
+def tell(cfg: BRKGAConfig, state: BRKGAState, keys: np.ndarray, fitness: np.ndarray,
+         tiebreak: np.ndarray | None = None) -> BRKGAState:
+    """Merge the evaluated ``keys`` with the elites and rank them (:func:`rank`); update the best.
+
+    ``tiebreak`` (optional, lower is better) orders candidates whose fitness is a
+    near-tie; the best is always the lowest fitness, with its own keys.
+    """
+    fitness = np.asarray(fitness, dtype=np.float64)
+    tiebreak = np.zeros(len(fitness)) if tiebreak is None else np.asarray(tiebreak, dtype=np.float64)
     if state.generation == 0:
-        pool_keys, pool_fit = keys, fitness
+        pool_keys, pool_fit, pool_tie = keys, fitness, tiebreak
     else:
         ne = cfg.n_elite
         pool_keys = np.concatenate([state.keys[:ne], keys])
         pool_fit = np.concatenate([state.fitness[:ne], fitness])
-    order = np.argsort(pool_fit, kind="stable")
-    pool_keys, pool_fit = pool_keys[order], pool_fit[order]
-    improved = pool_fit[0] < state.best_fitness
+        pool_tie = np.concatenate([state.tiebreak[:ne], tiebreak])
+    order = rank(cfg, pool_fit, pool_tie)
+    pool_keys, pool_fit, pool_tie = pool_keys[order], pool_fit[order], pool_tie[order]
+    top = int(np.argmin(pool_fit))  # the first row unless a near-tie with a better tie-break ranks first
+    improved = pool_fit[top] < state.best_fitness
     return BRKGAState(
-        keys=pool_keys, fitness=pool_fit,
-        best_keys=pool_keys[0].copy() if improved else state.best_keys,
-        best_fitness=float(pool_fit[0]) if improved else state.best_fitness,
+        keys=pool_keys, fitness=pool_fit, tiebreak=pool_tie,
+        best_keys=pool_keys[top].copy() if improved else state.best_keys,
+        best_fitness=float(pool_fit[top]) if improved else state.best_fitness,
         generation=state.generation + 1, stall=0 if improved else state.stall + 1, rng=state.rng)
 
 
@@ -130,23 +164,29 @@ def restart(cfg: BRKGAConfig, state: BRKGAState, keep: int = 1) -> BRKGAState:
     keys[:keep] = state.keys[:keep]
     fitness = np.full(P, np.inf)
     fitness[:keep] = state.fitness[:keep]
-    return replace(state, keys=keys, fitness=fitness, generation=0, stall=0, rng=rng.bit_generator.state)
+    tiebreak = np.zeros(P)
+    tiebreak[:keep] = state.tiebreak[:keep]
+    return replace(state, keys=keys, fitness=fitness, tiebreak=tiebreak, generation=0, stall=0,
+                   rng=rng.bit_generator.state)
 
 
-def migrate(states: list[BRKGAState], count: int) -> list[BRKGAState]:
+def migrate(states: list[BRKGAState], count: int, cfg: BRKGAConfig | None = None) -> list[BRKGAState]:
     """Ring exchange between islands: island ``i`` receives island ``i-1``'s ``count`` best,
-    replacing its own worst ones (fitness travels with the keys)."""
+    replacing its own worst ones (fitness and tie-break travel with the keys; ranked by
+    :func:`rank` with ``cfg``'s tolerance, by fitness alone without ``cfg``)."""
     if len(states) < 2 or count < 1:
         return states
+    cfg = cfg if cfg is not None else BRKGAConfig(tie_tolerance=0.0)
     out = []
     for i, st in enumerate(states):
         src = states[i - 1]
-        keys, fit = st.keys.copy(), st.fitness.copy()
-        keys[-count:], fit[-count:] = src.keys[:count], src.fitness[:count]
-        order = np.argsort(fit, kind="stable")
-        best = float(fit[order[0]])
-        improved = best < st.best_fitness
-        out.append(replace(st, keys=keys[order], fitness=fit[order],
-                           best_keys=keys[order[0]].copy() if improved else st.best_keys,
-                           best_fitness=best if improved else st.best_fitness))
+        keys, fit, tie = st.keys.copy(), st.fitness.copy(), st.tiebreak.copy()
+        keys[-count:], fit[-count:], tie[-count:] = src.keys[:count], src.fitness[:count], src.tiebreak[:count]
+        order = rank(cfg, fit, tie)
+        keys, fit, tie = keys[order], fit[order], tie[order]
+        top = int(np.argmin(fit))
+        improved = fit[top] < st.best_fitness
+        out.append(replace(st, keys=keys, fitness=fit, tiebreak=tie,
+                           best_keys=keys[top].copy() if improved else st.best_keys,
+                           best_fitness=float(fit[top]) if improved else st.best_fitness))
     return out

@@ -75,9 +75,13 @@ class SearchConfig:
                                         # child process (time-limited runs), else before the search
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     local_search: bool = True           # closure moves and re-slicing on the final partition (search/local.py)
-    bound_niceness: int = 0             # CPU niceness of the bounds process alongside the search (19: only
-                                        # the cores the search leaves idle; at 10 s on 2 cores it then lost
-                                        # the superblock2 bound on gpt2-small k=4 and bert-base k=8)
+    tiebreak: bool = True               # rank near-ties of the bottleneck by the bottleneck with k + 1 stages
+                                        # (host engine; nasnetmobile k=16, P=100, G=100, 6 seeds: geometric
+                                        # mean 2.1% lower; the slowest stage is often shared by many orders)
+    bound_niceness: int = 19            # CPU niceness of the bounds process alongside the search once the
+                                        # search has compiled, if the time affords under a quarter of the
+                                        # preset's populations (else it keeps 0: at 19 from the start, 10 s
+                                        # on 2 cores lost the superblock2 bound on gpt2-small k=4, bert-base k=8)
     finish_share: float = 0.05          # share of time_limit kept for finishing: float64 re-slicing of the
                                         # near-ties and the local search (the search stops before it)
     target_generations: int | None = None  # time-limited runs only: shrink populations (and islands)
@@ -259,6 +263,21 @@ class _BoundProcess:
             self.error = f"the bounds process exited with status {self.proc.returncode}"
         self.done.set()
 
+    def renice(self, niceness: int) -> None:
+        """Set the child's niceness, every thread of it (Linux keeps one per thread: the
+        solvers' threads already started would keep the old one); ignored where not permitted."""
+        if self.proc.poll() is not None or not hasattr(os, "setpriority"):
+            return
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{self.proc.pid}/task")]
+        except OSError:  # not Linux: the process's priority
+            tids = [self.proc.pid]
+        for tid in tids:
+            try:
+                os.setpriority(os.PRIO_PROCESS, tid, niceness)
+            except OSError:  # the thread ended, or lowering the niceness is not permitted
+                pass
+
     def stop(self) -> None:
         """End the child if it still runs (its own time limit normally ends it first)."""
         if self.proc.poll() is None:
@@ -293,6 +312,12 @@ class _Run:
             self.pending_bound = _BoundProcess({**request, "niceness": niceness})
         except OSError as exc:  # no child processes here: keep the bound the run has
             warnings.warn(f"lower bounds not computed alongside the search: {exc}", RuntimeWarning, stacklevel=2)
+
+    def deprioritise_bounds(self) -> None:
+        """The bounds process (at niceness 0 so far: it used the core left idle while XLA
+        compiled) runs at ``cfg.bound_niceness`` from now on."""
+        if self.pending_bound is not None and self.cfg.bound_niceness:
+            self.pending_bound.renice(self.cfg.bound_niceness)
 
     def collect_bound(self, wait: bool = False) -> None:
         """Take the bounds published so far; with ``wait``, wait for the rest until the time
@@ -395,6 +420,19 @@ def fit_populations(population: int, islands: int, total_evaluations: float, tar
     return population, islands
 
 
+def _evaluate_fn(cfg: SearchConfig, evaluator: Evaluator) -> Callable[..., np.ndarray]:
+    """``keys, deadline -> (P, 2)`` fitness and tie-break (the bottleneck with ``k + 1`` stages,
+    or zeros without ``cfg.tiebreak``): the one kernel a search compiles and calls."""
+    if cfg.tiebreak:
+        return evaluator.evaluate_pairs
+
+    def bottleneck_only(keys, deadline=None):
+        values = evaluator.evaluate(keys, deadline=deadline)
+        return np.stack([values, np.zeros_like(values)], axis=1)
+
+    return bottleneck_only
+
+
 def _fit_to_time(run: _Run, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, n: int,
                  rng: np.random.Generator) -> tuple[brkga.BRKGAConfig, int]:
     """Population and island count that leave ``target_generations`` generations in the time left.
@@ -404,13 +442,14 @@ def _fit_to_time(run: _Run, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, n: in
     and their best is kept like any candidate's.
     """
     cfg = run.cfg
+    evaluate = _evaluate_fn(cfg, evaluator)  # the kernel the search will use: compiled once
     probe = rng.random((evaluator.chunk_size * evaluator.threads, n))
-    evaluator.evaluate(probe[: evaluator.chunk_size])
+    evaluate(probe[: evaluator.chunk_size])
     run.evaluations += evaluator.chunk_size
     if run.out_of_time():  # compiling took the time: no search will run
         return bcfg, cfg.islands
     t = time.perf_counter()
-    fit = evaluator.evaluate(probe)
+    fit = evaluate(probe)[:, 0]
     rate = len(probe) / max(time.perf_counter() - t, 1e-9)
     run.evaluations += len(probe)
     best = int(np.argmin(fit))
@@ -433,22 +472,30 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
     rng = np.random.default_rng(seed)
     count = cfg.islands
     if cfg.fits_to_time:
+        wanted = bcfg.population * count
         bcfg, count = _fit_to_time(run, evaluator, bcfg, graph.n, rng)
+        if 4 * bcfg.population * count < wanted:
+            # the time affords under a quarter of the preset's populations: every core is worth more
+            # to the search than to the bounds (nasnetmobile k=16, 10 s on 2 cores: 8,299 evaluations
+            # instead of 6,379; its 4.5 s bound window gets no more than mincut either way)
+            run.deprioritise_bounds()
     islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
                for i in range(count)]
+    evaluate = _evaluate_fn(cfg, evaluator)
     while not run.out_of_time():
         t_step = time.perf_counter()
         asked = [brkga.ask(bcfg, st) for st in islands]
         keys = np.concatenate([k for k, _ in asked])
-        fit = evaluator.evaluate(keys, deadline=run.deadline)
+        pairs = evaluate(keys, deadline=run.deadline)
+        fit, tie = pairs[:, 0], pairs[:, 1]
         run.evaluations += int(np.isfinite(fit).sum())
         run.offer(keys[int(np.argmin(fit))], float(fit.min()))  # elites were offered when evaluated
         run.keep_finalists(keys, fit)
         start = 0
         for i, (island_keys, st) in enumerate(asked):
-            island_fit = fit[start: start + len(island_keys)]
+            span = slice(start, start + len(island_keys))
             start += len(island_keys)
-            st = brkga.tell(bcfg, st, island_keys, island_fit)
+            st = brkga.tell(bcfg, st, island_keys, fit[span], tie[span])
             if st.stall >= cfg.restart_after:
                 st = brkga.restart(bcfg, st, keep=bcfg.n_elite)
             islands[i] = st
@@ -456,7 +503,7 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
         run.step_seconds = time.perf_counter() - t_step if run.generation else 0.0
         run.generation += 1
         if len(islands) > 1 and cfg.migrate_every and run.generation % cfg.migrate_every == 0:
-            islands = brkga.migrate(islands, cfg.migrate_count)
+            islands = brkga.migrate(islands, cfg.migrate_count, bcfg)
         run.report()
         if run.should_stop():
             break
@@ -571,7 +618,7 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
     seeds = np.stack([order_to_keys(o) for o in orders])
     run = _Run(cfg, t0, bound, progress, callback, bound_method)
     if background:
-        run.start_bounds(_bound_request(graph, k, cm, cfg, upper), cfg.bound_niceness)
+        run.start_bounds(_bound_request(graph, k, cm, cfg, upper))  # at 0 while the search compiles
     engine = cfg.engine
     if engine == "auto":
         # measured on 2 CPU cores: the compiled loop pays two more compilations (seconds each on
