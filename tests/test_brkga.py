@@ -38,6 +38,31 @@ def test_migration_ring_passes_elites():
     assert np.array_equal(moved[1].best_keys, states[0].best_keys)
 
 
+def test_near_ties_rank_by_tiebreak_and_best_stays_the_lowest_fitness():
+    cfg = brkga.BRKGAConfig(population=6, elite_fraction=0.5, mutant_fraction=0.0, tie_tolerance=1e-6)
+    fitness = np.array([2.0, 1.0 + 5e-7, 1.0, 3.0, 1.0 + 1e-7, 1.5])
+    tiebreak = np.array([0.0, 0.2, 0.9, 0.0, 0.5, 0.1])
+    order = brkga.rank(cfg, fitness, tiebreak)
+    # the three values within 1e-6 of 1.0 come first, by tie-break; the rest by fitness
+    assert order.tolist() == [1, 4, 2, 5, 0, 3]
+    assert brkga.rank(brkga.BRKGAConfig(tie_tolerance=0.0), fitness, tiebreak).tolist() == [2, 4, 1, 5, 0, 3]
+    assert brkga.rank(cfg, fitness, np.zeros(6)).tolist() == [2, 4, 1, 5, 0, 3]
+    st = brkga.init(cfg, n=3, seed=0)
+    keys, st = brkga.ask(cfg, st)
+    st = brkga.tell(cfg, st, keys, fitness, tiebreak)
+    assert np.array_equal(st.keys, keys[order]) and np.array_equal(st.tiebreak, tiebreak[order])
+    assert st.best_fitness == 1.0 and np.array_equal(st.best_keys, keys[2])  # ranked third, still the best
+    # the elites keep their tie-break into the next generation; a new near-tie with a better one goes first
+    offspring, st = brkga.ask(cfg, st)
+    st = brkga.tell(cfg, st, offspring, np.array([1.0 + 2e-7, 9.0, 9.0]), np.array([0.1, 0.0, 0.0]))
+    assert np.array_equal(st.keys[0], offspring[0]) and st.tiebreak[:3].tolist() == [0.1, 0.2, 0.5]
+    assert st.best_fitness == 1.0 and st.stall == 1
+    # migration carries the tie-break with the keys
+    other = brkga.tell(cfg, brkga.init(cfg, n=3, seed=1), keys, fitness + 10, tiebreak)
+    moved = brkga.migrate([st, other], count=1, cfg=cfg)
+    assert np.array_equal(moved[1].keys[0], st.keys[0]) and moved[1].tiebreak[0] == st.tiebreak[0]
+
+
 def test_keyboard_interrupt_returns_best_so_far():
     g = dnn_like(40, seed=4)
     calls = []

@@ -50,6 +50,11 @@ def test_bottlenecks_and_orders_match_reference(rng, x64):
             recomputed = evaluate(g, assignments, K, cm).max(axis=1)
             np.testing.assert_array_equal(values, recomputed)
             np.testing.assert_allclose(values, want, rtol=rtol)
+            # the search's pair: the same bottleneck, and the reference optimum with K + 1 stages
+            pairs = ev.evaluate_pairs(keys)
+            np.testing.assert_array_equal(pairs[:, 0], got)
+            want_next = np.array([reference_bottleneck(g, k_, cm, k=K + 1) for k_ in keys])
+            np.testing.assert_allclose(pairs[:, 1], want_next, rtol=rtol, atol=0)
 
 
 def test_banded_table_entries_equal_reference(rng):

@@ -167,6 +167,18 @@ def test_bounds_process_publishes_each_method_at_its_priority(rng):
     assert (run.bound, run.bound_method) == (want.value, want.method)
     if hasattr(os, "getpriority"):
         assert pending.nice == 19
+    # started at 0 (the core XLA's compilation leaves idle), then reniced, every thread of it,
+    # once the search has compiled (partition does so when the time affords only small populations)
+    if hasattr(os, "setpriority") and os.path.isdir("/proc/self/task"):
+        for niceness, want_nice in ((19, 19), (0, 0)):
+            cfg_n = SearchConfig(time_limit=60.0, bound_niceness=niceness)
+            run = _Run(cfg_n, time.perf_counter(), 0.0, _Progress(False, False, cfg_n), None)
+            run.start_bounds(dict(graph=g, k=3, cost_model=cm, methods=methods, time_limit=30))
+            pending = run.pending_bound
+            run.deprioritise_bounds()
+            run.collect_bound(wait=True)
+            assert pending.error is None and pending.nice == want_nice
+            assert (run.bound, run.bound_method) == (want.value, want.method)
     # a failing bound is raised, not dropped
     run = _Run(cfg, time.perf_counter(), 0.0, _Progress(False, False, cfg), None)
     run.start_bounds(dict(graph=g, k=3, cost_model=cm, methods=["no-such-method"], time_limit=30))

@@ -515,7 +515,8 @@ def _search_jit(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKGA
 
     Calls are sized from the measured seconds per generation to end near the time
     limit and to report progress about once a second; the first call (one
-    generation) pays the compilation.
+    generation) pays the compilation.  It ranks by the bottleneck alone (``cfg.tiebreak``
+    is a host-engine setting: the compiled loop's fitness is one value per candidate).
     """
     from . import brkga_jax
 
