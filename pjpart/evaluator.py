@@ -376,14 +376,7 @@ class Evaluator:
     # ------------------------------------------------------------ public API
     def evaluate_orders(self, orders: Any) -> np.ndarray:
         """Bottlenecks ``(P,)`` (float64 array of kernel-dtype values) of topological orders."""
-        orders = np.asarray(orders, dtype=np.int32)
-
-        def chunk_values(a, b):
-            chunk = self._put_chunk(self._pad(orders[a:b]))
-            return np.asarray(self._kernel("bottlenecks", chunk, self._needed_band(chunk)))[: b - a]
-
-        out = self._map_chunks(chunk_values, len(orders))
-        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+        return self._evaluate("bottlenecks", orders=np.asarray(orders, dtype=np.int32))
 
     def evaluate(self, keys: Any, deadline: float | None = None) -> np.ndarray:
         """Bottlenecks ``(P,)`` of the random keys ``(P, n)``.
@@ -406,20 +399,26 @@ class Evaluator:
 
     def _evaluate_keys(self, kind: str, keys: Any, deadline: float | None) -> np.ndarray:
         keys = self._check_keys(keys)
-        shape = (len(keys),) if kind == "bottlenecks" else (len(keys), 2)
         if self.decode_on == "host":
-            orders = decode_keys(self.graph, keys)
+            return self._evaluate(kind, orders=decode_keys(self.graph, keys).astype(np.int32), deadline=deadline)
+        return self._evaluate(kind, keys=keys, deadline=deadline)
 
-            def chunk_values(a, b):
-                chunk = self._put_chunk(self._pad(orders[a:b].astype(np.int32)))
-                return np.asarray(self._kernel(kind, chunk, self._needed_band(chunk)))[: b - a]
-        else:
+    def _evaluate(self, kind: str, *, keys: np.ndarray | None = None, orders: np.ndarray | None = None,
+                  deadline: float | None = None) -> np.ndarray:
+        """The ``bottlenecks`` (``(P,)``) or ``pairs`` (``(P, 2)``) kernel over chunks of keys
+        (decoded on the device) or of orders; chunks skipped past ``deadline`` stay ``inf``."""
+        if keys is not None:
             def chunk_values(a, b):
                 chunk, needed = self._decode_chunk(self._pad(keys[a:b]))
                 return np.asarray(self._kernel(kind, chunk, needed))[: b - a]
+        else:
+            def chunk_values(a, b):
+                chunk = self._put_chunk(self._pad(orders[a:b]))
+                return np.asarray(self._kernel(kind, chunk, self._needed_band(chunk)))[: b - a]
 
-        out = np.full(shape, np.inf)
-        for (a, b), values in zip(self._chunks(len(keys)), self._map_chunks(chunk_values, len(keys), deadline)):
+        total = len(keys if keys is not None else orders)
+        out = np.full((total,) if kind == "bottlenecks" else (total, 2), np.inf)
+        for (a, b), values in zip(self._chunks(total), self._map_chunks(chunk_values, total, deadline)):
             if values is not None:
                 out[a:b] = values
         return out

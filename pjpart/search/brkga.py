@@ -85,8 +85,8 @@ def init(cfg: BRKGAConfig, n: int, seed: int, seeds: np.ndarray | None = None) -
         s = np.asarray(seeds, dtype=np.float64)[: cfg.population]
         keys[: len(s)] = s
     return BRKGAState(keys=keys, fitness=np.full(cfg.population, np.inf), tiebreak=np.zeros(cfg.population),
-                      best_keys=keys[0].copy(),
-                      best_fitness=np.inf, generation=0, stall=0, rng=rng.bit_generator.state)
+                      best_keys=keys[0].copy(), best_fitness=np.inf, generation=0, stall=0,
+                      rng=rng.bit_generator.state)
 
 
 def ask(cfg: BRKGAConfig, state: BRKGAState) -> tuple[np.ndarray, BRKGAState]:
