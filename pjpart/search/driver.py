@@ -476,8 +476,8 @@ def _search_host(run: _Run, graph: Graph, evaluator: Evaluator, bcfg: brkga.BRKG
         bcfg, count = _fit_to_time(run, evaluator, bcfg, graph.n, rng)
         if 4 * bcfg.population * count < wanted:
             # the time affords under a quarter of the preset's populations: every core is worth more
-            # to the search than to the bounds (nasnetmobile k=16, 10 s on 2 cores: 8,299 evaluations
-            # instead of 6,379; its 4.5 s bound window gets no more than mincut either way)
+            # to the search than to the bounds (nasnetmobile k=16, 10 s on 2 cores: 8,491-9,387 evaluations
+            # instead of 7,403-7,979 at niceness 0; its bound window proves no more than mincut either way)
             run.deprioritise_bounds()
     islands = [brkga.init(bcfg, graph.n, int(rng.integers(2**31)), seeds if i == 0 else None)
                for i in range(count)]
