@@ -4,8 +4,9 @@ Why a process: the bound formulations are built in Python (CVXPY), and a thread
 building them holds the GIL against the search loop whatever its CPU priority
 (measured: nasnetmobile k=16, 7.8 s on 2 cores, 1002 evaluations/s with bounds
 off, 804/s with them on a nice-19 thread).  The child sets the niceness it is
-given (``niceness``, default 19: only the cores the search leaves idle), and its
-solver threads inherit it.
+given (``niceness``, default 0), and its solver threads inherit it; the search
+raises it later, every thread, when it needs the cores (``_BoundProcess.renice``
+in ``pjpart.search.driver``).
 
 Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=,
 **kwargs)`` of :func:`pjpart.lower_bound` arguments to stdin; the child writes one JSON
@@ -31,7 +32,7 @@ def _send(message: dict) -> None:
 def main() -> int:
     request = pickle.load(sys.stdin.buffer)
     try:
-        os.nice(int(request.pop("niceness", 19)))  # a lower priority, inherited by the solvers' threads
+        os.nice(int(request.pop("niceness", 0)))  # a lower priority, inherited by the solvers' threads
     except (AttributeError, OSError):  # pragma: no cover - not POSIX, or not permitted
         pass
     from .api import lower_bound
