@@ -10,6 +10,7 @@ Public names are re-exported here::
 """
 
 from .bounds import Bound, BoundError, combinatorial_bound, lower_bound
+from .compile_cache import enable_compilation_cache
 from .cost import CostModel, cost_model_for, evaluate, stage_breakdown
 from .evaluator import Evaluator
 from .examples import example_path, resolve_graph
@@ -34,6 +35,7 @@ __all__ = [
     "SearchConfig",
     "combinatorial_bound",
     "cost_model_for",
+    "enable_compilation_cache",
     "baseline",
     "evaluate",
     "from_jax",

@@ -4,6 +4,11 @@
 name: ``tiny``, ``resnet50``) and prints the stage table; ``--json OUT`` writes
 the result.  ``pjpart bound GRAPH -k K`` prints certified lower bounds per method.  Exit codes: 0 success, 2 bad input (message on stderr, no
 traceback), 130 interrupted before any result.
+
+``partition`` and ``zoo run`` keep compiled kernels on disk (``--compile-cache DIR``,
+default ``~/.cache/pjpart/jax``; ``--no-compile-cache`` turns it off): a later run
+with the same graph shape and ``k`` does not compile them again
+(:mod:`pjpart.compile_cache`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import math
 import sys
 
 from . import __version__
+from .compile_cache import default_cache_dir, enable_compilation_cache
 from .bounds import METHODS, Bound, lower_bound
 from .cost import cost_model_for
 from .examples import EXAMPLES, resolve_graph
@@ -50,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="write a one-file report (.html, or .md with PNGs beside it)")
     part.add_argument("--quiet", action="store_true", help="no progress line")
     part.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
+    _cache_flags(part)
     _cost_flags(part)
     bnd = sub.add_parser("bound", help="certified lower bounds on the optimal bottleneck")
     bnd.add_argument("graph", help="graph JSON file or a bundled example")
@@ -71,7 +78,25 @@ def _parser() -> argparse.ArgumentParser:
     zr.add_argument("--out", default="zoo-results", help="output folder (default zoo-results)")
     zr.add_argument("--seed", type=int, default=0)
     zr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _cache_flags(zr)
     return p
+
+
+def _cache_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compile-cache", metavar="DIR", default=None,
+                   help=f"keep compiled kernels here for later runs (default {default_cache_dir()})")
+    p.add_argument("--no-compile-cache", action="store_true", help="compile afresh, keep nothing on disk")
+
+
+def _use_compile_cache(args: argparse.Namespace) -> None:
+    """Enable the on-disk kernel cache unless told not to; a folder that cannot be made only
+    costs the cache (a warning), not the run."""
+    if getattr(args, "no_compile_cache", True):
+        return
+    try:
+        enable_compilation_cache(args.compile_cache)
+    except OSError as exc:
+        print(f"pjpart: warning: no compile cache ({exc})", file=sys.stderr)
 
 
 def _cost_flags(p: argparse.ArgumentParser) -> None:
@@ -172,6 +197,7 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _use_compile_cache(args)
     try:
         if args.command == "partition":
             return _cmd_partition(args)

