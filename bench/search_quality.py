@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = zoo_parser(__doc__, DEFAULT_MODELS)
     ap.add_argument("--min-time", type=float, default=2.0, help="smallest wall time given to the presets")
     ap.add_argument("--curve", default=None, help="model for the convergence plot (default: the first)")
-    ap.add_argument("--seeds", type=int, default=3, help="seeds per equal-time pair where seed 0 does not tie")
+    ap.add_argument("--seeds", type=int, default=5, help="seeds per equal-time pair where seed 0 does not tie")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "search_quality.json")
