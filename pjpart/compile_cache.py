@@ -49,5 +49,8 @@ def enable_compilation_cache(directory: str | None = None) -> str:
     os.makedirs(directory, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
-    jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
+    try:  # evicting needs the filelock package (a dependency); older JAX versions lack the option
+        jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
+    except AttributeError:
+        pass
     return directory
