@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,6 @@ def rng():
 def _compile_cache_in_tmp(tmp_path_factory):
     """The command line keeps compiled kernels on disk; tests that run it in this process
     write to a temporary folder, not to the user's cache."""
-    import os
-
     old = os.environ.get("PJPART_CACHE_DIR")
     os.environ["PJPART_CACHE_DIR"] = str(tmp_path_factory.mktemp("compile-cache"))
     yield
