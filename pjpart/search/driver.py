@@ -76,8 +76,9 @@ class SearchConfig:
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
     local_search: bool = True           # closure moves and re-slicing on the final partition (search/local.py)
     tiebreak: bool = True               # rank near-ties of the bottleneck by the bottleneck with k + 1 stages
-                                        # (host engine; nasnetmobile k=16, P=100, G=100, 6 seeds: geometric
-                                        # mean 2.1% lower; the slowest stage is often shared by many orders)
+                                        # (host engine; the slowest stage is often shared by many orders).
+                                        # nasnetmobile k=16, 6 seeds: 2.1% lower geometric mean at P=100, G=100
+                                        # in one comparison, not in a second at 8 s (7.679e-5 vs 7.661e-5)
     bound_niceness: int = 19            # CPU niceness of the bounds process alongside the search once the
                                         # search has compiled, if the time affords under a quarter of the
                                         # preset's populations (else it keeps 0: at 19 from the start, 10 s
