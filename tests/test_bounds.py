@@ -13,7 +13,7 @@ from pjpart.bounds.stages import ABS_SLACK, REL_SLACK, safe_bound, solve_stage_p
 from pjpart.cli import main
 from pjpart.generators import dnn_like, random_dag
 from pjpart.reference import exhaustive_partition
-from pjpart.search.exact import block_costs, downsets, exact_partition
+from pjpart.search.exact import block_costs, downsets, exact_partition, mask_bits, small_downsets
 
 SOLVER_METHODS = ["mincut", "lp", "mip", "superblock2", "superblock3", "exact-dp"]
 
@@ -97,6 +97,28 @@ def test_downsets_are_every_predecessor_closed_subset(rng):
         assert len(got) == len(set(got))
         assert [bin(m).count("1") for m in got] == sorted(bin(m).count("1") for m in got)  # by size
         assert downsets(g, len(closed)) is not None and downsets(g, len(closed) - 1) is None
+
+
+def test_downsets_of_a_node_subset_and_the_vectorised_enumeration(rng):
+    for trial in range(40):
+        g = random_dag(int(rng.integers(2, 13)), rng, density=float(rng.uniform(0.05, 0.5)))
+        nodes = rng.permutation(g.n)[: int(rng.integers(1, g.n + 1))]
+        pos = {int(v): i for i, v in enumerate(nodes)}
+        # predecessor-closed inside the induced subgraph, by brute force over bitmasks of positions
+        closed = [mask for mask in range(1 << len(nodes))
+                  if all(not (mask >> i) & 1 or all((mask >> pos[int(u)]) & 1
+                                                    for u in g.predecessors(v) if int(u) in pos)
+                         for i, v in enumerate(nodes))]
+        got = downsets(g, 1 << len(nodes), nodes)
+        assert sorted(got) == closed, trial
+        fast = small_downsets(g, nodes, len(closed))
+        assert fast.dtype == np.uint64 and [int(m) for m in fast] == got  # same order: by size, then value
+        assert small_downsets(g, nodes, len(closed) - 1) is None
+        bits = mask_bits(fast, len(nodes))
+        assert np.array_equal(bits, mask_bits(got, len(nodes)))
+        assert all(int(m) == sum(1 << i for i in np.flatnonzero(row)) for m, row in zip(fast, bits))
+    with pytest.raises(ValueError, match="at most 63"):
+        small_downsets(random_dag(64, rng), range(64), 10)
 
 
 def test_block_costs_match_the_reference_evaluator(rng):

@@ -38,6 +38,25 @@ def test_migration_ring_passes_elites():
     assert np.array_equal(moved[1].best_keys, states[0].best_keys)
 
 
+def test_inject_replaces_the_worst_rows_and_updates_the_best():
+    cfg = brkga.BRKGAConfig(population=6, elite_fraction=0.34)
+    st = brkga.init(cfg, n=4, seed=1)
+    keys, st = brkga.ask(cfg, st)
+    st = brkga.tell(cfg, st, keys, np.array([5.0, 3.0, 4.0, 9.0, 7.0, 6.0]))
+    # a worse newcomer than the best: it replaces the worst row (9.0), the best stays
+    worse = np.full((1, 4), 0.5)
+    st2 = brkga.inject(cfg, st, worse, np.array([4.5]))
+    assert st2.fitness.tolist() == [3.0, 4.0, 4.5, 5.0, 6.0, 7.0]
+    assert np.array_equal(st2.keys[2], worse[0]) and st2.best_fitness == 3.0
+    assert np.array_equal(st2.best_keys, st.best_keys)
+    # a better one becomes the best, with its own keys
+    better = np.full((2, 4), 0.25)
+    st3 = brkga.inject(cfg, st2, better, np.array([1.0, 8.0]), np.array([0.0, 0.0]))
+    assert st3.fitness.tolist() == [1.0, 3.0, 4.0, 4.5, 5.0, 8.0]
+    assert st3.best_fitness == 1.0 and np.array_equal(st3.best_keys, better[0])
+    assert st3.keys.shape == st.keys.shape
+
+
 def test_near_ties_rank_by_tiebreak_and_best_stays_the_lowest_fitness():
     cfg = brkga.BRKGAConfig(population=6, elite_fraction=0.5, mutant_fraction=0.0, tie_tolerance=1e-6)
     fitness = np.array([2.0, 1.0 + 5e-7, 1.0, 3.0, 1.0 + 1e-7, 1.5])

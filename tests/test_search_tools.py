@@ -11,8 +11,9 @@ from pjpart import CostModel, GraphError, evaluate
 from pjpart.generators import random_dag
 from pjpart.reference import exhaustive_partition, segment_cost_table, slice_order
 from pjpart.search.baselines import balance_work, baseline
-from pjpart.search.local import (closure_moves, improve, improve_and_reslice, legal_moves, stage_closures,
-                                 stage_major_order)
+from pjpart.search.exact import mask_bits, small_downsets
+from pjpart.search.local import (WINDOWS, best_split, border_window, closure_moves, improve, improve_and_reslice,
+                                 legal_moves, resplit_borders, split_costs, stage_closures, stage_major_order)
 from pjpart.sweep import FIELDS
 
 
@@ -161,6 +162,113 @@ def test_improve_and_reslice_is_valid_and_never_worse(rng):
         assert evaluate(g, out, k, cm).max() <= evaluate(g, improve(g, start, k, cm), k, cm).max() + 1e-12
         opt, _ = pjpart.reference.exhaustive_partition(g, k, cm)
         assert evaluate(g, out, k, cm).max() >= opt - 1e-12
+
+
+def _valid(g, a, k):
+    return all(a[u] <= a[v] for u, v in g.edges.tolist()) and a.min() >= 0 and a.max() < k
+
+
+def _longest_inside(g, a, v, stage, forward):
+    """Edges on the longest path from v (forward) or to v inside ``stage``, by brute force."""
+    nxt = g.successors if forward else g.predecessors
+    best, todo = 0, [(v, 0)]
+    while todo:
+        u, d = todo.pop()
+        best = max(best, d)
+        todo += [(int(w), d + 1) for w in nxt(u) if a[w] == stage]
+    return best
+
+
+def test_border_windows_are_what_they_say_and_every_downset_recuts_validly(rng):
+    for trial in range(60):
+        g, k, cm, a = _random_case(rng, 12)
+        order = g.topological_order()
+        s = int(rng.integers(0, k - 1))
+        size = int(rng.integers(1, 5))
+        major = stage_major_order(a, order)
+        for shape in WINDOWS:
+            window = border_window(g, a, order, s, size, shape)
+            if shape == "order":
+                want = set(major[a[major] == s][-size:].tolist()) | set(major[a[major] == s + 1][:size].tolist())
+            else:  # nodes of s within size - 1 edges of its last nodes, of s + 1 within size - 1 of its first
+                want = {v for v in range(g.n) if a[v] == s and _longest_inside(g, a, v, s, True) < size} \
+                    | {v for v in range(g.n) if a[v] == s + 1 and _longest_inside(g, a, v, s + 1, False) < size}
+            assert set(window.tolist()) == want and len(window) == len(want), (trial, shape)
+            for mask in small_downsets(g, window, 1 << len(window)):
+                cut = a.copy()
+                cut[window] = np.where(mask_bits(np.array([mask]), len(window))[0], s, s + 1)
+                assert _valid(g, cut, k), (trial, shape)
+    with pytest.raises(ValueError, match="window shape"):
+        border_window(g, a, order, 0, 2, "nodes")
+
+
+def test_split_costs_match_the_reference_evaluator(rng):
+    for trial in range(40):
+        g, k, _, a = _random_case(rng, 12)
+        cm = [CostModel(), CostModel(bandwidth=0.7), CostModel(bandwidth=2.0, memory=1.0, overflow_bandwidth=0.5),
+              CostModel(bandwidth=1.3, memory=0.5, memory_limit=2.5)][trial % 4]
+        order = g.topological_order()
+        s = int(rng.integers(0, k - 1))
+        window = border_window(g, a, order, s, int(rng.integers(1, 6)), WINDOWS[trial % 2])
+        to_first = mask_bits(small_downsets(g, window, 1 << 12), len(window))
+        got = split_costs(g, a, s, window, to_first, cm)
+        for row, costs in zip(to_first, got):
+            cut = a.copy()
+            cut[window] = np.where(row, s, s + 1)
+            ref = evaluate(g, cut, k, cm)[[s, s + 1]]
+            assert np.allclose(costs, ref, rtol=1e-12, atol=1e-12) or np.array_equal(costs, ref), (trial, costs, ref)
+
+
+def test_best_split_is_the_best_recut_of_its_window_by_brute_force(rng):
+    for trial in range(40):
+        g, k, cm, a = _random_case(rng, 11)
+        order = g.topological_order()
+        s = int(rng.integers(0, k - 1))
+        shape, size = WINDOWS[trial % 2], int(rng.integers(1, 5))
+        window = border_window(g, a, order, s, size, shape)
+        out = best_split(g, a, order, s, cm, size=size, shape=shape)
+        assert _valid(g, out, k) and np.array_equal(np.delete(out, window), np.delete(a, window))
+        # every 2^|window| re-assignment of the window to s or s + 1 that keeps precedence
+        best = None
+        for mask in range(1 << len(window)):
+            cut = a.copy()
+            cut[window] = [s if (mask >> i) & 1 else s + 1 for i in range(len(window))]
+            if _valid(g, cut, k):
+                c = evaluate(g, cut, k, cm)[[s, s + 1]]
+                key = (c.max(), (c ** 2).sum())
+                best = key if best is None or key < best else best
+        c = evaluate(g, out, k, cm)[[s, s + 1]]
+        assert c.max() == pytest.approx(best[0], rel=1e-12)
+        assert (c ** 2).sum() == pytest.approx(best[1], rel=1e-9)
+
+
+def test_resplit_borders_is_valid_never_worse_and_settled(rng):
+    for trial in range(30):
+        g, k, cm, a = _random_case(rng, 11)
+        order = g.topological_order()
+        shape = WINDOWS[trial % 2]
+        out = resplit_borders(g, a, order, k, cm, size=3, shape=shape)
+        assert _valid(g, out, k)
+        assert evaluate(g, out, k, cm).max() <= evaluate(g, a, k, cm).max()
+        opt, _ = exhaustive_partition(g, k, cm)
+        assert evaluate(g, out, k, cm).max() >= opt - 1e-12
+        # no border's re-cut lowers its pair's slower stage any further
+        costs = evaluate(g, out, k, cm)
+        for s in range(k - 1):
+            again = evaluate(g, best_split(g, out, order, s, cm, size=3, shape=shape), k, cm)
+            assert max(again[s], again[s + 1]) >= max(costs[s], costs[s + 1]) * (1 - 1e-12)
+
+
+def test_local_search_docstring_examples_run():
+    import doctest
+
+    import pjpart.search.exact
+    import pjpart.search.local
+
+    for module in (pjpart.search.local, pjpart.search.exact):
+        result = doctest.testmod(module)
+        assert result.failed == 0
+    assert doctest.testmod(pjpart.search.local).attempted >= 5
 
 
 def test_sweep_records_and_files(tmp_path):

@@ -170,23 +170,30 @@ def restart(cfg: BRKGAConfig, state: BRKGAState, keep: int = 1) -> BRKGAState:
                    rng=rng.bit_generator.state)
 
 
+def inject(cfg: BRKGAConfig | None, state: BRKGAState, keys: np.ndarray, fitness: np.ndarray,
+           tiebreak: np.ndarray | None = None) -> BRKGAState:
+    """The population with its worst ``len(keys)`` rows replaced by ``keys`` (fitness and
+    tie-break known), ranked again (:func:`rank` with ``cfg``'s tolerance; by fitness alone
+    without ``cfg``), the best updated: for migrants and for chromosomes improved outside
+    the population (local search)."""
+    cfg = cfg if cfg is not None else BRKGAConfig(tie_tolerance=0.0)
+    count = len(keys)
+    tiebreak = np.zeros(count) if tiebreak is None else tiebreak
+    pool_keys, fit, tie = state.keys.copy(), state.fitness.copy(), state.tiebreak.copy()
+    pool_keys[-count:], fit[-count:], tie[-count:] = keys, fitness, tiebreak
+    order = rank(cfg, fit, tie)
+    pool_keys, fit, tie = pool_keys[order], fit[order], tie[order]
+    top = int(np.argmin(fit))
+    improved = fit[top] < state.best_fitness
+    return replace(state, keys=pool_keys, fitness=fit, tiebreak=tie,
+                   best_keys=pool_keys[top].copy() if improved else state.best_keys,
+                   best_fitness=float(fit[top]) if improved else state.best_fitness)
+
+
 def migrate(states: list[BRKGAState], count: int, cfg: BRKGAConfig | None = None) -> list[BRKGAState]:
     """Ring exchange between islands: island ``i`` receives island ``i-1``'s ``count`` best,
-    replacing its own worst ones (fitness and tie-break travel with the keys; ranked by
-    :func:`rank` with ``cfg``'s tolerance, by fitness alone without ``cfg``)."""
+    replacing its own worst ones (:func:`inject`: fitness and tie-break travel with the keys)."""
     if len(states) < 2 or count < 1:
         return states
-    cfg = cfg if cfg is not None else BRKGAConfig(tie_tolerance=0.0)
-    out = []
-    for i, st in enumerate(states):
-        src = states[i - 1]
-        keys, fit, tie = st.keys.copy(), st.fitness.copy(), st.tiebreak.copy()
-        keys[-count:], fit[-count:], tie[-count:] = src.keys[:count], src.fitness[:count], src.tiebreak[:count]
-        order = rank(cfg, fit, tie)
-        keys, fit, tie = keys[order], fit[order], tie[order]
-        top = int(np.argmin(fit))
-        improved = fit[top] < st.best_fitness
-        out.append(replace(st, keys=keys, fitness=fit, tiebreak=tie,
-                           best_keys=keys[top].copy() if improved else st.best_keys,
-                           best_fitness=float(fit[top]) if improved else st.best_fitness))
-    return out
+    return [inject(cfg, st, states[i - 1].keys[:count], states[i - 1].fitness[:count],
+                   states[i - 1].tiebreak[:count]) for i, st in enumerate(states)]

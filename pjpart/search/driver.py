@@ -7,8 +7,9 @@ child process alongside the search for time-limited runs, else first,
 stopping early if a seed partition is proven optimal), run BRKGA islands over
 the batched :class:`~pjpart.Evaluator` until a stop (time limit less
 ``finish_share``, evaluation or generation budget, target gap, Ctrl-C), then
-slice the best orders exactly in float64, improve the partition by local
-search (:mod:`pjpart.search.local`) and re-validate.
+slice the best order exactly in float64, improve the partition by local
+search (:mod:`pjpart.search.local`: closure moves and border re-cuts), re-slice
+the float32 near-ties in float64 while time remains, and re-validate.
 
 Example
 -------
@@ -74,7 +75,8 @@ class SearchConfig:
     bound_share: float = 0.5            # share of time_limit for lower bounds: alongside the search in a
                                         # child process (time-limited runs), else before the search
     bound_time_limit: float = 30.0      # cap on that time (and the bound time when there is no time limit)
-    local_search: bool = True           # closure moves and re-slicing on the final partition (search/local.py)
+    local_search: bool = True           # closure moves, border re-cuts and re-slicing on the final partition
+                                        # (search/local.py)
     tiebreak: bool = True               # rank near-ties of the bottleneck by the bottleneck with k + 1 stages
                                         # (host engine; the slowest stage is often shared by many orders).
                                         # nasnetmobile k=16, 6 seeds: 2.1% lower geometric mean at P=100, G=100
@@ -83,8 +85,10 @@ class SearchConfig:
                                         # search has compiled, if the time affords under a quarter of the
                                         # preset's populations (else it keeps 0: at 19 from the start, 10 s
                                         # on 2 cores lost the superblock2 bound on gpt2-small k=4, bert-base k=8)
-    finish_share: float = 0.05          # share of time_limit kept for finishing: float64 re-slicing of the
-                                        # near-ties and the local search (the search stops before it)
+    finish_share: float = 0.1           # share of time_limit kept for finishing: the local search and float64
+                                        # re-slicing of the near-ties (the search stops before it); nasnetmobile
+                                        # k=8, 6 s, 5 seeds: 1.2407e-4 at 0.1, 1.2491e-4 at 0.05 (k=16: 7.6456e-5,
+                                        # 7.6497e-5; gpt2-small k=16, inceptionresnetv2 k=8 at 4 s: the same)
     target_generations: int | None = None  # time-limited runs only: shrink populations (and islands)
                                         # so that about this many generations fit in the time left,
                                         # priced after compiling (None: fixed sizes; fit_populations)
@@ -644,6 +648,20 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
 
     order = decode_keys(graph, best_keys)
     assignment, value = best_slicing(graph, order, k, cm, evaluator)
+    if upper < value:  # float32 ranking can misorder near-ties; never return worse than a seed
+        assignment, value, order = seed_assignment, upper, seed_order
+    method = "brkga"
+    if cfg.local_search and stopped_by != "interrupted" and run.gap(value) > 1e-9:
+        # closure moves and border re-cuts, alternating with exact re-slicing, until a local
+        # optimum or the time limit; a run with a generation or evaluation budget runs it to
+        # its end (no clock: the same seed gives the same result).  It comes before the
+        # near-ties below: on nasnetmobile k=16 at 6 s their float64 slicing took the whole
+        # finishing time (0.36-0.39 s) and left none to the moves, which gain more
+        improved, _ = improve_and_reslice(graph, assignment, order, k, cm, deadline=run.end,
+                                          slicer=lambda o: best_slicing(graph, o, k, cm, evaluator)[0])
+        improved_value = float(evaluate(graph, improved, k, cm).max())
+        if improved_value < value:
+            assignment, value, method = improved, improved_value, "brkga+local"
     seen = {order.tobytes()}
     # float32 fitness cannot rank candidates within its rounding (prefix sums over hundreds of
     # nodes: about 1e-6 relative): re-slice the near-ties in float64, within the time limit
@@ -656,20 +674,7 @@ def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, pres
         seen.add(other.tobytes())
         other_assignment, other_value = best_slicing(graph, other, k, cm, evaluator)
         if other_value < value:
-            assignment, value, order = other_assignment, other_value, other
-    if upper < value:  # float32 ranking can misorder near-ties; never return worse than a seed
-        assignment, value, order = seed_assignment, upper, seed_order
-    method = "brkga"
-    if cfg.local_search and stopped_by != "interrupted" and run.gap(value) > 1e-9:
-        # closure moves, alternating with exact re-slicing, until the time limit (measured on
-        # nasnetmobile k=8 and 16 at 11.3 s: 0.2% and 1.6% lower in 2 of 4 runs, 0.5-0.9 s)
-        # (a run without a time limit gives it a tenth of its time so far, at least a second)
-        now = time.perf_counter()
-        finish_by = run.end if run.end is not None else now + max(1.0, 0.1 * (now - t0))
-        improved, _ = improve_and_reslice(graph, assignment, order, k, cm, deadline=finish_by,
-                                          slicer=lambda o: best_slicing(graph, o, k, cm, evaluator)[0])
-        if evaluate(graph, improved, k, cm).max() < value:
-            assignment, method = improved, "brkga+local"
+            assignment, value, method = other_assignment, other_value, "brkga"
     run.collect_bound(wait=stopped_by != "interrupted")  # its window ends well within the time limit
     run.stop_bounds()  # after Ctrl-C it may still run
     bound, bound_method = run.bound, run.bound_method

@@ -14,21 +14,29 @@ answer (bound = optimum).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..cost import CostModel, evaluate
 from ..graph import Graph
 
 
-def downsets(graph: Graph, limit: int) -> list[int] | None:
-    """All downsets as bitmasks (sorted by size), or ``None`` if there are more than ``limit``."""
-    preds = [sum(1 << int(u) for u in graph.predecessors(v)) for v in range(graph.n)]
-    succs = [graph.successors(v).tolist() for v in range(graph.n)]
+def downsets(graph: Graph, limit: int, nodes: Any = None) -> list[int] | None:
+    """All downsets as bitmasks (sorted by size), or ``None`` if there are more than ``limit``.
+
+    With ``nodes`` (distinct node indices), the downsets of the subgraph they induce (edges
+    between them only), as bitmasks over positions in ``nodes``: bit ``i`` is ``nodes[i]``.
+    """
+    nodes = list(range(graph.n)) if nodes is None else [int(v) for v in nodes]
+    where = {v: i for i, v in enumerate(nodes)}
+    preds = [sum(1 << where[int(u)] for u in graph.predecessors(v) if int(u) in where) for v in nodes]
+    succs = [[where[int(w)] for w in graph.successors(v) if int(w) in where] for v in nodes]
     seen = {0}
     # each downset travels with its ready nodes (all predecessors inside, itself outside): a step
     # looks at those and the successors of the node added, not at all n nodes (finding that
     # nasnetmobile and t5-base have over 2048 downsets: 0.12 s and 0.17 s before, 0.008 s now)
-    frontier = [(0, tuple(v for v in range(graph.n) if not preds[v]))]
+    frontier = [(0, tuple(i for i in range(len(nodes)) if not preds[i]))]
     while frontier:
         nxt = []
         for mask, ready in frontier:
@@ -43,6 +51,43 @@ def downsets(graph: Graph, limit: int) -> list[int] | None:
                             + tuple(w for w in succs[v] if preds[w] & m2 == preds[w])))
         frontier = nxt
     return sorted(seen, key=lambda m: (bin(m).count("1"), m))
+
+
+def small_downsets(graph: Graph, nodes: Any, limit: int) -> np.ndarray | None:
+    """:func:`downsets` of the subgraph ``nodes`` induces (at most 63 of them) as ``uint64``
+    bitmasks, or ``None`` past ``limit``: vectorised, one array step per downset size,
+    for the windows of local search (:func:`pjpart.search.local.best_split`): on 140
+    windows of nasnetmobile k=8 partitions (limit 4096) 2.1 ms per window on average, the
+    set-based search above 9.1 ms.  Same order as :func:`downsets`: by size, then value."""
+    nodes = [int(v) for v in nodes]
+    if len(nodes) > 63:
+        raise ValueError(f"small_downsets takes at most 63 nodes, got {len(nodes)}")
+    where = {v: i for i, v in enumerate(nodes)}
+    preds = np.array([sum(1 << where[int(u)] for u in graph.predecessors(v) if int(u) in where) for v in nodes],
+                     dtype=np.uint64)
+    bit = np.left_shift(np.uint64(1), np.arange(len(nodes), dtype=np.uint64))
+    layer = np.zeros(1, dtype=np.uint64)
+    found = [layer]
+    total = 1
+    while len(layer):
+        # every downset one node larger: a node outside whose window predecessors are all inside
+        addable = ((layer[:, None] & bit) == 0) & ((preds & ~layer[:, None]) == 0)
+        layer = np.unique((layer[:, None] | bit)[addable])
+        total += len(layer)
+        if total > limit:
+            return None
+        found.append(layer)
+    return np.concatenate(found)
+
+
+def mask_bits(masks: Any, width: int) -> np.ndarray:
+    """Bitmasks as a boolean ``(len(masks), width)`` array: ``[r, i]`` is bit ``i`` of ``masks[r]``
+    (Python ints of any size, or a ``uint64`` array)."""
+    if isinstance(masks, np.ndarray):
+        return ((masks[:, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+    size = max(1, (width + 7) // 8)
+    raw = np.frombuffer(b"".join(m.to_bytes(size, "little") for m in masks), dtype=np.uint8)
+    return np.unpackbits(raw.reshape(len(masks), size), axis=1, bitorder="little")[:, :width].astype(bool)
 
 
 def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel) -> np.ndarray:
@@ -90,7 +135,7 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel,
     if sets is None:
         return None
     D = len(sets)
-    bits = np.array([[(m >> v) & 1 for v in range(graph.n)] for m in sets], dtype=bool)
+    bits = mask_bits(sets, graph.n)
     cost = block_costs(graph, bits, cost_model)
     F = np.full((k + 1, D), np.inf)
     F[0, 0] = 0.0
