@@ -174,8 +174,7 @@ def inject(cfg: BRKGAConfig | None, state: BRKGAState, keys: np.ndarray, fitness
            tiebreak: np.ndarray | None = None) -> BRKGAState:
     """The population with its worst ``len(keys)`` rows replaced by ``keys`` (fitness and
     tie-break known), ranked again (:func:`rank` with ``cfg``'s tolerance; by fitness alone
-    without ``cfg``), the best updated: for migrants and for chromosomes improved outside
-    the population (local search)."""
+    without ``cfg``), the best updated (:func:`migrate` brings migrants this way)."""
     cfg = cfg if cfg is not None else BRKGAConfig(tie_tolerance=0.0)
     count = len(keys)
     tiebreak = np.zeros(count) if tiebreak is None else tiebreak

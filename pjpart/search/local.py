@@ -19,14 +19,14 @@ partitions that the order's slicing does not give:
 ``(bottleneck, stages at the bottleneck, sum of squared stage costs)``, until a
 local optimum, ``max_rounds`` or ``deadline``.
 
-A border re-cut takes stages ``s`` and ``s + 1`` and a topological order in which
-each stage's nodes come one after the other (:func:`stage_major_order`).  Its
-*window* is the last ``width`` nodes of stage ``s`` and the first ``width`` of
-``s + 1``; every other node keeps its stage.  Any downset ``X`` of the subgraph
-the window induces gives a valid partition (``X`` to ``s``, the rest of the window
-to ``s + 1``): a node before the window in the order is in a stage ``<= s``, one
-after it in a stage ``>= s + 1``.  So enumerating the window's downsets
-(:func:`pjpart.search.exact.downsets`) and pricing both stages of each at once
+A border re-cut takes stages ``s`` and ``s + 1``.  Its *window*
+(:func:`border_window`) is a tail of stage ``s`` (closed under successors inside
+``s``) and a head of ``s + 1`` (closed under predecessors inside it): the last
+nodes of each in a topological order, or every branch's last (first) layers;
+every other node keeps its stage.  Any downset ``X`` of the subgraph the window
+induces gives a valid partition (``X`` to ``s``, the rest of the window to
+``s + 1``).  So enumerating the window's downsets
+(:func:`pjpart.search.exact.small_downsets`) and pricing both stages of each at once
 (:func:`split_costs`) gives the best re-cut of that border: lowest cost of the
 slower of the two, then lowest sum of their squares (balance leaves room for
 the next border's re-cut).  :func:`resplit_borders` re-cuts borders, the
