@@ -12,8 +12,9 @@ from pjpart.generators import random_dag
 from pjpart.reference import exhaustive_partition, segment_cost_table, slice_order
 from pjpart.search.baselines import balance_work, baseline
 from pjpart.search.exact import mask_bits, small_downsets
-from pjpart.search.local import (WINDOWS, best_split, border_window, closure_moves, improve, improve_and_reslice,
-                                 legal_moves, resplit_borders, split_costs, stage_closures, stage_major_order)
+from pjpart.search.local import (WINDOWS, best_split, border_window, closure_moves, feeder_pulls, improve,
+                                 improve_and_reslice, legal_moves, pull_feeders, resplit_borders, split_costs,
+                                 stage_closures, stage_major_order)
 from pjpart.sweep import FIELDS
 
 
@@ -257,6 +258,62 @@ def test_resplit_borders_is_valid_never_worse_and_settled(rng):
         for s in range(k - 1):
             again = evaluate(g, best_split(g, out, order, s, cm, size=3, shape=shape), k, cm)
             assert max(again[s], again[s + 1]) >= max(costs[s], costs[s + 1]) * (1 - 1e-12)
+
+
+def test_feeder_pulls_are_valid_and_unbounded_they_are_every_private_feeder(rng):
+    for trial in range(60):
+        g, k, cm, a = _random_case(rng, 12)
+        t = int(rng.integers(1, k))
+        rows = feeder_pulls(g, a, t, depth=g.n, max_size=g.n)
+        # brute force: v before t is a private feeder iff no node without successors is reachable
+        # from v through nodes before t (every path from v enters stage t or later)
+        sinks = {v for v in range(g.n) if len(g.successors(v)) == 0}
+        feeders = set()
+        for v in range(g.n):
+            if a[v] >= t:
+                continue
+            seen, todo = {v}, [v]
+            while todo:
+                for w in g.successors(todo.pop()).tolist():
+                    if a[w] < t and w not in seen:
+                        seen.add(w)
+                        todo.append(w)
+            if not seen & sinks:
+                feeders.add(v)
+        want = set()
+        for v in feeders:  # v with the feeders it reaches, if that set feeds stage t itself
+            row = {v} | {w for w in _descendants(g, v) if w in feeders}
+            if any(a[w] == t for u in row for w in g.successors(u).tolist()):
+                want.add(frozenset(row))
+        assert {frozenset(np.flatnonzero(r).tolist()) for r in rows} == want, trial
+        for r in rows:
+            assert _valid(g, np.where(r, t, a), k)
+        # depth and size limits only drop rows
+        small = {frozenset(np.flatnonzero(r).tolist()) for r in feeder_pulls(g, a, t, depth=1, max_size=2)}
+        assert small <= want and all(len(r) <= 2 for r in small)
+
+
+def test_pull_feeders_never_worsens_and_gathers_an_input_free_pair_into_its_consumer():
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        g, k, cm, a = _random_case(rng, 11)
+        out = pull_feeders(g, a, k, cm)
+        assert _valid(g, out, k)
+        assert evaluate(g, out, k, cm).max() <= evaluate(g, a, k, cm).max()
+        assert evaluate(g, out, k, cm).max() >= exhaustive_partition(g, k, cm)[0] - 1e-12
+    # chain 0 -> 1 -> 2 -> 3 and an input-free node 4 -> 5 -> 3: with 4 and 5 in stage 0,
+    # stage 2 (node 3, work 6) receives 2's and 5's outputs: 6 + 1 + 3 = 10. Moving 4 and 5
+    # there: 6 + 1 + 1 + 1 (2's output) = 9. Moving 5 alone there: 4's output crosses
+    # instead (6 + 1 + 1 + 2 = 10); moving them to stage 1: 2 + 2 + 1 + 1 + in 1 + out 1 + 3 = 11
+    g = pjpart.Graph.from_arrays(work=[2, 2, 2, 6, 1, 1], sizeout=[1, 1, 1, 0, 2, 3],
+                                 edges=[(0, 1), (1, 2), (2, 3), (4, 5), (5, 3)])
+    cm = CostModel(bandwidth=1.0)
+    a = np.array([0, 1, 1, 2, 0, 0])
+    assert evaluate(g, a, 3, cm).tolist() == [8, 6, 10]
+    assert evaluate(g, improve(g, a, 3, cm), 3, cm).max() == 10  # closure moves do not help
+    after = pull_feeders(g, a, 3, cm)
+    assert after.tolist() == [0, 1, 1, 2, 2, 2]
+    assert evaluate(g, after, 3, cm).tolist() == [3, 6, 9]
 
 
 def test_local_search_docstring_examples_run():
