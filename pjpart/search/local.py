@@ -213,7 +213,7 @@ def feeder_pulls(graph: Graph, assignment: np.ndarray, stage: int, depth: int = 
     members = np.flatnonzero(feeder)
     if len(members) == 0:
         return np.zeros((0, graph.n), dtype=bool)
-    into = np.zeros(graph.n, dtype=bool)  # feeders with a successor in ``stage`` itself
+    into = np.zeros(graph.n, dtype=bool)  # nodes with a successor in ``stage`` itself
     into[src[a[dst] == stage]] = True
     reach: dict[int, int] = {}  # feeder -> bitmask of itself and the feeders it reaches
     rank = np.empty(graph.n, dtype=np.int64)
@@ -232,7 +232,8 @@ def pull_feeders(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostM
                  deadline: float | None = None) -> np.ndarray:
     """Move private feeders (:func:`feeder_pulls`) into the stages at the bottleneck, best move
     first under :func:`improve`'s key, until none helps, ``max_rounds`` or ``deadline``.
-    Never worse than ``assignment``; each move is priced by the reference evaluator."""
+    Never worse than ``assignment``; a move is priced by the stages it changes
+    (:func:`pjpart.cost.stage_cost`), as :func:`improve` prices its moves."""
     current = np.asarray(assignment, dtype=np.int64).copy()
     cur_key = _key(evaluate(graph, current, k, cost_model)[None])[0]
     for _ in range(max_rounds):
