@@ -449,16 +449,17 @@ def _fit_to_time(run: _Run, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, n: in
     cfg = run.cfg
     evaluate = _evaluate_fn(cfg, evaluator)  # the kernel the search will use: compiled once
     probe = rng.random((evaluator.chunk_size * evaluator.threads, n))
-    evaluate(probe[: evaluator.chunk_size])
-    run.evaluations += evaluator.chunk_size
+    first = probe[: evaluator.chunk_size]
+    fit = evaluate(first)[:, 0]
+    run.evaluations += len(first)
+    run.offer(first[int(np.argmin(fit))], float(fit.min()))
     if run.out_of_time():  # compiling took the time: no search will run
         return bcfg, cfg.islands
     t = time.perf_counter()
     fit = evaluate(probe)[:, 0]
     rate = len(probe) / max(time.perf_counter() - t, 1e-9)
     run.evaluations += len(probe)
-    best = int(np.argmin(fit))
-    run.offer(probe[best], float(fit[best]))
+    run.offer(probe[int(np.argmin(fit))], float(fit.min()))
     size, count = fit_populations(bcfg.population, cfg.islands, rate * max(0.0, run.seconds_left()),
                                   cfg.target_generations, bcfg.elite_fraction)
     if size < bcfg.population:
