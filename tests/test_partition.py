@@ -75,6 +75,51 @@ def test_time_limit_and_determinism():
     assert np.array_equal(a.assignment, b.assignment) and a.bottleneck == b.bottleneck
 
 
+def test_time_limit_holds_when_a_kernel_call_outlasts_it(monkeypatch):
+    # compiling a search's kernels can take longer than the whole time limit (seconds on real
+    # models, and no way to interrupt it): simulated by kernel calls that sleep first.  The run
+    # returns on time with the best seed order's partition, improved by local search
+    from pjpart.evaluator import Evaluator
+    from pjpart.search.driver import best_slicing, seed_orders
+
+    pairs = Evaluator.evaluate_pairs
+
+    def slow_pairs(self, keys, deadline=None):
+        time.sleep(3.0)
+        return pairs(self, keys, deadline)
+
+    monkeypatch.setattr(Evaluator, "evaluate_pairs", slow_pairs)
+    g = dnn_like(300, seed=3)
+    cm = pjpart.cost_model_for(g)
+    t = time.perf_counter()
+    r = partition(g, 8, cm, seed=1, time_limit=1.0, exact_max_downsets=0, bound_methods="combinatorial")
+    took = time.perf_counter() - t
+    assert took <= 1.0 * 1.1 and r.stopped_by == "time_limit"
+    assert r.method.startswith("seed-order") and r.evaluations == 0
+    check_result(g, r, 8, cm)
+    assert r.bottleneck <= min(best_slicing(g, o, 8, cm, None)[1] for o in seed_orders(g))
+
+
+def test_ctrl_c_while_a_kernel_call_runs_returns_the_best_so_far(monkeypatch):
+    # a time-limited run waits for its kernel calls in a worker thread: Ctrl-C meanwhile stops it
+    from pjpart.evaluator import Evaluator
+
+    pairs = Evaluator.evaluate_pairs
+    calls = []
+
+    def interrupted_third(self, keys, deadline=None):
+        calls.append(len(keys))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return pairs(self, keys, deadline)
+
+    monkeypatch.setattr(Evaluator, "evaluate_pairs", interrupted_third)
+    g = dnn_like(120, seed=2)
+    r = partition(g, 4, seed=0, time_limit=30.0, exact_max_downsets=0, bound_methods="combinatorial")
+    assert r.stopped_by == "interrupted" and len(calls) == 3 and r.evaluations > 0
+    check_result(g, r, 4, r.cost_model)
+
+
 def test_infeasible_memory_limit_is_reported():
     g = pjpart.Graph.from_arrays(work=[1, 1], params=[5, 50], edges=[(0, 1)], ids=["a", "big"])
     with pytest.raises(GraphError, match="no feasible partition: node 'big'"):
