@@ -348,6 +348,7 @@ class _Run:
         self.step_seconds = 0.0  # length of the last step, so a step is not started that would overshoot
         self.abandoned = False  # a call outlasted the deadline and still runs in the background
         self._worker: ThreadPoolExecutor | None = None
+        self._settled = False  # earlier runs' calls waited for (settle), once per run
 
     def until_deadline(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
         """``(True, fn())``, or ``(False, None)`` when the search's deadline comes first.
@@ -359,12 +360,13 @@ class _Run:
         it (the call ends in the background, and what it compiled serves the
         process's later calls).
         """
-        if self.deadline is None:
-            settle()
-            return True, fn()
-        if self._worker is None:  # the run's first call: an earlier run's may still compile
-            if not settle(max(0.0, self.deadline - time.perf_counter())):
+        if not self._settled:  # the run's first call: an earlier run's may still compile
+            self._settled = settle(None if self.deadline is None else max(0.0, self.deadline - time.perf_counter()))
+            if not self._settled:
                 return False, None
+        if self.deadline is None:
+            return True, fn()
+        if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="pjpart-search")
         future = self._worker.submit(fn)
         try:
