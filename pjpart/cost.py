@@ -195,15 +195,26 @@ def stage_cost(graph: Graph, assignments: Any, stages: Any, cost_model: CostMode
     work, params = inside @ graph.work, inside @ graph.params
     comm = np.zeros(len(A))
     if graph.m:
-        # edges grouped by producer (graph.edges is sorted by source): a producer's bytes count
-        # once per direction, however many of its consumers cross the stage border
         src, dst = graph.edges[:, 0], graph.edges[:, 1]
-        starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
-        su, sv = inside[:, src], inside[:, dst]
-        size = graph.sizeout[src[starts]]
-        comm = (np.logical_or.reduceat(su & ~sv, starts, axis=1) @ size      # out: sent to later stages
-                + np.logical_or.reduceat(~su & sv, starts, axis=1) @ size)   # in: read from earlier ones
+        starts = producer_starts(src)
+        comm = border_traffic(inside[:, src], inside[:, dst], starts, graph.sizeout[src[starts]])
     return _block_cost(work, comm, cm.overflow(params), cm)
+
+
+def producer_starts(src: np.ndarray) -> np.ndarray:
+    """Where each producer's run of edges begins in ``src`` (edges sorted by source, as
+    ``Graph.edges`` are)."""
+    return np.flatnonzero(np.r_[True, src[1:] != src[:-1]]) if len(src) else np.zeros(0, np.int64)
+
+
+def border_traffic(src_inside: np.ndarray, dst_inside: np.ndarray, starts: np.ndarray,
+                   size: np.ndarray) -> np.ndarray:
+    """Per row, the bytes a stage sends plus those it receives: ``src_inside`` / ``dst_inside``
+    ``(R, E)`` say whether each edge's ends are in the stage, ``starts`` is
+    :func:`producer_starts` of the edges and ``size`` each producer's output bytes.  A
+    producer's bytes count once per direction, however many of its consumers cross."""
+    return (np.logical_or.reduceat(src_inside & ~dst_inside, starts, axis=1) @ size     # out: to later stages
+            + np.logical_or.reduceat(~src_inside & dst_inside, starts, axis=1) @ size)  # in: from earlier ones
 
 
 def _block_cost(work: np.ndarray, comm: np.ndarray, overflow: np.ndarray, cm: CostModel) -> np.ndarray:

@@ -61,7 +61,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..cost import CostModel, _block_cost, evaluate, stage_breakdown, stage_cost
+from ..cost import CostModel, _block_cost, border_traffic, evaluate, producer_starts, stage_breakdown, stage_cost
 from ..graph import Graph
 from ..reference import segment_cost_table, slice_order
 from .exact import mask_bits, small_downsets
@@ -197,8 +197,8 @@ def feeder_pulls(graph: Graph, assignment: np.ndarray, stage: int, depth: int = 
     a = np.asarray(assignment)
     if graph.m == 0:
         return np.zeros((0, graph.n), dtype=bool)
-    src, dst = graph.edges[:, 0], graph.edges[:, 1]  # grouped by source
-    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    src, dst = graph.edges[:, 0], graph.edges[:, 1]
+    starts = producer_starts(src)
     sources = src[starts]
     later = a[dst] >= stage
     feeder = np.zeros(graph.n, dtype=bool)
@@ -235,11 +235,11 @@ def pull_feeders(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostM
     Never worse than ``assignment``; a move is priced by the stages it changes
     (:func:`pjpart.cost.stage_cost`), as :func:`improve` prices its moves."""
     current = np.asarray(assignment, dtype=np.int64).copy()
-    cur_key = _key(evaluate(graph, current, k, cost_model)[None])[0]
+    costs = evaluate(graph, current, k, cost_model)
+    cur_key = _key(costs[None])[0]
     for _ in range(max_rounds):
         if deadline is not None and time.perf_counter() >= deadline:
             break
-        costs = evaluate(graph, current, k, cost_model)
         top = np.flatnonzero(costs >= costs.max() * (1 - 1e-12))
         cands = [np.where(mask, t, current) for t in top.tolist() if t > 0
                  for mask in feeder_pulls(graph, current, t)]
@@ -258,7 +258,7 @@ def pull_feeders(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostM
         i = int(np.lexsort(keys.T[::-1])[0])
         if not tuple(keys[i]) < tuple(cur_key):
             break
-        current, cur_key = cands[i], keys[i]
+        current, costs, cur_key = cands[i], new[i], keys[i]
     return current
 
 
@@ -369,11 +369,9 @@ def split_costs(graph: Graph, assignment: np.ndarray, s: int, window: np.ndarray
         comm = np.full(len(to_first), base["in"][stage] + base["out"][stage])
         if len(edges):
             inside = labels == stage
-            su, sv = inside[:, local[edges[:, 0]]], inside[:, local[edges[:, 1]]]
-            starts = np.flatnonzero(np.r_[True, edges[1:, 0] != edges[:-1, 0]])
-            size = graph.sizeout[edges[starts, 0]]
-            share = (np.logical_or.reduceat(su & ~sv, starts, axis=1) @ size
-                     + np.logical_or.reduceat(~su & sv, starts, axis=1) @ size)
+            starts = producer_starts(edges[:, 0])
+            share = border_traffic(inside[:, local[edges[:, 0]]], inside[:, local[edges[:, 1]]], starts,
+                                   graph.sizeout[edges[starts, 0]])
             comm = comm - share[0] + share[1:]
         costs[:, col] = _block_cost(work, comm, cost_model.overflow(params), cost_model)
     return costs
