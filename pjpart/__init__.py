@@ -14,10 +14,11 @@ from .compile_cache import enable_compilation_cache
 from .cost import CostModel, cost_model_for, evaluate, stage_breakdown
 from .evaluator import Evaluator
 from .examples import example_path, resolve_graph
-from .graph import Graph, GraphError, load_graph, save_graph
+from .errors import ConfigError, GraphError, InfeasibleError, PjpartError
+from .graph import Graph, load_graph, save_graph
 from .result import PartitionResult
 from .importers import from_jax, from_keras, load_regal
-from .search import BASELINES, PRESETS, SearchConfig, baseline, load_preset, partition
+from .search import BASELINES, NOT_GIVEN, PRESETS, SearchConfig, Solver, baseline, load_preset, partition
 from .sweep import sweep, write_records
 
 __version__ = "0.1.0"
@@ -26,13 +27,18 @@ __all__ = [
     "BASELINES",
     "Bound",
     "BoundError",
+    "ConfigError",
     "CostModel",
     "Evaluator",
     "Graph",
     "GraphError",
+    "InfeasibleError",
+    "NOT_GIVEN",
     "PRESETS",
     "PartitionResult",
+    "PjpartError",
     "SearchConfig",
+    "Solver",
     "combinatorial_bound",
     "cost_model_for",
     "enable_compilation_cache",

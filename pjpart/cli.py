@@ -23,9 +23,9 @@ from .compile_cache import default_cache_dir, enable_compilation_cache
 from .bounds import METHODS, Bound, lower_bound
 from .cost import cost_model_for
 from .examples import EXAMPLES, resolve_graph
-from .graph import GraphError
+from .errors import ConfigError, PjpartError
 from .result import PartitionResult
-from .search import PRESETS, partition
+from .search import NOT_GIVEN, PRESETS, partition
 
 
 def _positive_float(text: str) -> float:
@@ -129,11 +129,16 @@ def format_table(result: PartitionResult) -> str:
     return "\n".join(lines)
 
 
+def _given(value):
+    """An unset flag leaves the preset's value."""
+    return NOT_GIVEN if value is None else value
+
+
 def _cmd_partition(args: argparse.Namespace) -> int:
     graph = resolve_graph(args.graph)
     cm = _cost_model(graph, args)
-    result = partition(graph, args.k, cm, preset=args.preset, seed=args.seed, time_limit=args.time_limit,
-                       max_evaluations=args.max_evaluations, engine=args.engine,
+    result = partition(graph, args.k, cm, preset=args.preset, seed=args.seed, time_limit=_given(args.time_limit),
+                       max_evaluations=_given(args.max_evaluations), engine=_given(args.engine),
                        quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
                        json_progress=args.json_progress)
     print(format_table(result))
@@ -186,8 +191,8 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     try:
         ks = [int(x) for x in args.k.split(",") if x.strip()]
     except ValueError:
-        raise GraphError(f"-k must be comma-separated integers, got {args.k!r}") from None
-    records = run_zoo(args.models, ks, args.preset, args.time_limit, args.out, args.seed,
+        raise ConfigError(f"-k must be comma-separated integers, got {args.k!r}") from None
+    records = run_zoo(args.models, ks, args.preset, _given(args.time_limit), args.out, args.seed,
                       progress=not args.quiet)
     print(summary_table(records))
     print(f"results in {args.out}/ (results.csv, results.json, summary.md, plots)")
@@ -205,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_bound(args)
         if args.command == "zoo":
             return _cmd_zoo(args)
-    except GraphError as exc:
+    except PjpartError as exc:
         print(f"pjpart: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InfeasibleError
 from .graph import Graph, GraphError, check_k
 
 
@@ -103,6 +104,44 @@ def cost_model_for(graph: Graph) -> CostModel:
     """
     hint = graph.meta.get("cost_model")
     return DEFAULT_COST_MODEL if hint is None else CostModel.from_json(hint)
+
+
+def check_feasible(graph: Graph, cost_model: CostModel) -> None:
+    """Raise when some node alone exceeds the hard ``memory_limit``: then no partition is feasible.
+
+    Parameters
+    ----------
+    graph
+        The graph to partition.
+    cost_model
+        Its cost model; only ``memory_limit`` matters here.
+
+    Returns
+    -------
+    None
+        Every node fits the limit on its own.
+
+    Raises
+    ------
+    InfeasibleError
+        Naming the first node whose ``params`` exceed ``memory_limit``.
+
+    Examples
+    --------
+    >>> from pjpart import Graph
+    >>> g = Graph.from_arrays(work=[1, 1], params=[5, 50], edges=[(0, 1)], ids=["a", "big"])
+    >>> check_feasible(g, CostModel(memory_limit=100))
+    >>> check_feasible(g, CostModel(memory_limit=10))
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.InfeasibleError: no feasible partition: node 'big' has params 50 above memory_limit 10
+    """
+    if math.isfinite(cost_model.memory_limit):
+        bad = np.flatnonzero(graph.params > cost_model.memory_limit)
+        if len(bad):
+            v = int(bad[0])
+            raise InfeasibleError(f"no feasible partition: node {graph.ids[v]!r} has params {graph.params[v]:g} "
+                                  f"above memory_limit {cost_model.memory_limit:g}")
 
 
 def check_assignment(graph: Graph, assignment: Any, k: int) -> np.ndarray:

@@ -30,9 +30,8 @@ import functools
 import math
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -303,11 +302,11 @@ class Evaluator:
         short = self.chunk_size - len(x)
         return x if short == 0 else np.concatenate([x, np.repeat(x[:1], short, axis=0)])
 
-    def _map_chunks(self, fn, total: int, deadline: float | None = None) -> list:
+    def _map_chunks(self, fn, total: int, should_stop: Callable[[], bool] | None = None) -> list:
         """``[fn(a, b) for each chunk]`` on up to ``threads`` host threads, in chunk order.
-        With ``deadline``, chunks after the first that would start past it return ``None``."""
+        Chunks after the first that would start once ``should_stop()`` holds return ``None``."""
         def task(a, b):
-            if a and deadline is not None and time.perf_counter() >= deadline:
+            if a and should_stop is not None and should_stop():
                 return None
             return fn(a, b)
 
@@ -378,35 +377,35 @@ class Evaluator:
         """Bottlenecks ``(P,)`` (float64 array of kernel-dtype values) of topological orders."""
         return self._evaluate("bottlenecks", orders=np.asarray(orders, dtype=np.int32))
 
-    def evaluate(self, keys: Any, deadline: float | None = None) -> np.ndarray:
+    def evaluate(self, keys: Any, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """Bottlenecks ``(P,)`` of the random keys ``(P, n)``.
 
-        With ``deadline`` (a ``time.perf_counter()`` value), chunks after the
-        first that would start past it are not evaluated and get ``inf``, so a
-        time limit holds even when one population takes longer than it.
+        Chunks after the first that would start once ``should_stop()`` holds are
+        not evaluated and get ``inf``, so a time limit holds even when one
+        population takes longer than it.
         """
-        return self._evaluate_keys("bottlenecks", keys, deadline)
+        return self._evaluate_keys("bottlenecks", keys, should_stop)
 
-    def evaluate_pairs(self, keys: Any, deadline: float | None = None) -> np.ndarray:
+    def evaluate_pairs(self, keys: Any, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """``(P, 2)``: each candidate's bottleneck with at most ``k`` stages (as :meth:`evaluate`)
         and with at most ``k + 1`` (a tie-break for searches; one DP gives both, see
-        :func:`pjpart.kernels.slice_bottleneck_pair`).  ``deadline`` as in :meth:`evaluate`.
+        :func:`pjpart.kernels.slice_bottleneck_pair`).  ``should_stop`` as in :meth:`evaluate`.
 
         The second value is exact up to the upper bound like the first; where the
         first is above the bound (or ``inf``), both only rank the candidate last.
         """
-        return self._evaluate_keys("pairs", keys, deadline)
+        return self._evaluate_keys("pairs", keys, should_stop)
 
-    def _evaluate_keys(self, kind: str, keys: Any, deadline: float | None) -> np.ndarray:
+    def _evaluate_keys(self, kind: str, keys: Any, should_stop: Callable[[], bool] | None) -> np.ndarray:
         keys = self._check_keys(keys)
         if self.decode_on == "host":
-            return self._evaluate(kind, orders=decode_keys(self.graph, keys).astype(np.int32), deadline=deadline)
-        return self._evaluate(kind, keys=keys, deadline=deadline)
+            return self._evaluate(kind, orders=decode_keys(self.graph, keys).astype(np.int32), should_stop=should_stop)
+        return self._evaluate(kind, keys=keys, should_stop=should_stop)
 
     def _evaluate(self, kind: str, *, keys: np.ndarray | None = None, orders: np.ndarray | None = None,
-                  deadline: float | None = None) -> np.ndarray:
+                  should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """The ``bottlenecks`` (``(P,)``) or ``pairs`` (``(P, 2)``) kernel over chunks of keys
-        (decoded on the device) or of orders; chunks skipped past ``deadline`` stay ``inf``."""
+        (decoded on the device) or of orders; chunks skipped once ``should_stop()`` holds stay ``inf``."""
         if keys is not None:
             def chunk_values(a, b):
                 chunk, needed = self._decode_chunk(self._pad(keys[a:b]))
@@ -418,7 +417,7 @@ class Evaluator:
 
         total = len(keys if keys is not None else orders)
         out = np.full((total,) if kind == "bottlenecks" else (total, 2), np.inf)
-        for (a, b), values in zip(self._chunks(total), self._map_chunks(chunk_values, total, deadline)):
+        for (a, b), values in zip(self._chunks(total), self._map_chunks(chunk_values, total, should_stop)):
             if values is not None:
                 out[a:b] = values
         return out

@@ -29,11 +29,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .errors import GraphError
+
 FIELDS = ("work", "params", "sizeout")
-
-
-class GraphError(ValueError):
-    """Bad graph input; the message names the node, edge or field at fault."""
 
 
 def _check_number(value: Any, what: str) -> float:

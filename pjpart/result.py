@@ -18,6 +18,18 @@ from .cost import CostModel, stage_breakdown
 from .graph import Graph
 
 
+def relative_gap(value: float, bound: float) -> float:
+    """The certified gap ``value / bound - 1`` (never negative; ``inf`` without a positive
+    bound unless ``value`` is 0).
+
+    >>> relative_gap(1.1, 1.0) > 0.0999, relative_gap(0.0, 0.0), relative_gap(1.0, 0.0)
+    (True, 0.0, inf)
+    """
+    if bound > 0:
+        return max(0.0, value / bound - 1.0)
+    return 0.0 if value == 0 else math.inf
+
+
 @dataclass(frozen=True)
 class PartitionResult:
     """A validated partition: stage per node, per-stage costs, bound and gap."""
@@ -42,9 +54,7 @@ class PartitionResult:
     @property
     def gap(self) -> float:
         """``bottleneck / lower_bound - 1`` (``inf`` without a positive bound)."""
-        if self.lower_bound > 0 and math.isfinite(self.bottleneck):
-            return max(0.0, self.bottleneck / self.lower_bound - 1.0)
-        return 0.0 if self.bottleneck == 0 else math.inf
+        return relative_gap(self.bottleneck, self.lower_bound)
 
     @property
     def throughput(self) -> float:

@@ -24,9 +24,10 @@ from typing import Any, Callable, Iterable
 
 from .cost import CostModel
 from .examples import resolve_graph
-from .graph import Graph, GraphError
+from .errors import ConfigError
+from .graph import Graph
 from .result import PartitionResult
-from .search import BASELINES, PRESETS, baseline, partition
+from .search import BASELINES, NOT_GIVEN, PRESETS, Solver, baseline
 
 FIELDS = ("graph", "n", "m", "k", "method", "seed", "bottleneck", "bound", "bound_method", "gap", "evaluations",
           "seconds", "stopped_by")
@@ -41,18 +42,22 @@ def record(graph: Graph, result: PartitionResult, method: str, **extra: Any) -> 
 
 
 def run_one(graph: Graph, k: int, method: str, seed: int = 0, cost_model: CostModel | None = None,
-            time_limit: float | None = None, **overrides: Any) -> PartitionResult:
-    """One cell: a preset through :func:`pjpart.partition`, or a baseline."""
+            time_limit: Any = NOT_GIVEN, solver: Solver | None = None, **overrides: Any) -> PartitionResult:
+    """One cell: a preset through :meth:`pjpart.Solver.partition`, or a baseline.
+
+    ``time_limit`` not given: the preset's (a baseline's: none)."""
     if method in BASELINES:
         kw = {"max_evaluations": overrides["max_evaluations"]} if "max_evaluations" in overrides else {}
-        return baseline(graph, k, method, cost_model, seed=seed, time_limit=time_limit, **kw)
+        return baseline(graph, k, method, cost_model, seed=seed,
+                        time_limit=None if time_limit is NOT_GIVEN else time_limit, **kw)
     if method not in PRESETS:
-        raise GraphError(f"unknown method {method!r}; presets {', '.join(PRESETS)}, baselines {', '.join(BASELINES)}")
-    return partition(graph, k, cost_model, preset=method, seed=seed, time_limit=time_limit, **overrides)
+        raise ConfigError(f"unknown method {method!r}; presets {', '.join(PRESETS)}, baselines {', '.join(BASELINES)}")
+    return (solver or Solver()).partition(graph, k, cost_model, preset=method, seed=seed, time_limit=time_limit,
+                                          **overrides)
 
 
 def sweep(graphs: Iterable, ks: Iterable[int], methods: Iterable[str] = ("default",), seeds: Iterable[int] = (0,),
-          *, cost_model: CostModel | None = None, time_limit: float | None = None, overrides: dict | None = None,
+          *, cost_model: CostModel | None = None, time_limit: Any = NOT_GIVEN, overrides: dict | None = None,
           resume: list | None = None, progress: bool = True,
           on_result: Callable[[dict, PartitionResult], None] | None = None,
           release_compiled: bool = True) -> list[dict]:
@@ -63,11 +68,14 @@ def sweep(graphs: Iterable, ks: Iterable[int], methods: Iterable[str] = ("defaul
     a sweep over a whole zoo exhausted the process's memory mappings after about 80
     (model, k) cells (LLVM "Cannot allocate memory").  It also drops the caller's
     own compiled JAX functions, which then compile again on their next call.
+    One :class:`pjpart.Solver` runs every cell, so that no cell compiles a kernel that an
+    earlier time-limited cell left compiling.
     """
     graphs = [g if isinstance(g, Graph) else resolve_graph(str(g)) for g in graphs]
     cells = [(g, k, m, s) for g in graphs for k in ks for m in methods for s in seeds]
     done = {(r["graph"], int(r["k"]), r["method"], r["seed"]): r for r in (resume or [])}
     records = []
+    solver = Solver()
     bar = None
     if progress:
         from tqdm import tqdm
@@ -80,7 +88,7 @@ def sweep(graphs: Iterable, ks: Iterable[int], methods: Iterable[str] = ("defaul
         if key in done:
             records.append(done[key])
         else:
-            result = run_one(g, int(k), m, s, cost_model, time_limit, **(overrides or {}))
+            result = run_one(g, int(k), m, s, cost_model, time_limit, solver, **(overrides or {}))
             rec = record(g, result, m)
             records.append(rec)
             if on_result is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import zoo
 from .graph import GraphError
+from .search import NOT_GIVEN
 from .sweep import sweep, write_records
 
 
@@ -84,7 +85,7 @@ def _plots(records: list[dict], stage_result: Any, out: str) -> list[str]:
     return written
 
 
-def run_zoo(models: str | None, ks: list[int], preset: str = "default", time_limit: float | None = None,
+def run_zoo(models: str | None, ks: list[int], preset: str = "default", time_limit: Any = NOT_GIVEN,
             out: str = "zoo-results", seed: int = 0, progress: bool = True) -> list[dict]:
     """Partition the matching zoo models for every k; see the module docstring for the files."""
     names = zoo.names(models)
@@ -110,7 +111,8 @@ def run_zoo(models: str | None, ks: list[int], preset: str = "default", time_lim
     write_records(records, json_path)
     write_records(records, os.path.join(out, "results.csv"))
     with open(os.path.join(out, "summary.md"), "w") as fh:
-        fh.write(f"# pjpart zoo run: preset {preset}, time limit {time_limit} s per (model, k)\n\n")
+        limit = "the preset's time limit" if time_limit is NOT_GIVEN else f"time limit {time_limit} s"
+        fh.write(f"# pjpart zoo run: preset {preset}, {limit} per (model, k)\n\n")
         fh.write(summary_table(records) + "\n")
     shown = last.get(names[0])
     _plots(records, shown, out)

@@ -1,11 +1,15 @@
 """Lower bounds: numbers proven <= the optimal bottleneck (SPEC section 2.5).
 
 Solver-based formulations (``stages``) import CVXPY lazily, so ``import pjpart``
-and the :class:`~pjpart.Evaluator` work where CVXPY is not installed.
+and the :class:`~pjpart.Evaluator` work where CVXPY is not installed.  Nothing here
+imports :mod:`pjpart.search`: the search uses the bounds, not the other way round.
 """
 
-from .api import AUTO, METHODS, Bound, BoundError, MethodBound, lower_bound
-from .combinatorial import check_feasible, combinatorial_bound
+from ..cost import check_feasible  # re-exported for the search's imports; it lives in cost
+from .api import (AUTO, METHODS, REGISTRY, SOLVER_FREE, Bound, BoundError, BoundRequest, MethodBound,
+                  available_methods, lower_bound)
+from .background import BackgroundBounds
+from .combinatorial import combinatorial_bound
 
-__all__ = ["AUTO", "METHODS", "Bound", "BoundError", "MethodBound", "check_feasible", "combinatorial_bound",
-           "lower_bound"]
+__all__ = ["AUTO", "METHODS", "REGISTRY", "SOLVER_FREE", "BackgroundBounds", "Bound", "BoundError", "BoundRequest",
+           "MethodBound", "available_methods", "check_feasible", "combinatorial_bound", "lower_bound"]

@@ -8,18 +8,22 @@ name               what                                                        p
 =================  ==========================================================  =======================
 ``combinatorial``  ``max(work(V)/k, max_v work(v))`` + overflow terms           ``combinatorial.py``
 ``mincut``         max over nodes of the cheapest block holding it (min cuts)   ``mincut.py``
-``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``search/exact.py``
+``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``pjpart/lattice.py``
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
 ``superblock3``    MIPs over ``(b, 1, k-1-b)``: before / at / after stage b     ``stages.py``
 ``lp``             LP relaxation of the exact MIP (weak; Clarabel, HiGHS fallback) ``stages.py``
 ``mip``            the exact MIP on HiGHS; its dual bound at the time limit     ``stages.py``
 =================  ==========================================================  =======================
 
+Each method is a function ``method(request: BoundRequest, budget: Budget) -> MethodBound``
+in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
+:data:`SOLVER_FREE` those that run without CVXPY (:func:`available_methods`).
+
 ``auto`` runs them in the order of bound per second measured by
-``bench/bounds.py``: combinatorial (instant), mincut (well under a second on
-the zoo, and what decides communication-bound models at large k), exact-dp
-(when the lattice is small it IS the optimum), superblock2, superblock3, then
-the exact MIP with the time that is left.  Each solver formulation also carries
+``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
+mincut (what decides communication-bound models at large k), exact-dp (when
+the lattice is small it IS the optimum), superblock2, superblock3, then the
+exact MIP with the time that is left.  Each solver formulation also carries
 the best bound found before it as a row ``T >= bound`` (valid: the bound is
 ``<= T*``), so a later method never reports less than an earlier one proved.
 
@@ -40,22 +44,45 @@ Example
 
 from __future__ import annotations
 
-import math
+import importlib.util
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
-from ..cost import CostModel, cost_model_for
-from ..graph import Graph, GraphError, check_k
-from .combinatorial import check_feasible, combinatorial_bound
+from ..budget import Budget
+from ..cost import CostModel, check_feasible, cost_model_for
+from ..errors import ConfigError
+from ..graph import Graph, check_k
+from .combinatorial import combinatorial_bound
 
-METHODS = ("combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "lp", "mip")
-AUTO = ("combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "mip")
+#: below this many seconds left a solver problem is not started
+_MIN_SOLVER_SECONDS = 0.05
 
 
 class BoundError(AssertionError):
     """A bound above a feasible partition's cost: always a bug."""
+
+
+@dataclass(frozen=True)
+class BoundRequest:
+    """What every bound method is given: the problem, and the best bound proven before it.
+
+    Parameters
+    ----------
+    graph, k, cost_model
+        The partitioning problem.
+    max_downsets
+        ``exact-dp`` runs only on lattices with at most this many downsets.
+    floor
+        The best bound so far (``<= T*``); solver formulations add it as a valid row.
+    """
+
+    graph: Graph
+    k: int
+    cost_model: CostModel
+    max_downsets: int = 4096
+    floor: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,19 +137,20 @@ def _spread(lo: int, hi: int) -> list[int]:
     return out
 
 
-def _family(graph: Graph, cm: CostModel, caps_list: list[tuple], deadline: float, name: str,
-            per_problem: float | None, floor: float) -> MethodBound:
-    """Max over coarsenings, each solved until the deadline; the dual bound of the last one counts too."""
+def _family(request: BoundRequest, caps_list: list[tuple], budget: Budget, name: str,
+            per_problem: float | None) -> MethodBound:
+    """Max over coarsenings, each solved within the budget; the dual bound of the last one counts too."""
     from .stages import solve_stage_problem, stage_problem
 
     t0 = time.perf_counter()
     best, best_caps, solved, statuses = 0.0, None, 0, set()
     for caps in caps_list:
-        left = deadline - time.perf_counter()
-        if left <= 0.05:
+        left = budget.remaining()
+        if left <= _MIN_SOLVER_SECONDS:
             break
         limit = left if per_problem is None else min(left, per_problem)
-        sol = solve_stage_problem(stage_problem(graph, caps, cm, floor=floor), time_limit=limit)
+        sol = solve_stage_problem(stage_problem(request.graph, caps, request.cost_model, floor=request.floor),
+                                  time_limit=limit)
         solved += 1
         statuses.add(sol.status)
         if sol.bound > best:
@@ -133,49 +161,145 @@ def _family(graph: Graph, cm: CostModel, caps_list: list[tuple], deadline: float
                        {"caps": list(best_caps) if best_caps else None, "solved": solved})
 
 
-def _run(method: str, graph: Graph, k: int, cm: CostModel, deadline: float, max_downsets: int,
-         floor: float = 0.0) -> MethodBound:
+def _combinatorial(request: BoundRequest, budget: Budget) -> MethodBound:
     t0 = time.perf_counter()
-    if method == "combinatorial":
-        return MethodBound(method, combinatorial_bound(graph, k, cm), "proven", time.perf_counter() - t0)
-    if method == "mincut":
-        from .mincut import node_closure_values
+    value = combinatorial_bound(request.graph, request.k, request.cost_model)
+    return MethodBound("combinatorial", value, "proven", time.perf_counter() - t0)
 
-        vals, done = node_closure_values(graph, cm, deadline)
-        status = "proven" if done == graph.n else f"partial ({done}/{graph.n} nodes)"
-        return MethodBound(method, float(vals.max(initial=0.0)), status, time.perf_counter() - t0)
-    if method == "exact-dp":
-        from ..search.exact import exact_partition
 
-        exact = exact_partition(graph, k, cm, max_downsets)
-        if exact is None:
-            return MethodBound(method, 0.0, f"skipped (more than {max_downsets} downsets)", time.perf_counter() - t0)
-        return MethodBound(method, exact[0], "optimal", time.perf_counter() - t0)
-    if method in ("superblock2", "superblock3", "lp", "mip"):
-        import cvxpy  # noqa: F401  (first import: about a second, counted before a problem starts)
+def _mincut(request: BoundRequest, budget: Budget) -> MethodBound:
+    from .mincut import node_closure_values
 
-        if deadline - time.perf_counter() <= 0.05:
-            return MethodBound(method, 0.0, "no time", time.perf_counter() - t0)
-    if method in ("superblock2", "superblock3"):
-        if k == 1:
-            return MethodBound(method, 0.0, "skipped (k = 1)", 0.0)
-        if method == "superblock2":
-            caps = [(c, k - c) for c in _spread(1, k - 1)]
-        else:
-            caps = [(b, 1, k - 1 - b) for b in _spread(0, k - 1)]
-        # one coarsening may not eat the whole budget: a later, better one would never run
-        per = max(1.0, (deadline - t0) / 4)
-        return _family(graph, cm, caps, deadline, method, per, floor)
-    if method in ("lp", "mip"):
-        from .stages import solve_stage_problem, stage_problem
+    t0 = time.perf_counter()
+    n = request.graph.n
+    vals, done = node_closure_values(request.graph, request.cost_model, budget.stopper())
+    status = "proven" if done == n else f"partial ({done}/{n} nodes)"
+    return MethodBound("mincut", float(vals.max(initial=0.0)), status, time.perf_counter() - t0)
 
-        left = deadline - time.perf_counter()
-        if left <= 0.05:
-            return MethodBound(method, 0.0, "no time", 0.0)
-        prob = stage_problem(graph, (1,) * k, cm, integer=method == "mip", floor=floor)
-        sol = solve_stage_problem(prob, time_limit=left)
-        return MethodBound(method, sol.bound, sol.status, time.perf_counter() - t0)
-    raise GraphError(f"unknown bound method {method!r}; known: {', '.join(METHODS)} or 'auto'")
+
+def _exact_dp(request: BoundRequest, budget: Budget) -> MethodBound:
+    from ..lattice import exact_partition
+
+    t0 = time.perf_counter()
+    exact = exact_partition(request.graph, request.k, request.cost_model, request.max_downsets)
+    if exact is None:
+        return MethodBound("exact-dp", 0.0, f"skipped (more than {request.max_downsets} downsets)",
+                           time.perf_counter() - t0)
+    return MethodBound("exact-dp", exact[0], "optimal", time.perf_counter() - t0)
+
+
+def _solver_time_left(name: str, budget: Budget, t0: float) -> MethodBound | None:
+    """Import CVXPY, then a "no time" result when too little time is left for a problem (else None)."""
+    import cvxpy  # noqa: F401  (its first import is slow: counted before a problem's time limit is set)
+
+    if budget.remaining() <= _MIN_SOLVER_SECONDS:
+        return MethodBound(name, 0.0, "no time", time.perf_counter() - t0)
+    return None
+
+
+def _superblock(request: BoundRequest, budget: Budget, name: str, caps: Callable[[int], list[tuple]]) -> MethodBound:
+    t0 = time.perf_counter()
+    # one coarsening may not eat the whole budget: a later, better one would never run
+    per = max(1.0, budget.remaining() / 4)
+    late = _solver_time_left(name, budget, t0)
+    if late is not None:
+        return late
+    if request.k == 1:
+        return MethodBound(name, 0.0, "skipped (k = 1)", 0.0)
+    return _family(request, caps(request.k), budget, name, per)
+
+
+def _superblock2(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _superblock(request, budget, "superblock2", lambda k: [(c, k - c) for c in _spread(1, k - 1)])
+
+
+def _superblock3(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _superblock(request, budget, "superblock3", lambda k: [(b, 1, k - 1 - b) for b in _spread(0, k - 1)])
+
+
+def _whole(request: BoundRequest, budget: Budget, name: str, integer: bool) -> MethodBound:
+    """The exact stage-assignment problem (the MIP, or its LP relaxation) with all the time left."""
+    t0 = time.perf_counter()
+    late = _solver_time_left(name, budget, t0)
+    if late is not None:
+        return late
+    from .stages import solve_stage_problem, stage_problem
+
+    left = budget.remaining()
+    if left <= _MIN_SOLVER_SECONDS:
+        return MethodBound(name, 0.0, "no time", 0.0)
+    prob = stage_problem(request.graph, (1,) * request.k, request.cost_model, integer=integer, floor=request.floor)
+    sol = solve_stage_problem(prob, time_limit=left)
+    return MethodBound(name, sol.bound, sol.status, time.perf_counter() - t0)
+
+
+def _lp(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _whole(request, budget, "lp", integer=False)
+
+
+def _mip(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _whole(request, budget, "mip", integer=True)
+
+
+#: every bound method, by name: ``method(request, budget) -> MethodBound``, stopping by the budget
+REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
+    "combinatorial": _combinatorial,
+    "mincut": _mincut,
+    "exact-dp": _exact_dp,
+    "superblock2": _superblock2,
+    "superblock3": _superblock3,
+    "lp": _lp,
+    "mip": _mip,
+}
+#: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
+METHODS = tuple(REGISTRY)
+#: what ``methods="auto"`` runs, in this order
+AUTO = ("combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "mip")
+#: the methods that run without CVXPY
+SOLVER_FREE = ("combinatorial", "mincut", "exact-dp")
+
+
+def _names(methods: str | Sequence[str]) -> list[str]:
+    """``methods`` as a list of known names (``"auto"``: :data:`AUTO`); ConfigError on an unknown one."""
+    names = list(AUTO if methods == "auto" else ([methods] if isinstance(methods, str) else methods))
+    for name in names:
+        if name not in REGISTRY:
+            raise ConfigError(f"unknown bound method {name!r}; known: {', '.join(METHODS)} or 'auto'")
+    return names
+
+
+def available_methods(methods: str | Sequence[str] = "auto") -> tuple[str, ...]:
+    """The requested methods that can run here: without CVXPY, only the :data:`SOLVER_FREE` ones.
+
+    Checks whether CVXPY is installed without importing it, as importing it is slow.
+
+    Parameters
+    ----------
+    methods
+        ``"auto"``, one method name, or a list of names from :data:`METHODS`.
+
+    Returns
+    -------
+    tuple of str
+        The requested names (``"auto"``: :data:`AUTO`) in their order; without CVXPY those
+        of them in :data:`SOLVER_FREE`, or ``("combinatorial",)`` when none is.
+
+    Raises
+    ------
+    ConfigError
+        On a name not in :data:`METHODS`.
+
+    Examples
+    --------
+    >>> available_methods(["combinatorial", "mincut"])
+    ('combinatorial', 'mincut')
+    >>> set(available_methods("auto")) >= set(SOLVER_FREE)
+    True
+    """
+    names = _names(methods)
+    if importlib.util.find_spec("cvxpy") is not None:
+        return tuple(names)
+    return tuple(n for n in names if n in SOLVER_FREE) or ("combinatorial",)
 
 
 def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, methods="auto",
@@ -183,31 +307,69 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
                 max_downsets: int = 4096, on_method: Callable[[MethodBound], None] | None = None) -> Bound:
     """A lower bound on the optimal bottleneck of ``graph`` into ``k`` stages.
 
-    ``methods`` is ``"auto"`` or a list of names from :data:`METHODS`; they run
-    in that order until ``time_limit`` seconds are spent (the combinatorial
-    bound always runs).  ``upper_bound`` (a known partition's cost) stops the
-    run when reached and refuses any value above it (see the module docstring).
-    ``on_method`` is called with each method's checked result as soon as it is
-    known (a search running alongside can use a bound before the slower ones end).
+    Parameters
+    ----------
+    graph
+        The graph to partition.
+    k
+        Number of stages (an integer >= 1).
+    cost_model
+        The block cost's parameters; by default the graph's recommended one
+        (:func:`pjpart.cost.cost_model_for`).
+    methods
+        ``"auto"`` (:data:`AUTO`), one name or a list of names from :data:`METHODS`; they
+        run in that order until ``time_limit`` is spent.  The combinatorial bound always
+        runs (first, when not listed).
+    time_limit
+        Seconds for all the methods together; ``None`` for no limit.
+    upper_bound
+        A known partition's cost: the run stops once a bound reaches it, and a value
+        above it is refused (see the module docstring).
+    strict
+        Raise :class:`BoundError` on a refused value instead of warning.
+    max_downsets
+        ``exact-dp`` runs only on lattices with at most this many downsets.
+    on_method
+        Called with each method's checked result as soon as it is known (a search running
+        alongside can use a bound before the slower ones end).
+
+    Returns
+    -------
+    Bound
+        The best value, the method that gave it, and every method's :class:`MethodBound`.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown method name.
+    GraphError
+        On a bad ``k``.
+    InfeasibleError
+        When some node alone exceeds ``memory_limit``.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.load_graph(pjpart.example_path("tiny"))
+    >>> b = lower_bound(g, 2, methods=["combinatorial", "exact-dp"])
+    >>> b.method, b.value, [r.status for r in b.results]
+    ('exact-dp', 14.0, ['proven', 'optimal'])
     """
     t0 = time.perf_counter()
+    budget = Budget(None if time_limit is None else float(time_limit), start=t0)
     k = check_k(k)
     cm = cost_model or cost_model_for(graph)
     check_feasible(graph, cm)
-    names = list(AUTO if methods == "auto" else ([methods] if isinstance(methods, str) else methods))
-    for name in names:
-        if name not in METHODS:
-            raise GraphError(f"unknown bound method {name!r}; known: {', '.join(METHODS)} or 'auto'")
+    names = _names(methods)
     if "combinatorial" not in names:
         names.insert(0, "combinatorial")
-    deadline = t0 + (math.inf if time_limit is None else float(time_limit))
     results: list[MethodBound] = []
     best = MethodBound("combinatorial", 0.0, "", 0.0)
     for name in names:
-        if results and time.perf_counter() >= deadline:
+        if results and budget.expired():
             results.append(MethodBound(name, 0.0, "no time", 0.0))
             continue
-        res = _run(name, graph, k, cm, deadline, max_downsets, best.value)
+        res = REGISTRY[name](BoundRequest(graph, k, cm, max_downsets, best.value), budget)
         if upper_bound is not None and res.value > upper_bound * (1 + 1e-9):
             msg = (f"bound method {name!r} gave {res.value!r} above a feasible partition's cost "
                    f"{upper_bound!r}: a bound bug")
@@ -228,4 +390,5 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
                  seconds=time.perf_counter() - t0)
 
 
-__all__ = ["AUTO", "METHODS", "Bound", "BoundError", "MethodBound", "lower_bound"]
+__all__ = ["AUTO", "METHODS", "REGISTRY", "SOLVER_FREE", "Bound", "BoundError", "BoundRequest", "MethodBound",
+           "available_methods", "lower_bound"]

@@ -16,24 +16,34 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..cost import CostModel
-from ..graph import Graph, GraphError
-
-
-def check_feasible(graph: Graph, cost_model: CostModel) -> None:
-    """Raise if some node alone exceeds the hard ``memory_limit`` (no partition is feasible)."""
-    if math.isfinite(cost_model.memory_limit):
-        bad = np.flatnonzero(graph.params > cost_model.memory_limit)
-        if len(bad):
-            v = int(bad[0])
-            raise GraphError(f"no feasible partition: node {graph.ids[v]!r} has params {graph.params[v]:g} "
-                             f"above memory_limit {cost_model.memory_limit:g}")
+from ..graph import Graph
 
 
 def combinatorial_bound(graph: Graph, k: int, cost_model: CostModel) -> float:
-    """``max(max_v work(v) + over(params(v)), (work(V) + over_total) / k)``; see the module docstring."""
+    """``max(max_v work(v) + over(params(v)), (work(V) + over_total) / k)``; see the module docstring.
+
+    Parameters
+    ----------
+    graph
+        The graph to partition.
+    k
+        Number of stages.
+    cost_model
+        The block cost's parameters.
+
+    Returns
+    -------
+    float
+        A lower bound on the optimal bottleneck (no solver, O(n)).
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 5, 1], sizeout=[9, 9, 0], edges=[(0, 1), (1, 2)])
+    >>> combinatorial_bound(g, 2, pjpart.CostModel())  # the heaviest node, above work(V) / k = 3.5
+    5.0
+    """
     own = graph.work + cost_model.overflow(graph.params)
     total_over = 0.0
     if math.isfinite(cost_model.memory):

@@ -36,7 +36,7 @@ Example
 from __future__ import annotations
 
 import math
-import time
+from typing import Callable
 
 import numpy as np
 
@@ -67,10 +67,40 @@ def _network(graph: Graph, cm: CostModel) -> tuple[np.ndarray, np.ndarray, np.nd
             np.concatenate(caps).astype(np.int64), n + 2 * p + 2, scale)
 
 
-def node_closure_values(graph: Graph, cost_model: CostModel, deadline: float | None = None,
+def node_closure_values(graph: Graph, cost_model: CostModel, should_stop: Callable[[], bool] | None = None,
                         nodes: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Per node ``v``: a lower bound on the cost of any block holding ``v`` (0 where not computed in time),
-    and how many nodes were computed before the deadline."""
+    """Per node ``v``, a lower bound on the cost of any block holding ``v``, by one min cut each.
+
+    Parameters
+    ----------
+    graph
+        The graph.
+    cost_model
+        The block cost's parameters.
+    should_stop
+        Asked before each node's cut; once it returns True the remaining nodes are left at 0
+        (``None``: never stop, e.g. ``Budget.stopper()`` without a time limit).
+    nodes
+        The nodes to compute, in this order; by default all, heaviest work first.
+
+    Returns
+    -------
+    values : numpy.ndarray
+        ``(n,)``: ``min_{S contains v} f(S)`` made safe (see the module docstring); 0 where
+        not computed.
+    done : int
+        How many nodes were computed before ``should_stop`` said stop.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 5, 1], sizeout=[9, 9, 0], edges=[(0, 1), (1, 2)])
+    >>> values, done = node_closure_values(g, pjpart.CostModel())
+    >>> values.round(6).tolist(), done
+    ([7.0, 7.0, 7.0], 3)
+    >>> node_closure_values(g, pjpart.CostModel(), should_stop=lambda: True)[1]
+    0
+    """
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import maximum_flow
 
@@ -83,7 +113,7 @@ def node_closure_values(graph: Graph, cost_model: CostModel, deadline: float | N
     # the heaviest nodes first: they are the likeliest to give the maximum
     order = np.argsort(-graph.work) if nodes is None else np.asarray(nodes)
     for v in order.tolist():
-        if deadline is not None and time.perf_counter() >= deadline:
+        if should_stop is not None and should_stop():
             break
         t = np.append(tails, s_node)
         h = np.append(heads, v)
@@ -97,9 +127,29 @@ def node_closure_values(graph: Graph, cost_model: CostModel, deadline: float | N
     return values, done
 
 
-def node_closure_bound(graph: Graph, cost_model: CostModel, deadline: float | None = None) -> float:
-    """``max_v min_{S contains v} f(S)`` (see the module docstring); valid for every ``k``."""
+def node_closure_bound(graph: Graph, cost_model: CostModel, should_stop: Callable[[], bool] | None = None) -> float:
+    """``max_v min_{S contains v} f(S)`` (see the module docstring); valid for every ``k``.
+
+    Parameters
+    ----------
+    graph
+        The graph.
+    cost_model
+        The block cost's parameters.
+    should_stop
+        As in :func:`node_closure_values`: the maximum over the nodes computed before it said
+        stop is still a valid bound.
+
+    Returns
+    -------
+    float
+        The bound (0 for an empty graph or when nothing was computed).
+
+    Examples
+    --------
+    See the module docstring.
+    """
     if graph.n == 0:
         return 0.0
-    vals, _ = node_closure_values(graph, cost_model, deadline)
+    vals, _ = node_closure_values(graph, cost_model, should_stop)
     return float(vals.max()) if math.isfinite(vals.max()) else 0.0

@@ -1,19 +1,13 @@
-"""Lower bounds in a child process, for a search running alongside (``pjpart.partition``).
-
-Why a process: the bound formulations are built in Python (CVXPY), and a thread
-building them holds the GIL against the search loop whatever its CPU priority
-(measured: nasnetmobile k=16, 7.8 s on 2 cores, 1002 evaluations/s with bounds
-off, 804/s with them on a nice-19 thread).  The child sets the niceness it is
-given (``niceness``, default 0), and its solver threads inherit it; the search
-raises it later, every thread, when it needs the cores (``_BoundProcess.renice``
-in ``pjpart.search.driver``).
-
-Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=,
-**kwargs)`` of :func:`pjpart.lower_bound` arguments to stdin; the child writes one JSON
-line per method as soon as it is known (``{"value", "method"}``), then
-``{"done": true, "value", "method", "nice"}``, or ``{"error": "..."}``.
+"""The child side of :class:`pjpart.bounds.background.BackgroundBounds` (the protocol is
+described there)::
 
     python -m pjpart.bounds.worker < request.pickle
+
+It reads one pickled request from stdin, sets the niceness the request names
+(``niceness``, default 0; the solvers' threads inherit it), runs
+:func:`pjpart.lower_bound` and writes one JSON line per method as it ends.  When the
+parent has stopped reading (it died first), the next write ends the child quietly with
+status 0: nobody is left to report to.
 """
 
 from __future__ import annotations
@@ -25,11 +19,27 @@ import sys
 
 
 def _send(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    """Write one message; when the parent is gone, end quietly (status 0)."""
+    try:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # point stdout at /dev/null, so the flush at interpreter exit does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise SystemExit(0) from None
 
 
 def main() -> int:
+    """Serve one request from stdin (see the module docstring).
+
+    Returns
+    -------
+    int
+        The exit status: 0 when the bound was sent (or the parent is gone), 1 when
+        :func:`pjpart.lower_bound` raised (the error was sent).
+    """
     request = pickle.load(sys.stdin.buffer)
     try:
         os.nice(int(request.pop("niceness", 0)))  # a lower priority, inherited by the solvers' threads

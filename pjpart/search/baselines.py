@@ -21,15 +21,17 @@ Example
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ..bounds import check_feasible, combinatorial_bound
-from ..cost import CostModel, cost_model_for
-from ..graph import Graph, GraphError, check_k
+from ..bounds import combinatorial_bound
+from ..budget import Budget
+from ..cost import CostModel
+from ..errors import ConfigError
+from ..graph import Graph
+from ..problem import Problem
 from ..reference import segment_cost_table, slice_order
-from ..result import PartitionResult, make_result
+from ..result import PartitionResult
+from .certify import certify
 
 BASELINES = ("greedy", "chain-balanced", "random")
 
@@ -66,11 +68,35 @@ def balance_work(work: np.ndarray, k: int) -> np.ndarray:
 def baseline(graph: Graph, k: int, name: str, cost_model: CostModel | None = None, *, seed: int = 0,
              max_evaluations: int = 10_000, time_limit: float | None = None,
              lower_bound: tuple[float, str] | None = None) -> PartitionResult:
-    """Run baseline ``name`` (one of :data:`BASELINES`) and return a validated result."""
-    t0 = time.perf_counter()
-    k = check_k(k)
-    cm = cost_model or cost_model_for(graph)
-    check_feasible(graph, cm)
+    """Run baseline ``name`` (one of :data:`BASELINES`) and return a validated result.
+
+    Parameters
+    ----------
+    graph, k, cost_model
+        The problem, as in :func:`pjpart.partition`.
+    name
+        ``"greedy"`` (the graph's order sliced optimally), ``"chain-balanced"`` (the
+        graph's order split by work alone) or ``"random"`` (``max_evaluations`` random
+        orders, each sliced optimally, within ``time_limit`` seconds).
+    lower_bound
+        ``(value, method)`` to certify with; the combinatorial bound when not given.
+
+    Returns
+    -------
+    PartitionResult
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> pjpart.baseline(g, 2, "chain-balanced").assignment.tolist()
+    [0, 0, 0, 1]
+    """
+    budget = Budget(time_limit)
+    if name not in BASELINES:
+        raise ConfigError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    problem = Problem.validated(graph, k, cost_model)
+    k, cm = problem.k, problem.cost_model
     bound, method = lower_bound or (combinatorial_bound(graph, k, cm), "combinatorial")
     order = graph.topological_order()
     evaluations = 1
@@ -80,14 +106,14 @@ def baseline(graph: Graph, k: int, name: str, cost_model: CostModel | None = Non
     elif name == "chain-balanced":
         assignment = np.empty(graph.n, dtype=np.int64)
         assignment[order] = balance_work(graph.work[order], k)
-    elif name == "random":
+    else:  # random
         from ..evaluator import Evaluator
 
         ev = Evaluator(graph, k, cm)
         rng = np.random.default_rng(seed)
         best_keys, best, evaluations = None, np.inf, 0
         while evaluations < max_evaluations:
-            if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+            if budget.expired():
                 break
             keys = rng.random((min(1024, max_evaluations - evaluations), graph.n))
             fit = ev.evaluate(keys)
@@ -95,10 +121,7 @@ def baseline(graph: Graph, k: int, name: str, cost_model: CostModel | None = Non
             i = int(np.argmin(fit))
             if fit[i] < best:
                 best, best_keys = float(fit[i]), keys[i]
-            history.append((time.perf_counter() - t0, evaluations, best))
+            history.append((budget.elapsed(), evaluations, best))
         assignment = ev.decode_best(best_keys[None])[0][0]
-    else:
-        raise GraphError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
-    return make_result(graph, assignment, k, cm, lower_bound=bound,
-                       bound_method=method, method=name, seed=seed, evaluations=evaluations,
-                       seconds=time.perf_counter() - t0, stopped_by="budget", history=history)
+    return certify(problem, assignment, bound, method, method=name, seed=seed, evaluations=evaluations,
+                   seconds=budget.elapsed(), stopped_by="budget", history=history)

@@ -20,7 +20,7 @@ partitions that the order's slicing does not give:
 :func:`improve` prices every move at once by the two stage costs it changes
 (:func:`pjpart.cost.stage_cost`) and applies the best one under the key
 ``(bottleneck, stages at the bottleneck, sum of squared stage costs)``, until a
-local optimum, ``max_rounds`` or ``deadline``.
+local optimum, ``max_rounds`` or ``should_stop()``.
 
 A border re-cut takes stages ``s`` and ``s + 1``.  Its *window*
 (:func:`border_window`) is a tail of stage ``s`` (closed under successors inside
@@ -29,7 +29,7 @@ nodes of each in a topological order, or every branch's last (first) layers;
 every other node keeps its stage.  Any downset ``X`` of the subgraph the window
 induces gives a valid partition (``X`` to ``s``, the rest of the window to
 ``s + 1``).  So enumerating the window's downsets
-(:func:`pjpart.search.exact.small_downsets`) and pricing both stages of each at once
+(:func:`pjpart.lattice.small_downsets`) and pricing both stages of each at once
 (:func:`split_costs`) gives the best re-cut of that border: lowest cost of the
 slower of the two, then lowest sum of their squares (balance leaves room for
 the next border's re-cut).  :func:`resplit_borders` re-cuts borders, the
@@ -56,7 +56,6 @@ Example
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import numpy as np
@@ -64,7 +63,7 @@ import numpy as np
 from ..cost import CostModel, _block_cost, border_traffic, evaluate, producer_starts, stage_breakdown, stage_cost
 from ..graph import Graph
 from ..reference import segment_cost_table, slice_order
-from .exact import mask_bits, small_downsets
+from ..lattice import mask_bits, small_downsets
 
 # closure masks are (2n, n) booleans: above this many nodes only single moves are tried
 CLOSURE_MAX_NODES = 4000
@@ -128,11 +127,11 @@ def _key(costs: np.ndarray) -> np.ndarray:
 
 
 def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel, max_rounds: int = 200,
-            batch: int = 4096, deadline: float | None = None, moves: str = "closure") -> np.ndarray:
+            batch: int = 4096, should_stop: Callable[[], bool] | None = None, moves: str = "closure") -> np.ndarray:
     """Best-improvement moves until none helps (see the module docstring).
 
     ``moves``: ``"closure"`` (default; ``"single"`` above ``CLOSURE_MAX_NODES`` nodes)
-    or ``"single"``.  ``deadline`` (a ``time.perf_counter()`` value) stops it early,
+    or ``"single"``.  ``should_stop()`` stops it early,
     keeping the best so far.
     """
     if moves not in ("closure", "single"):
@@ -146,7 +145,7 @@ def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel,
     priced = np.full((graph.n, 2, 2), np.nan)
     touched = np.arange(k)
     for _ in range(max_rounds):
-        if deadline is not None and time.perf_counter() >= deadline:
+        if should_stop is not None and should_stop():
             break
         masks, nodes, to = find(graph, current, k)
         frm = current[nodes]
@@ -229,16 +228,16 @@ def feeder_pulls(graph: Graph, assignment: np.ndarray, stage: int, depth: int = 
 
 
 def pull_feeders(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel, max_rounds: int = 100,
-                 deadline: float | None = None) -> np.ndarray:
+                 should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Move private feeders (:func:`feeder_pulls`) into the stages at the bottleneck, best move
-    first under :func:`improve`'s key, until none helps, ``max_rounds`` or ``deadline``.
+    first under :func:`improve`'s key, until none helps, ``max_rounds`` or ``should_stop()``.
     Never worse than ``assignment``; a move is priced by the stages it changes
     (:func:`pjpart.cost.stage_cost`), as :func:`improve` prices its moves."""
     current = np.asarray(assignment, dtype=np.int64).copy()
     costs = evaluate(graph, current, k, cost_model)
     cur_key = _key(costs[None])[0]
     for _ in range(max_rounds):
-        if deadline is not None and time.perf_counter() >= deadline:
+        if should_stop is not None and should_stop():
             break
         top = np.flatnonzero(costs >= costs.max() * (1 - 1e-12))
         cands = [np.where(mask, t, current) for t in top.tolist() if t > 0
@@ -270,7 +269,7 @@ RECUTS = (("order", 8), ("order", 16), ("layers", 2), ("layers", 3))
 
 def improve_and_reslice(graph: Graph, assignment: np.ndarray, order: np.ndarray, k: int,
                         cost_model: CostModel, slicer: Callable[[np.ndarray], np.ndarray] | None = None,
-                        deadline: float | None = None, max_passes: int = 20,
+                        should_stop: Callable[[], bool] | None = None, max_passes: int = 20,
                         recuts: tuple[tuple[str, int], ...] = RECUTS) -> tuple[np.ndarray, np.ndarray]:
     """``(assignment, order)``: :func:`improve`, :func:`pull_feeders`, then :func:`resplit_borders`
     with each ``(shape, size)`` of ``recuts`` in turn, then slice :func:`stage_major_order` exactly, and
@@ -281,13 +280,13 @@ def improve_and_reslice(graph: Graph, assignment: np.ndarray, order: np.ndarray,
             return slice_order(segment_cost_table(graph, o, cost_model), k, o)[1]
     best = np.asarray(assignment, dtype=np.int64)
     for _ in range(max_passes):
-        moved = improve(graph, best, k, cost_model, deadline=deadline)
-        moved = pull_feeders(graph, moved, k, cost_model, deadline=deadline)
+        moved = improve(graph, best, k, cost_model, should_stop=should_stop)
+        moved = pull_feeders(graph, moved, k, cost_model, should_stop=should_stop)
         order = stage_major_order(moved, order)
         for shape, size in recuts:
-            moved = resplit_borders(graph, moved, order, k, cost_model, size=size, shape=shape, deadline=deadline)
+            moved = resplit_borders(graph, moved, order, k, cost_model, size=size, shape=shape, should_stop=should_stop)
             order = stage_major_order(moved, order)
-        if deadline is not None and time.perf_counter() >= deadline:
+        if should_stop is not None and should_stop():
             return moved, order
         sliced = slicer(order)
         if not evaluate(graph, sliced, k, cost_model).max() < evaluate(graph, moved, k, cost_model).max():
@@ -386,7 +385,7 @@ def best_split(graph: Graph, assignment: np.ndarray, order: np.ndarray, s: int, 
     """The assignment with border ``s``'s window (:func:`border_window`) re-cut as well as it
     can be (see the module docstring); the window shrinks (``size`` halved for ``"order"``,
     one layer less for ``"layers"``) until it has at most 63 nodes and ``max_downsets``
-    downsets (:func:`~pjpart.search.exact.small_downsets`).  Never
+    downsets (:func:`~pjpart.lattice.small_downsets`).  Never
     worse than ``assignment`` in the pair's key (its own cut is one of the downsets)."""
     a = np.asarray(assignment, dtype=np.int64)
     while True:
@@ -408,16 +407,16 @@ def best_split(graph: Graph, assignment: np.ndarray, order: np.ndarray, s: int, 
 
 def resplit_borders(graph: Graph, assignment: np.ndarray, order: np.ndarray, k: int, cost_model: CostModel,
                     size: int = 8, shape: str = "order", max_downsets: int = 4096,
-                    deadline: float | None = None) -> np.ndarray:
+                    should_stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Re-cut borders (:func:`best_split`), the slowest pair of stages first, until none changes
-    or ``deadline`` (a ``time.perf_counter()`` value).  ``order`` is a topological order
+    or ``should_stop()``.  ``order`` is a topological order
     (it ranks nodes inside a stage).  The result keeps precedence and has no higher bottleneck,
     each accepted re-cut checked with the float64 reference evaluator."""
     a = np.asarray(assignment, dtype=np.int64).copy()
     costs = evaluate(graph, a, k, cost_model)
     settled = np.zeros(max(0, k - 1), dtype=bool)  # re-cut without gain since its stages last changed
     while not settled.all():
-        if deadline is not None and time.perf_counter() >= deadline:
+        if should_stop is not None and should_stop():
             break
         open_ = np.flatnonzero(~settled)
         s = int(open_[np.argmax(np.maximum(costs[open_], costs[open_ + 1]))])

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..cost import CostModel, evaluate
-from ..graph import Graph
+from .cost import CostModel, evaluate
+from .graph import Graph
 
 
 def downsets(graph: Graph, limit: int, nodes: Any = None) -> list[int] | None:

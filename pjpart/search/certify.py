@@ -1,0 +1,118 @@
+"""The proof side of a run: the lower bound it reports and stops against, and the
+certified result.
+
+:class:`BoundSource` starts from the combinatorial bound and takes better ones from
+:func:`pjpart.lower_bound`: computed before the search (runs with a generation or
+evaluation budget, so that their stop and result stay reproducible) or in a child
+process alongside it (time-limited runs: the solvers and XLA's compilation overlap
+instead of taking turns; :mod:`pjpart.bounds.background`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ..bounds import available_methods, combinatorial_bound, lower_bound
+from ..bounds.background import BackgroundBounds
+from ..budget import Budget
+from ..problem import Problem
+from ..result import PartitionResult, make_result, relative_gap
+from .config import BoundPolicy
+
+
+class BoundSource:
+    """The best lower bound known to a run (``value``, ``method``), with where better ones come from.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> from pjpart.problem import Problem
+    >>> p = Problem.validated(pjpart.load_graph(pjpart.example_path("tiny")), 2)
+    >>> bounds = BoundSource(p, BoundPolicy(methods="combinatorial,mincut"), Budget(None))
+    >>> bounds.compute(upper=14.0); bounds.method, bounds.proves(14.0)
+    ('mincut', False)
+    """
+
+    def __init__(self, problem: Problem, policy: BoundPolicy, budget: Budget) -> None:
+        self.problem, self.policy, self.budget = problem, policy, budget
+        self.value = combinatorial_bound(problem.graph, problem.k, problem.cost_model)
+        self.method = "combinatorial"
+        self._pending: BackgroundBounds | None = None
+
+    def request(self, upper: float) -> dict | None:
+        """Arguments of :func:`pjpart.lower_bound` within the policy's time (``None`` when only
+        the combinatorial bound is asked for); ``upper`` is a known partition's cost."""
+        names = self.policy.names()
+        if names == ["combinatorial"]:
+            return None
+        p = self.problem
+        return dict(graph=p.graph, k=p.k, cost_model=p.cost_model, methods=available_methods(names),
+                    time_limit=self.policy.seconds(self.budget.time_limit), upper_bound=upper)
+
+    def compute(self, upper: float) -> None:
+        """Compute the bound here and now."""
+        request = self.request(upper)
+        if request is not None:
+            b = lower_bound(request.pop("graph"), request.pop("k"), request.pop("cost_model"), **request)
+            self._offer(b.value, b.method)
+
+    def start(self, upper: float, niceness: int = 0) -> None:
+        """Compute the bound in a child process at ``niceness``; each method's bound is taken
+        once known (:meth:`collect`)."""
+        request = self.request(upper)
+        if request is None:
+            return
+        try:
+            self._pending = BackgroundBounds({**request, "niceness": niceness})
+        except OSError as exc:  # no child processes here: keep the bound the run has
+            warnings.warn(f"lower bounds not computed alongside the search: {exc}", RuntimeWarning, stacklevel=2)
+
+    def deprioritise(self) -> None:
+        """The bounds process runs at the policy's niceness from now on (it started at 0, to
+        use the core XLA's compilation leaves idle)."""
+        if self._pending is not None and self.policy.niceness:
+            self._pending.renice(self.policy.niceness)
+
+    def collect(self, wait: bool = False) -> None:
+        """Take the bounds published so far; with ``wait``, wait for the rest until the run's
+        time limit (their budget ends well before), then end the bounds process."""
+        pending = self._pending
+        if pending is None:
+            return
+        if wait:
+            left = self.budget.remaining("finish")
+            pending.done.wait(None if not self.budget.limited else max(0.0, left))
+        if pending.best is not None:
+            self._offer(*pending.best)
+        if wait or pending.done.is_set():
+            pending.stop()
+            self._pending = None
+            if pending.error is not None:
+                raise RuntimeError(f"lower bounds failed: {pending.error}")
+
+    def stop(self) -> None:
+        """End the bounds process if it still runs (after Ctrl-C, or an error)."""
+        if self._pending is not None:
+            self._pending.stop()
+            self._pending = None
+
+    def proves(self, value: float) -> bool:
+        """Whether the bound proves ``value`` optimal."""
+        return self.value >= value * (1 - 1e-12)
+
+    def gap(self, value: float) -> float:
+        return relative_gap(value, self.value)
+
+    def _offer(self, value: float, method: str) -> None:
+        if value > self.value:
+            self.value, self.method = float(value), method
+
+
+def certify(problem: Problem, assignment, lower: float, bound_method: str, **info) -> PartitionResult:
+    """The result: ``assignment`` re-validated and re-costed in float64, with its bound
+    (raises if the bound is above the partition's cost: a bound bug)."""
+    return make_result(problem.graph, assignment, problem.k, problem.cost_model, lower_bound=lower,
+                       bound_method=bound_method, **info)
+
+
+__all__ = ["BoundSource", "certify"]

@@ -1,0 +1,189 @@
+"""``partition``: a graph in, a validated, certified partition out, as named stages.
+
+1. **validate** the problem and build the configuration and the run's :class:`~pjpart.budget.Budget`;
+2. **exact**: a graph with few downsets is solved by the lattice DP (certified optimal);
+3. **seed**: the seed orders sliced exactly, the first answer and the upper bound;
+4. **bounds**: lower bounds before the search (budgeted runs) or alongside it
+   (time-limited runs, :class:`~pjpart.search.certify.BoundSource`);
+5. **search**: BRKGA islands on an engine (``host`` or ``jit``) until a stop rule;
+6. **finish**: exact float64 slicing, local search, near-ties (:mod:`~pjpart.search.finish`);
+7. **certify**: re-validate in float64 and attach the best bound.
+
+Examples
+--------
+>>> import pjpart
+>>> g = pjpart.load_graph(pjpart.example_path("tiny"))
+>>> r = pjpart.partition(g, k=2, seed=0)
+>>> r.bottleneck, r.gap
+(14.0, 0.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..budget import BackgroundCalls, Budget
+from ..cost import CostModel
+from ..errors import ConfigError
+from ..evaluator import Evaluator
+from ..graph import Graph
+from ..lattice import exact_partition
+from ..problem import Problem
+from ..reference import order_to_keys
+from ..result import PartitionResult
+from . import host, jit
+from .certify import BoundSource, certify
+from .config import NOT_GIVEN, SearchConfig, load_preset
+from .finish import Candidate, finish, seed_candidate
+from .progress import Progress
+from .seeds import seed_orders
+from .tracker import Tracker
+
+#: search engines by name; ``"auto"`` is the host loop (on CPUs the compiled loop pays two
+#: more compilations and evaluates no faster; ``jit`` is for accelerators)
+ENGINES = {"host": host.search, "jit": jit.search}
+
+
+class Solver:
+    """Runs partitions one after another and owns what outlives a run: kernel calls that a
+    time-limited run stopped waiting for (still compiling in the background), which the
+    next run waits for instead of compiling the same kernel beside them.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> solver = pjpart.Solver()
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> solver.partition(g, 2).bottleneck, solver.settle(0.0)
+    (6.0, True)
+    """
+
+    def __init__(self) -> None:
+        self.calls = BackgroundCalls()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds (``None``: no limit) for the calls left running;
+        True when none is left.  Benchmarks call it so that no run pays for another's."""
+        return self.calls.settle(timeout)
+
+    def partition(self, graph: Graph, k: int, cost_model: CostModel | None = None, *, preset: str = "default",
+                  seed: int = 0, time_limit: Any = NOT_GIVEN, max_evaluations: Any = NOT_GIVEN,
+                  generations: Any = NOT_GIVEN, target_gap: Any = NOT_GIVEN, quiet: bool = True,
+                  json_progress: bool = False, callback: Callable[[dict], None] | None = None,
+                  **overrides: Any) -> PartitionResult:
+        """See :func:`partition`."""
+        budget = Budget(None)  # the clock starts before validation, which counts too
+        problem = Problem.validated(graph, k, cost_model)
+        cfg = load_preset(preset, time_limit=time_limit, max_evaluations=max_evaluations, generations=generations,
+                          target_gap=target_gap, **overrides)
+        budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.share, calls=self.calls, start=budget.start)
+        info = dict(seed=seed, evaluations=0, stopped_by="optimal")
+
+        exact = exact_partition(problem.graph, problem.k, problem.cost_model, cfg.exact_max_downsets) \
+            if cfg.exact_max_downsets else None
+        if exact is not None:
+            return certify(problem, exact[1], exact[0], "exact-dp", method="exact", seconds=budget.elapsed(), **info)
+        orders = seed_orders(problem.graph)
+        start = seed_candidate(problem, orders)
+        bounds = BoundSource(problem, cfg.bounds, budget)
+        alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
+        if not alongside:
+            bounds.compute(start.value)
+        if bounds.proves(start.value):
+            return certify(problem, start.assignment, bounds.value, bounds.method, method=start.method,
+                           seconds=budget.elapsed(), **info)
+        run = Tracker(cfg, budget, bounds, Progress(not quiet, json_progress, cfg.stop), callback)
+        evaluator = _search(problem, cfg, run, orders, start, seed, alongside)
+        best = finish(problem, cfg.finish, run, start, evaluator)
+        bounds.collect(wait=run.stopped_by != "interrupted")  # its window ends well within the time limit
+        bounds.stop()
+        result = certify(problem, best.assignment, bounds.value, bounds.method, method=best.method, seed=seed,
+                         evaluations=run.evaluations, seconds=budget.elapsed(), stopped_by=run.stopped_by,
+                         history=run.history)
+        run.progress({"generation": run.generation, "evaluations": run.evaluations,
+                      "evals_per_s": run.evaluations / max(result.seconds, 1e-9), "best": result.bottleneck,
+                      "bound": bounds.value, "gap": result.gap, "seconds": result.seconds}, final=True)
+        return result
+
+
+def _search(problem: Problem, cfg: SearchConfig, run: Tracker, orders: list[np.ndarray], start: Candidate,
+            seed: int, alongside: bool) -> Evaluator:
+    """The search stage: an evaluator exact up to the best seed's cost, bounds started
+    alongside if asked, and the engine run until a stop rule, Ctrl-C or an error."""
+    if not run.budget.limited and not cfg.stop.budgeted:
+        raise ConfigError("the search needs a stop: time_limit, max_evaluations or generations")
+    bcfg = cfg.brkga
+    # exact up to the best seed's cost: narrower bands than the evaluator's own guess, and
+    # worse candidates still rank above it.  A generation's offspring (elites are not
+    # re-evaluated) go in equal chunks, at least one per evaluator thread
+    evaluator = Evaluator(problem.graph, problem.k, problem.cost_model, upper_bound=start.value)
+    evaluator.chunk_size = host.chunk_size((bcfg.population - bcfg.n_elite) * cfg.islands, evaluator.threads,
+                                           cap=32 if cfg.fits_to_time else 256)
+    seeds = np.stack([order_to_keys(o) for o in orders])
+    if alongside:
+        run.bounds.start(start.value)  # at niceness 0 while the search compiles
+    engine = ENGINES["host" if cfg.engine == "auto" else cfg.engine]
+    try:
+        engine(run, problem.graph, evaluator, cfg, seeds, seed)
+    except KeyboardInterrupt:
+        run.stopped_by = "interrupted"
+    except BaseException:
+        run.bounds.stop()
+        raise
+    finally:
+        run.budget.close()
+    run.bounds.collect()  # what has arrived (the rest is waited for after finishing)
+    return evaluator
+
+
+def partition(graph: Graph, k: int, cost_model: CostModel | None = None, *, preset: str = "default",
+              seed: int = 0, time_limit: Any = NOT_GIVEN, max_evaluations: Any = NOT_GIVEN,
+              generations: Any = NOT_GIVEN, target_gap: Any = NOT_GIVEN, quiet: bool = True,
+              json_progress: bool = False, callback: Callable[[dict], None] | None = None,
+              solver: Solver | None = None, **overrides: Any) -> PartitionResult:
+    """Partition ``graph`` into at most ``k`` pipeline stages minimising the bottleneck.
+
+    Parameters
+    ----------
+    graph, k, cost_model
+        The problem; ``cost_model`` defaults to the graph file's recommendation
+        (:func:`pjpart.cost_model_for`).
+    preset
+        Search settings from ``configs/NAME.toml`` (:data:`pjpart.PRESETS`).
+    seed
+        The random seed: the same seed and settings with a generation or evaluation
+        budget give the same result.
+    time_limit, max_evaluations, generations, target_gap
+        Stop rules (seconds with compilation included, evaluations, generations, gap
+        against the best bound).  Not given: the preset's; ``time_limit=None``: none.
+    quiet, json_progress, callback
+        Progress: a live bar on stderr unless ``quiet``, JSON lines with
+        ``json_progress``; ``callback(info)`` once per generation.
+    solver
+        The :class:`Solver` whose background calls this run waits for (a new one when not given).
+    **overrides
+        Other settings of the preset (:data:`pjpart.search.config.SETTINGS`).
+
+    Returns
+    -------
+    PartitionResult
+        The best partition found (re-validated in float64) with its bound and gap; Ctrl-C
+        stops the search and keeps the best so far.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> r = pjpart.partition(g, k=2)
+    >>> r.bottleneck, r.assignment.tolist(), r.method
+    (6.0, [0, 0, 0, 1], 'exact')
+    """
+    return (solver or Solver()).partition(graph, k, cost_model, preset=preset, seed=seed, time_limit=time_limit,
+                                          max_evaluations=max_evaluations, generations=generations,
+                                          target_gap=target_gap, quiet=quiet, json_progress=json_progress,
+                                          callback=callback, **overrides)
+
+
+__all__ = ["ENGINES", "Solver", "partition"]

@@ -1,0 +1,51 @@
+"""The seed orders of a search and exact float64 slicing of one order.
+
+>>> import pjpart
+>>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+>>> [o.tolist() for o in seed_orders(g)][0]
+[0, 1, 2, 3]
+>>> assignment, value = best_slicing(g, seed_orders(g)[0], 2, pjpart.CostModel(), None)
+>>> assignment.tolist(), value
+([0, 0, 0, 1], 6.0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..cost import CostModel, evaluate
+from ..evaluator import Evaluator
+from ..graph import Graph
+from ..reference import decode_keys, segment_cost_table, slice_order
+
+
+def seed_orders(graph: Graph) -> list[np.ndarray]:
+    """Good starting orders: the graph's own order, breadth-first by depth, and critical path first."""
+    n = graph.n
+    topo = graph.topological_order()
+    depth = np.zeros(n)
+    for v in topo.tolist():
+        preds = graph.predecessors(v)
+        if len(preds):
+            depth[v] = depth[preds].max() + 1
+    tail = graph.work.copy()  # longest work path from v to a sink
+    for v in topo[::-1].tolist():
+        succ = graph.successors(v)
+        if len(succ):
+            tail[v] = graph.work[v] + tail[succ].max()
+    by_depth = decode_keys(graph, (depth + np.arange(n) / (n + 1)) / (depth.max() + 2))
+    critical = decode_keys(graph, 1.0 - tail / (tail.max() + 1e-300) * 0.999)
+    return [topo, by_depth, critical]
+
+
+def best_slicing(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel,
+                 evaluator: Evaluator | None) -> tuple[np.ndarray, float]:
+    """Exact float64 slicing of one order (NumPy reference up to n = 1500, else the kernels)."""
+    if graph.n <= 1500 or evaluator is None:
+        _, assignment = slice_order(segment_cost_table(graph, order, cost_model), k, order)
+        return assignment, float(evaluate(graph, assignment, k, cost_model).max())
+    assignments, values = evaluator.slice_orders(order[None])
+    return assignments[0], float(values[0])
+
+
+__all__ = ["best_slicing", "seed_orders"]
