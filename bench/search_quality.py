@@ -13,12 +13,9 @@ Per (model, k), in one run on the same machine:
 
 Compilation: each cell first runs the equal-time pairs once with an unused seed,
 untimed, so that every timed run (seed 0 as well as 1, 2, ...) finds the
-kernels for the cell's shapes compiled.  Until then seed 0 compiled inside its
-timed run and later seeds did not: for seed 0 alone ``W`` and the presets'
-budgets held 2-3 s of compilation on 2 cores, and a preset whose compiling
-overran ``W`` was compared with no search at all (bert-base k=32: 3.5-4.1 s to
-compile the default preset's kernels for a 3.88 s ``W``).  ``pjpart partition``
-keeps compiled kernels on disk between runs (``pjpart.compile_cache``);
+kernels for the cell's shapes compiled: else seed 0 alone would spend seconds
+of ``W`` and of the presets' budgets compiling, as much as a short ``W``.
+``pjpart partition`` keeps compiled kernels on disk between runs (``pjpart.compile_cache``);
 ``tests/test_partition.py`` checks a time limit with compilation included.
 
 Seeds: every method runs with seed 0.  Where seed 0 shows a difference in an
@@ -57,7 +54,8 @@ PAIRS = (("default", "brkga-10000"), ("default@random", "random-10000"))  # (our
 OFF = dict(exact_max_downsets=0, bound_methods="combinatorial", local_search=False)  # the paper's search alone
 
 
-def run_pairs(g, k: int, cm, seed: int, min_time: float, out: dict, curves: dict | None = None) -> float:
+def run_pairs(g, k: int, cm, seed: int, min_time: float, out: dict, curves: dict | None = None,
+              solver=None) -> float:
     """brkga-10000 and random-10000 with ``seed``, then default at each one's wall time
     (random-10000 takes longer: it evaluates 10^4 without elites); values into ``out``.
     Returns the best lower bound the default runs proved."""
@@ -72,7 +70,7 @@ def run_pairs(g, k: int, cm, seed: int, min_time: float, out: dict, curves: dict
     out["wall_random"] = max(min_time, r.seconds)
     bound = 0.0
     for method, limit in (("default", out["wall"]), ("default@random", out["wall_random"])):
-        r = pjpart.partition(g, k, cm, preset="default", time_limit=limit, seed=seed)
+        r = pjpart.partition(g, k, cm, preset="default", time_limit=limit, seed=seed, solver=solver)
         out[method], out[f"{method}_seconds"], out[f"{method}_method"] = r.bottleneck, r.seconds, r.method
         hist[method] = r.history
         bound = max(bound, r.lower_bound)
@@ -87,8 +85,8 @@ WARM_UP_SEED = 1_000_003  # used by no timed run
 def run_cell(name: str, k: int, min_time: float, seeds: int) -> tuple[dict, dict]:
     import pjpart
     from pjpart import zoo
-    from pjpart.search.driver import settle
 
+    solver = pjpart.Solver()  # its runs wait for each other's background compilations
     g = zoo.load(name)
     cm = pjpart.cost_model_for(g)
     row = {"model": name, "n": g.n, "m": g.m, "k": k}
@@ -96,11 +94,11 @@ def run_cell(name: str, k: int, min_time: float, seeds: int) -> tuple[dict, dict
     r = pjpart.partition(g, k, cm, preset="paper", population=10, generations=10, **OFF)
     row["brkga-100"], row["brkga-100_seconds"], curves["brkga-100"] = r.bottleneck, r.seconds, r.history
     t = time.perf_counter()
-    run_pairs(g, k, cm, WARM_UP_SEED, min_time, {})  # compiles every timed method's kernels (see above)
-    settle()  # a compilation a time-limited warm-up run left running ends here, not in a timed run
+    run_pairs(g, k, cm, WARM_UP_SEED, min_time, {}, solver=solver)  # compiles every timed method's kernels
+    solver.settle()  # a compilation a time-limited warm-up run left running ends here, not in a timed run
     row["warm_up_seconds"] = time.perf_counter() - t
-    bound = run_pairs(g, k, cm, 0, min_time, row, curves)
-    r = pjpart.partition(g, k, cm, preset="large", time_limit=row["wall"], seed=0)
+    bound = run_pairs(g, k, cm, 0, min_time, row, curves, solver=solver)
+    r = pjpart.partition(g, k, cm, preset="large", time_limit=row["wall"], seed=0, solver=solver)
     row["large"], row["large_seconds"], row["large_method"] = r.bottleneck, r.seconds, r.method
     curves["large"] = r.history
     bound = max(bound, r.lower_bound)
@@ -109,7 +107,7 @@ def run_cell(name: str, k: int, min_time: float, seeds: int) -> tuple[dict, dict
     if any(abs(row[ours] / row[base] - 1) > 1e-9 for ours, base in PAIRS):
         for seed in range(1, seeds):
             runs.append({})
-            bound = max(bound, run_pairs(g, k, cm, seed, min_time, runs[-1]))
+            bound = max(bound, run_pairs(g, k, cm, seed, min_time, runs[-1], solver=solver))
     row["seeds"] = len(runs)
     row["per_seed"] = runs
     for method in {m for p in PAIRS for m in p}:

@@ -26,7 +26,6 @@ Example
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import threading
@@ -37,73 +36,8 @@ import numpy as np
 
 from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
+from .kernel_inputs import band_bucket, compiled_kernels, graph_arrays, population_fitness, stages_from_starts
 from .reference import decode_keys, segment_cost_table, slice_order
-
-
-@functools.lru_cache(maxsize=None)
-def _jitted() -> dict:
-    """The jit-compiled kernels, shared by all evaluators: graph arrays are arguments, so
-    graphs of the same shape (n, m) with the same k and band reuse one executable."""
-    import jax
-
-    from .kernels import (decode_orders, needed_band, population_bottleneck_pairs, population_bottlenecks,
-                          population_cuts)
-
-    def decode_and_band(keys, indegree, succ_pad, ready0, work, bound):
-        orders, overflow = decode_orders(keys, indegree, succ_pad, ready0)
-        return orders, overflow.any(), band_of(orders, work, bound)
-
-    def band_of(orders, work, bound):
-        return jax.vmap(lambda o: needed_band(work, o, bound))(orders).max()
-
-    return {
-        "bottlenecks": jax.jit(population_bottlenecks, static_argnames=("k", "band", "batch")),
-        "pairs": jax.jit(population_bottleneck_pairs, static_argnames=("k", "band", "batch")),
-        "cuts": jax.jit(population_cuts, static_argnames=("k", "band", "batch")),
-        "decode": jax.jit(decode_and_band),
-        "band": jax.jit(band_of),
-    }
-
-
-@functools.lru_cache(maxsize=None)
-def _fitness(k: int, band: int, batch: int, batch_size: int, dtype: str):
-    """The pure population fitness for these static settings (one object per settings, see
-    :meth:`Evaluator.fitness_function`)."""
-    import jax.numpy as jnp
-
-    from .kernels import decode_orders, population_bottlenecks
-
-    padded = -(-batch_size // batch) * batch
-
-    def fitness(keys, params):
-        arrays, cost, indeg, succ_pad, ready0 = params
-        keys = keys.astype(dtype)
-        if padded > batch_size:  # whole sub-batches of ``batch`` candidates (bounded memory)
-            keys = jnp.concatenate([keys, jnp.repeat(keys[:1], padded - batch_size, axis=0)])
-        orders, overflow = decode_orders(keys, indeg, succ_pad, ready0)
-        values = population_bottlenecks(arrays, cost, orders, k=k, band=band, batch=batch)
-        return jnp.where(overflow, jnp.inf, values)[:batch_size]
-
-    fitness.band = band
-    return fitness
-
-
-def band_bucket(band: int, n: int) -> int:
-    """Round a needed band up to one of few sizes (8, 12, 16, 24, 32, 48, ...), at most ``n``,
-    so that changing bands cause few compilations."""
-    size = 8
-    while size < band:
-        size = size * 3 // 2 if (size & (size - 1)) == 0 else size * 4 // 3
-    return int(min(n, size))
-
-
-def stages_from_starts(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Stage of every node from an order and segment starts (``k + 1`` entries, last = n)."""
-    n = len(order)
-    by_pos = np.searchsorted(np.asarray(starts)[1:], np.arange(n), side="right")
-    stages = np.empty(n, dtype=np.int64)
-    stages[np.asarray(order)] = by_pos
-    return stages
 
 
 class Evaluator:
@@ -121,9 +55,9 @@ class Evaluator:
     cache); ``decode`` (``"device"``: the JAX ready-list decoder, default;
     ``"host"``: a heap per candidate in Python); ``threads`` (chunks evaluated at
     once from host threads; default: the usable CPU cores on a single CPU device,
-    else 1).  Why threads: XLA:CPU runs one chunk's loops on about one core
-    (measured 1.2 cores busy on 2), and JAX releases the GIL while a chunk runs,
-    so two chunks in flight keep both cores busy (1.85x on n=1000, k=16).
+    else 1).  Why threads: XLA:CPU runs one chunk's loops on about one core, and
+    JAX releases the GIL while a chunk runs, so two chunks in flight keep both
+    cores busy.
     Results do not depend on ``threads``.
     """
 
@@ -154,7 +88,7 @@ class Evaluator:
         self.decode_on = decode
         self._fixed_band = None if band is None else int(min(max(int(band), 1), graph.n))
         self._setup_devices()
-        self._arrays = self._put(self._graph_arrays(graph, dtype))
+        self._arrays = self._put(graph_arrays(graph, dtype))
         cm = self.cost_model
         from .kernels import CostParams
 
@@ -197,24 +131,6 @@ class Evaluator:
         target = self._replicated if self._replicated is not None else self.devices[0]
         return jax.tree.map(lambda x: jax.device_put(x, target), tree)
 
-    @staticmethod
-    def _graph_arrays(graph: Graph, dtype):
-        import jax.numpy as jnp
-        from .kernels import GraphArrays
-
-        src = graph.edges[:, 0].astype(np.int32)
-        dst = graph.edges[:, 1].astype(np.int32)
-        first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.zeros(0, bool)
-        last = np.r_[src[1:] != src[:-1], True] if len(src) else np.zeros(0, bool)
-        inb = np.zeros(graph.n)
-        np.add.at(inb, dst, graph.sizeout[src])
-        outb = np.where(np.diff(graph.succ_ptr) > 0, graph.sizeout, 0.0)
-        return GraphArrays(
-            work=jnp.asarray(graph.work, dtype), params=jnp.asarray(graph.params, dtype),
-            sizeout=jnp.asarray(graph.sizeout, dtype), src=jnp.asarray(src), dst=jnp.asarray(dst),
-            first=jnp.asarray(first), last=jnp.asarray(last),
-            inb=jnp.asarray(inb, dtype), outb=jnp.asarray(outb, dtype))
-
     def _setup_decoder(self) -> None:
         import jax.numpy as jnp
 
@@ -234,7 +150,7 @@ class Evaluator:
         widest = len(self._sources)
         rng = np.random.default_rng(0)
         for keys in rng.random((4, g.n)):
-            widest = max(widest, _widest_ready_set(g, keys))
+            widest = max(widest, g.kahn_order(keys, widest=True)[1])
         self.set_decode_width(max(8, 2 * widest))
 
     def set_decode_width(self, width: int) -> None:
@@ -272,13 +188,13 @@ class Evaluator:
     def _cuts_once(self, order: np.ndarray, band: int) -> np.ndarray:
         import jax.numpy as jnp
 
-        _, starts = _jitted()["cuts"](self._arrays, self._cost, jnp.asarray(order, jnp.int32)[None],
+        _, starts = compiled_kernels()["cuts"](self._arrays, self._cost, jnp.asarray(order, jnp.int32)[None],
                                       k=self.k, band=band)
         return np.asarray(starts)[0]
 
     def compiled_count(self) -> int:
         """How many executables the shared kernel caches hold (a test checks calls do not add any)."""
-        return sum(fn._cache_size() for fn in _jitted().values())
+        return sum(fn._cache_size() for fn in compiled_kernels().values())
 
     # ------------------------------------------------------------ helpers
     def _check_keys(self, keys: Any) -> np.ndarray:
@@ -321,7 +237,7 @@ class Evaluator:
         """Device orders and needed band of one (padded) chunk of keys."""
         while True:
             width = self.decode_width
-            orders, overflow, band = _jitted()["decode"](
+            orders, overflow, band = compiled_kernels()["decode"](
                 self._put_chunk(keys.astype(self.dtype)), self._indeg, self._succ_pad, self._ready0,
                 self._arrays.work, self._band_bound)
             if not bool(overflow):
@@ -337,7 +253,6 @@ class Evaluator:
         batch = int(max(1, min(self.chunk_size, self.memory_budget // per_candidate)))
         if self.cache_budget:
             # the DP streams its sub-batch's tables once per stage: on CPU they should stay in cache
-            # (resnet50 k=16: 16 candidates per sub-batch 2.3x faster than 256; n=1000: 4 vs 64, 1.45x)
             batch = int(max(1, min(batch, self.cache_budget // table)))
         batch = 1 << (batch.bit_length() - 1)
         ndev = len(self.devices)
@@ -356,12 +271,12 @@ class Evaluator:
         """Band the orders of a device chunk need (not computed when the band is fixed)."""
         if self._fixed_band is not None:
             return self._fixed_band
-        return int(_jitted()["band"](chunk, self._arrays.work, self._band_bound))
+        return int(compiled_kernels()["band"](chunk, self._arrays.work, self._band_bound))
 
     def _kernel(self, kind: str, chunk, needed: int):
         """Run the ``bottlenecks``, ``pairs`` or ``cuts`` kernel on a device chunk of orders."""
         band = self._band(needed)
-        return _jitted()[kind](self._arrays, self._cost, chunk, k=self.k, band=band, batch=self._batch(band))
+        return compiled_kernels()[kind](self._arrays, self._cost, chunk, k=self.k, band=band, batch=self._batch(band))
 
     def decode(self, keys: Any) -> np.ndarray:
         """Topological orders ``(P, n)`` of the keys (device ready-list or host heap; same result)."""
@@ -468,7 +383,7 @@ class Evaluator:
             band = band_bucket(max(1, needed), self.graph.n)
         band = int(min(max(1, band), self.graph.n))
         batch = self._batch(band)
-        fitness = _fitness(self.k, band, batch, int(batch_size), str(self.dtype))
+        fitness = population_fitness(self.k, band, batch, int(batch_size), str(self.dtype))
         params = (self._arrays, self._cost, self._indeg, self._succ_pad, self._ready0)
         return fitness, params
 
@@ -482,22 +397,3 @@ def _usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _widest_ready_set(graph: Graph, keys: np.ndarray) -> int:
-    """Largest ready set met while decoding ``keys`` with Kahn's algorithm."""
-    indeg = np.diff(graph.pred_ptr).tolist()
-    ready = [v for v in range(graph.n) if indeg[v] == 0]
-    heap = [(keys[v], v) for v in ready]
-    import heapq
-
-    heapq.heapify(heap)
-    widest = len(heap)
-    while heap:
-        _, v = heapq.heappop(heap)
-        for w in graph.successors(v).tolist():
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                heapq.heappush(heap, (keys[w], w))
-        widest = max(widest, len(heap))
-    return widest

@@ -171,19 +171,48 @@ class Graph:
 
     def topological_order(self) -> np.ndarray:
         """Kahn's order taking the smallest node index first among ready nodes."""
-        indeg = np.diff(self.pred_ptr).copy()
-        heap = [int(v) for v in np.flatnonzero(indeg == 0)]
+        return self.kahn_order()
+
+    def kahn_order(self, keys: Any = None, widest: bool = False) -> Any:
+        """Kahn's algorithm with a heap: among ready nodes the smallest key first, ties by
+        index (no ``keys``: by index).  Nodes on a cycle are left out of the order.
+
+        Parameters
+        ----------
+        keys
+            ``(n,)`` priorities, or ``None`` for the node indices.
+        widest
+            Also return the largest ready set met (sizes the device decoder's ready list).
+
+        Returns
+        -------
+        numpy.ndarray or (numpy.ndarray, int)
+            The order (int64), and with ``widest`` the largest ready set.
+
+        Examples
+        --------
+        >>> g = Graph.from_arrays(work=[1, 1, 1], edges=[(0, 2), (1, 2)])
+        >>> g.kahn_order([0.9, 0.1, 0.5]).tolist(), g.kahn_order(widest=True)[1]
+        ([1, 0, 2], 2)
+        """
+        priority = range(self.n) if keys is None else np.asarray(keys, dtype=np.float64).tolist()
+        indeg = np.diff(self.pred_ptr).tolist()
+        heap = [(priority[v], v) for v in range(self.n) if indeg[v] == 0]
         heapq.heapify(heap)
+        sp, si = self.succ_ptr.tolist(), self.succ_idx.tolist()
         out = []
-        sp, si = self.succ_ptr, self.succ_idx
+        most = len(heap)
         while heap:
-            v = heapq.heappop(heap)
+            _, v = heapq.heappop(heap)
             out.append(v)
             for w in si[sp[v] : sp[v + 1]]:
                 indeg[w] -= 1
                 if indeg[w] == 0:
-                    heapq.heappush(heap, int(w))
-        return np.asarray(out, dtype=np.int64)
+                    heapq.heappush(heap, (priority[w], w))
+            if widest and len(heap) > most:
+                most = len(heap)
+        order = np.asarray(out, dtype=np.int64)
+        return (order, most) if widest else order
 
     def _check_acyclic(self) -> None:
         order = self.topological_order()

@@ -22,13 +22,12 @@ Example
 >>> order.tolist()
 [0, 2, 1, 3]
 >>> value, stages = slice_order(segment_cost_table(g, order), 2, order)
->>> float(value), stages.tolist()
-(4.0, [0, 0, 1, 1])
+>>> float(value), stages.tolist()   # each node's stage: nodes 0 and 2 first
+(4.0, [0, 1, 0, 1])
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from typing import Iterator
 
@@ -48,20 +47,7 @@ def decode_keys(graph: Graph, keys: np.ndarray) -> np.ndarray:
         raise GraphError(f"keys have shape {keys.shape}, expected (..., {graph.n})")
     if keys.ndim == 2:
         return np.stack([decode_keys(graph, row) for row in keys]) if len(keys) else np.zeros((0, graph.n), np.int64)
-    indeg = np.diff(graph.pred_ptr).copy()
-    kl = keys.tolist()
-    heap = [(kl[v], v) for v in np.flatnonzero(indeg == 0).tolist()]
-    heapq.heapify(heap)
-    sp, si = graph.succ_ptr.tolist(), graph.succ_idx.tolist()
-    out = []
-    while heap:
-        _, v = heapq.heappop(heap)
-        out.append(v)
-        for w in si[sp[v] : sp[v + 1]]:
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                heapq.heappush(heap, (kl[w], w))
-    return np.asarray(out, dtype=np.int64)
+    return graph.kahn_order(keys)
 
 
 def order_to_keys(order: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The pjpart command: table, JSON output re-checked independently, exit codes."""
+"""The pjpart command: table, JSON output re-checked independently, exit codes, flags."""
 
 import json
 import os
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import pjpart
+from pjpart import CostModel
 from pjpart.cli import main
 from pjpart.generators import random_dag
 from pjpart.reference import exhaustive_partition
@@ -71,6 +72,7 @@ def test_cli_cycle_file_exit_2(tmp_path, capsys):
     assert "cycle" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # CLI subprocesses
 def test_installed_entry_point(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "pjpart")
     cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "pjpart.cli"]
@@ -84,54 +86,7 @@ def test_installed_entry_point(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
-def test_report_html_and_markdown_have_every_part(tmp_path):
-    from pjpart.report import SECTIONS
-
-    out = tmp_path / "r.html"
-    assert main(["partition", "tiny", "-k", "3", "--report", str(out), "--quiet"]) == 0
-    text = out.read_text()
-    for part in SECTIONS:
-        assert f"<h2>{part}</h2>" in text
-    assert text.count('src="data:image/png;base64,') == 2 and "gap 0.000%" in text
-    md = tmp_path / "new" / "folder" / "r.md"  # folders that do not exist yet are made
-    assert main(["partition", "tiny", "-k", "2", "--report", str(md), "--quiet"]) == 0
-    text = md.read_text()
-    for part in SECTIONS:
-        assert f"## {part}" in text
-    assert (md.parent / "r_stages.png").stat().st_size > 1000 and (md.parent / "r_convergence.png").exists()
-
-
-CACHE_SCRIPT = """
-import json, sys
-import jax
-import pjpart
-from pjpart.generators import dnn_like
-
-hits = []
-jax.monitoring.register_event_listener(
-    lambda event, **kw: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
-folder = pjpart.enable_compilation_cache(sys.argv[1])
-r = pjpart.partition(dnn_like(60, seed=1), 3, seed=0, max_evaluations=300, exact_max_downsets=0,
-                     bound_methods="combinatorial", local_search=False)
-print(json.dumps({"hits": len(hits), "bottleneck": r.bottleneck, "folder": folder}))
-"""
-
-
-def test_compile_cache_is_written_then_loaded_by_a_later_process(tmp_path):
-    # JAX decides at a process's first compilation whether a cache is in use: two processes
-    folder = tmp_path / "cache"
-    runs = []
-    for _ in range(2):
-        proc = subprocess.run([sys.executable, "-c", CACHE_SCRIPT, str(folder)], capture_output=True, text=True,
-                              timeout=300)
-        assert proc.returncode == 0, proc.stderr
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    assert runs[0]["hits"] == 0 and runs[0]["folder"] == str(folder)
-    assert len(list(folder.glob("*-cache"))) >= 2  # the decoder and the fitness kernel at least
-    assert runs[1]["hits"] >= 2  # loaded, not compiled again
-    assert runs[1]["bottleneck"] == runs[0]["bottleneck"]  # the same executables, the same answer
-
-
+@pytest.mark.slow  # three CLI subprocesses (about 18 s)
 def test_cli_compile_cache_flags(tmp_path):
     graph = tmp_path / "g.json"  # over 2048 downsets: searched, not solved by the exact DP
     pjpart.save_graph(random_dag(40, np.random.default_rng(1), density=0.1), str(graph))
@@ -148,3 +103,27 @@ def test_cli_compile_cache_flags(tmp_path):
     proc = subprocess.run(exe, capture_output=True, text=True, env=env, timeout=300)  # the default: from the env
     assert proc.returncode == 0, proc.stderr
     assert any((tmp_path / "from-env").glob("*-cache"))
+
+
+def test_cli_bound_mip_equals_the_optimum_of_unseen_graphs(tmp_path, rng, capsys):
+    for trial in range(6):
+        g = random_dag(int(rng.integers(4, 9)), rng, density=0.35)
+        k = int(rng.integers(2, 5))
+        path = tmp_path / f"g{trial}.json"
+        pjpart.save_graph(g, str(path))
+        out = tmp_path / f"b{trial}.json"
+        assert main(["bound", str(path), "-k", str(k), "--method", "mip", "--json", str(out)]) == 0
+        data = json.loads(out.read_text())
+        opt, _ = exhaustive_partition(pjpart.load_graph(str(path)), k, CostModel())
+        assert data["method"] == "mip" and data["lower_bound"] <= opt
+        assert data["lower_bound"] == pytest.approx(opt, rel=1e-5)
+        assert all(m["value"] <= opt for m in data["methods"])
+    assert "mip" in capsys.readouterr().out
+
+
+def test_cli_bound_bad_input_exits_2(tmp_path, capsys):
+    assert main(["bound", str(tmp_path / "missing.json"), "-k", "2"]) == 2
+    assert "error" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["bound", "tiny", "-k", "2", "--method", "nope"])
+    assert exc.value.code == 2

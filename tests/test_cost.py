@@ -1,11 +1,13 @@
-"""The reference evaluator against hand-computed cases and an independent set-based recount."""
+"""The reference evaluator against hand-computed cases and an independent set-based recount; feasibility."""
 
 import math
 
 import numpy as np
 import pytest
 
-from pjpart import CostModel, Graph, GraphError, evaluate, stage_breakdown
+import pjpart
+from pjpart import CostModel, Graph, GraphError, InfeasibleError, evaluate, lower_bound, stage_breakdown
+from pjpart.cost import check_feasible
 from pjpart.generators import random_dag
 
 
@@ -109,3 +111,13 @@ def test_stage_cost_of_one_stage_equals_evaluate(rng):
         stages = rng.integers(0, k, size=8)
         full = evaluate(g, batch, k, cm)
         assert np.allclose(stage_cost(g, batch, stages, cm), full[np.arange(8), stages], rtol=1e-12, atol=0)
+
+
+def test_check_feasible_lives_in_cost_and_raises_infeasible():
+    g = pjpart.Graph.from_arrays(work=[1, 1], params=[5, 50], edges=[(0, 1)], ids=["a", "big"])
+    check_feasible(g, CostModel(memory_limit=50))
+    with pytest.raises(InfeasibleError, match="no feasible partition: node 'big' has params 50 above memory_limit 10"):
+        check_feasible(g, CostModel(memory_limit=10))
+    with pytest.raises(InfeasibleError, match="no feasible partition"):
+        lower_bound(g, 2, CostModel(memory_limit=10))
+    assert pjpart.bounds.check_feasible is check_feasible

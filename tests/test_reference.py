@@ -1,4 +1,4 @@
-"""NumPy reference algorithms: decoder, segment table, slicing DP, exact solvers."""
+"""NumPy reference algorithms: decoder, segment table, slicing DP."""
 
 import itertools
 
@@ -6,9 +6,7 @@ import numpy as np
 
 from pjpart import CostModel, evaluate
 from pjpart.generators import random_dag
-from pjpart.reference import (decode_keys, exhaustive_partition, order_to_keys, segment_cost_table, slice_order,
-                              topological_orders)
-from pjpart.search.exact import exact_partition
+from pjpart.reference import decode_keys, order_to_keys, segment_cost_table, slice_order
 
 
 def cost_models(rng):
@@ -64,17 +62,3 @@ def test_slicing_dp_equals_brute_force_over_cuts(rng):
         value, stages = slice_order(C, k, order)
         assert abs(value - best) <= 1e-12 * max(1, best)
         assert abs(evaluate(g, stages, k, cm).max() - value) <= 1e-12 * max(1, value)
-
-
-def test_exact_solvers_agree(rng):
-    for _ in range(40):
-        g = random_dag(int(rng.integers(1, 8)), rng)
-        k = int(rng.integers(1, 4))
-        cm = cost_models(rng)[int(rng.integers(3))]
-        opt, a = exhaustive_partition(g, k, cm)
-        assert abs(evaluate(g, a, k, cm).max() - opt) < 1e-12
-        via_orders = min(slice_order(segment_cost_table(g, o, cm), k)[0] for o in topological_orders(g))
-        assert abs(via_orders - opt) <= 1e-12 * max(1, opt)
-        dp_value, dp_assignment = exact_partition(g, k, cm)
-        assert abs(dp_value - opt) <= 1e-12 * max(1, opt)
-        assert abs(evaluate(g, dp_assignment, k, cm).max() - opt) <= 1e-12 * max(1, opt)

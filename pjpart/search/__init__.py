@@ -6,12 +6,12 @@ certified result), :mod:`~pjpart.search.tracker` and :mod:`~pjpart.search.progre
 the engines :mod:`~pjpart.search.host` and :mod:`~pjpart.search.jit` (over
 :mod:`~pjpart.search.brkga` and :mod:`~pjpart.search.brkga_jax`),
 :mod:`~pjpart.search.finish` (with :mod:`~pjpart.search.local`), and
-:mod:`~pjpart.search.partition`, which names the stages.
+:mod:`~pjpart.search.solver`, which names the stages of ``partition``.
 """
 
 from .baselines import BASELINES, baseline
 from .config import NOT_GIVEN, PRESETS, SearchConfig, load_preset
-from .partition import ENGINES, Solver, partition
+from .solver import ENGINES, Solver, partition
 from .seeds import seed_orders
 
 __all__ = ["BASELINES", "ENGINES", "NOT_GIVEN", "PRESETS", "SearchConfig", "Solver", "baseline", "load_preset",

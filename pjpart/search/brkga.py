@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class BRKGAConfig:
@@ -37,15 +39,22 @@ class BRKGAConfig:
                                  # (float32 kernels round sums of hundreds of nodes to about 1e-6)
 
     def __post_init__(self) -> None:
-        if self.population < 2:
-            raise ValueError("population must be >= 2")
-        if not (0 < self.elite_fraction < 1 and 0 <= self.mutant_fraction < 1
-                and self.elite_fraction + self.mutant_fraction <= 1):
-            raise ValueError("need 0 < elite_fraction, 0 <= mutant_fraction, elite + mutant <= 1")
+        if isinstance(self.population, bool) or not isinstance(self.population, (int, np.integer)) \
+                or self.population < 2:
+            raise ConfigError(f"setting 'population' must be an integer >= 2, got {self.population!r}")
+        for name in ("elite_fraction", "mutant_fraction", "rho_elite", "tie_tolerance"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or value != value:
+                raise ConfigError(f"setting {name!r} must be a number, got {value!r}")
+        if not 0 < self.elite_fraction < 1:
+            raise ConfigError(f"setting 'elite_fraction' must be in (0, 1), got {self.elite_fraction!r}")
+        if not (0 <= self.mutant_fraction < 1 and self.elite_fraction + self.mutant_fraction <= 1):
+            raise ConfigError(f"setting 'mutant_fraction' must be in [0, 1) with elite_fraction + "
+                              f"mutant_fraction <= 1, got {self.mutant_fraction!r}")
         if not 0.5 <= self.rho_elite <= 1:
-            raise ValueError("rho_elite must be in [0.5, 1]")
+            raise ConfigError(f"setting 'rho_elite' must be in [0.5, 1], got {self.rho_elite!r}")
         if not 0 <= self.tie_tolerance < 1:
-            raise ValueError("tie_tolerance must be in [0, 1)")
+            raise ConfigError(f"setting 'tie_tolerance' must be in [0, 1), got {self.tie_tolerance!r}")
 
     @property
     def n_elite(self) -> int:

@@ -127,8 +127,7 @@ def fit_populations(population: int, islands: int, total_evaluations: float, tar
 
     Why: at a fixed time, a slow evaluator (big graphs on CPU) gives a preset's large
     populations only a handful of generations, and a BRKGA that cannot iterate is a
-    random search (paper experiment, nasnetmobile k=16, 5 s: P=256 x 4 islands ended
-    12.6% above a P=100 run of 100 generations).  Islands go first (each keeps at least
+    random search.  Islands go first (each keeps at least
     ``min_island`` chromosomes), then the population (at least ``min_population``).
 
     >>> fit_populations(256, 4, total_evaluations=1e6, target_generations=100, elite_fraction=0.15)

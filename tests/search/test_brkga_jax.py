@@ -1,13 +1,9 @@
-"""The compiled BRKGA engine: pure steps on an explicit state, and partition(engine="jit")."""
+"""The compiled BRKGA engine's pure steps on an explicit state."""
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
-import pjpart
-from pjpart import CostModel, evaluate
-from pjpart.generators import random_dag
-from pjpart.reference import exhaustive_partition
 from pjpart.search import brkga_jax as bj
 from pjpart.search.brkga import BRKGAConfig
 
@@ -16,6 +12,7 @@ def toy(keys, params=None):
     return jnp.sum(keys * jnp.arange(1, keys.shape[-1] + 1), axis=-1)
 
 
+@pytest.mark.slow  # compiles the jitted steps (about 3 s)
 def test_tell_keeps_elites_sorted_and_best_consistent():
     cfg = BRKGAConfig(population=10, elite_fraction=0.2, mutant_fraction=0.2)
     st = bj.tell_initial(bj.init(cfg, 6, islands=3, seed=1), toy)
@@ -56,6 +53,7 @@ def test_restart_replaces_only_non_elites_of_stalled_islands():
     assert not np.array_equal(k0[0, 2:], k1[0, 2:]) and list(np.asarray(new.stall)) == [0, 0]
 
 
+@pytest.mark.slow  # compiles the loop (about 3 s)
 def test_loop_is_deterministic_and_improves():
     cfg = BRKGAConfig(population=16)
     loop = bj.make_loop(cfg, toy, max_block=32, migrate_every=3, migrate_count=1, restart_after=10)
@@ -68,27 +66,3 @@ def test_loop_is_deterministic_and_improves():
     assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
     bests = runs[0][1]
     assert np.all(np.isinf(bests[20:])) and np.all(np.diff(bests[:20]) <= 0) and bests[19] < start
-
-
-@pytest.mark.parametrize("seed", range(2))  # each graph shape compiles the loop: keep it short
-def test_partition_jit_engine_reaches_the_optimum(seed):
-    rng = np.random.default_rng(100 + seed)
-    g = random_dag(int(rng.integers(6, 10)), rng, density=0.35)
-    k = int(rng.integers(2, 4))
-    cm = CostModel(bandwidth=float(rng.uniform(0.5, 2)))
-    opt, _ = exhaustive_partition(g, k, cm)
-    r = pjpart.partition(g, k, cm, engine="jit", exact_max_downsets=0, bound_methods="combinatorial",
-                         population=32, islands=2, generations=30, time_limit=None, seed=seed)
-    assert r.bottleneck == evaluate(g, r.assignment, k, cm).max()
-    assert r.bottleneck == pytest.approx(opt, rel=1e-9)
-    before = bj.make_loop.cache_info()
-    again = pjpart.partition(g, k, cm, engine="jit", exact_max_downsets=0, bound_methods="combinatorial",
-                             population=32, islands=2, generations=30, time_limit=None, seed=seed)
-    assert np.array_equal(r.assignment, again.assignment)
-    after = bj.make_loop.cache_info()  # the second run reuses the compiled loop
-    assert after.hits == before.hits + 1 and after.misses == before.misses
-
-
-def test_unknown_engine_is_an_error():
-    with pytest.raises(pjpart.GraphError, match="engine"):
-        pjpart.partition(random_dag(5, np.random.default_rng(0)), 2, engine="gpu-magic")

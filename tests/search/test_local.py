@@ -1,67 +1,16 @@
-"""Baselines, local search and sweep: against brute force and hand-computed cases."""
-
-import csv
-import json
+"""Local search: moves that keep precedence, local optima, border re-cuts and feeder pulls, against brute force."""
 
 import numpy as np
 import pytest
 
 import pjpart
-from pjpart import CostModel, GraphError, evaluate
+from pjpart import CostModel, evaluate
 from pjpart.generators import random_dag
-from pjpart.reference import exhaustive_partition, segment_cost_table, slice_order
-from pjpart.search.baselines import balance_work, baseline
-from pjpart.search.exact import mask_bits, small_downsets
+from pjpart.lattice import mask_bits, small_downsets
+from pjpart.reference import exhaustive_partition
 from pjpart.search.local import (WINDOWS, best_split, border_window, closure_moves, feeder_pulls, improve,
                                  improve_and_reslice, legal_moves, pull_feeders, resplit_borders, split_costs,
                                  stage_closures, stage_major_order)
-from pjpart.sweep import FIELDS
-
-
-def test_balance_work_matches_brute_force(rng):
-    for _ in range(100):
-        n, k = int(rng.integers(1, 9)), int(rng.integers(1, 5))
-        w = rng.integers(0, 10, size=n).astype(float)
-        stage = balance_work(w, k)
-        assert stage[0] == 0 and np.all(np.diff(stage) >= 0) and np.all(np.diff(stage) <= 1) and stage[-1] < k
-        best = min(
-            max(w[a:b].sum() for a, b in zip((0,) + cuts, cuts + (n,)))
-            for cuts in _cuts(n, k - 1)
-        )
-        got = max(w[stage == s].sum() for s in range(k))
-        assert got == pytest.approx(best)
-
-
-def _cuts(n, c):
-    import itertools
-
-    for combo in itertools.combinations_with_replacement(range(n + 1), c):
-        yield tuple(combo)
-
-
-def test_baselines_are_valid_and_greedy_is_the_given_order_sliced(rng):
-    for trial in range(10):
-        g = random_dag(int(rng.integers(3, 9)), rng)
-        k = int(rng.integers(1, 4))
-        cm = CostModel(bandwidth=0.5)
-        opt, _ = exhaustive_partition(g, k, cm)
-        order = g.topological_order()
-        expect, _ = slice_order(segment_cost_table(g, order, cm), k, order)
-        for name in pjpart.BASELINES:
-            r = baseline(g, k, name, cm, max_evaluations=256)
-            assert r.bottleneck == evaluate(g, r.assignment, k, cm).max() >= opt - 1e-12
-            assert r.method == name
-        assert baseline(g, k, "greedy", cm).bottleneck == pytest.approx(expect)
-    with pytest.raises(GraphError, match="unknown baseline 'nope'"):
-        baseline(g, 2, "nope")
-
-
-def test_chain_balanced_balances_work_only():
-    # work 1,1,1,1 but a huge tensor after node 1: work balancing cuts there anyway, paying the transfer
-    g = pjpart.Graph.from_arrays(work=[1, 1, 1, 1], sizeout=[0, 100, 0, 0], edges=[(0, 1), (1, 2), (2, 3)])
-    r = baseline(g, 2, "chain-balanced", CostModel())
-    assert r.assignment.tolist() == [0, 0, 1, 1] and r.bottleneck == 102
-    assert baseline(g, 2, "greedy", CostModel()).bottleneck == 3  # the optimal cut is after node 0
 
 
 def test_local_moves_keep_precedence_and_never_worsen(rng):
@@ -319,43 +268,10 @@ def test_pull_feeders_never_worsens_and_gathers_an_input_free_pair_into_its_cons
 def test_local_search_docstring_examples_run():
     import doctest
 
-    import pjpart.search.exact
+    import pjpart.lattice
     import pjpart.search.local
 
-    for module in (pjpart.search.local, pjpart.search.exact):
+    for module in (pjpart.search.local, pjpart.lattice):
         result = doctest.testmod(module)
         assert result.failed == 0
     assert doctest.testmod(pjpart.search.local).attempted >= 5
-
-
-def test_sweep_records_and_files(tmp_path):
-    g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)], name="chain")
-    recs = pjpart.sweep([g, "tiny"], ks=[1, 2], methods=["greedy", "fast"], seeds=[0], progress=False)
-    assert len(recs) == 8
-    for r in recs:
-        assert set(FIELDS) <= set(r)
-        assert r["bound"] <= r["bottleneck"]
-    assert {(r["graph"], r["k"], r["method"]) for r in recs} >= {("chain", 2, "greedy"), ("tiny", 1, "fast")}
-    pjpart.write_records(recs, str(tmp_path / "r.csv"))
-    pjpart.write_records(recs, str(tmp_path / "r.json"))
-    rows = list(csv.DictReader(open(tmp_path / "r.csv")))
-    assert len(rows) == 8 and float(rows[0]["bottleneck"]) == recs[0]["bottleneck"]
-    assert json.loads((tmp_path / "r.json").read_text()) == recs
-    again = pjpart.sweep([g, "tiny"], ks=[1, 2], methods=["greedy", "fast"], resume=recs, progress=False)
-    assert again == recs
-    with pytest.raises(GraphError, match="unknown method"):
-        pjpart.sweep([g], ks=[2], methods=["bogus"], progress=False)
-
-
-def test_sweep_releases_compiled_kernels_after_each_graph():
-    from pjpart.evaluator import _jitted
-    from pjpart.generators import dnn_like
-
-    graphs = [dnn_like(30, seed=1), dnn_like(30, seed=2)]
-    kw = dict(ks=[2], methods=["fast"], progress=False,
-              overrides={"exact_max_downsets": 0, "bound_methods": "combinatorial", "generations": 2})
-    compiled = lambda: sum(fn._cache_size() for fn in _jitted().values())
-    pjpart.sweep(graphs, release_compiled=False, **kw)
-    assert _jitted()["pairs"]._cache_size() > 0  # the presets' search ranks with the k + 1 tie-break
-    pjpart.sweep(graphs, **kw)
-    assert compiled() == 0

@@ -78,13 +78,30 @@ class Solver:
         problem = Problem.validated(graph, k, cost_model)
         cfg = load_preset(preset, time_limit=time_limit, max_evaluations=max_evaluations, generations=generations,
                           target_gap=target_gap, **overrides)
+        if cfg.stop.time_limit is None and not cfg.stop.budgeted:
+            raise ConfigError("the search needs a stop: time_limit, max_evaluations or generations")
         budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.share, calls=self.calls, start=budget.start)
-        info = dict(seed=seed, evaluations=0, stopped_by="optimal")
+        progress = Progress(not quiet, json_progress, cfg.stop)
+        best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed)
+        result = certify(problem, best.assignment, bound[0], bound[1], method=best.method, seed=seed,
+                         evaluations=0 if run is None else run.evaluations, seconds=budget.elapsed(),
+                         stopped_by="optimal" if run is None else run.stopped_by,
+                         history=[] if run is None else run.history)
+        if run is not None:
+            progress({"generation": run.generation, "evaluations": run.evaluations,
+                      "evals_per_s": run.evaluations / max(result.seconds, 1e-9), "best": result.bottleneck,
+                      "bound": result.lower_bound, "gap": result.gap, "seconds": result.seconds}, final=True)
+        return result
 
-        exact = exact_partition(problem.graph, problem.k, problem.cost_model, cfg.exact_max_downsets) \
-            if cfg.exact_max_downsets else None
-        if exact is not None:
-            return certify(problem, exact[1], exact[0], "exact-dp", method="exact", seconds=budget.elapsed(), **info)
+    def _solve(self, problem: Problem, cfg: SearchConfig, budget: Budget, progress: Progress,
+               callback: Callable[[dict], None] | None, seed: int) -> tuple[Candidate, tuple, Tracker | None]:
+        """The stages between validation and certification: ``(best, (bound, bound method), run)``,
+        ``run`` being ``None`` when no search ran (exact, or a seed order proven optimal)."""
+        if cfg.exact_max_downsets:
+            exact = exact_partition(problem.graph, problem.k, problem.cost_model, cfg.exact_max_downsets)
+            if exact is not None:
+                order = problem.graph.topological_order()
+                return Candidate(exact[1], exact[0], order, "exact"), (exact[0], "exact-dp"), None
         orders = seed_orders(problem.graph)
         start = seed_candidate(problem, orders)
         bounds = BoundSource(problem, cfg.bounds, budget)
@@ -92,28 +109,19 @@ class Solver:
         if not alongside:
             bounds.compute(start.value)
         if bounds.proves(start.value):
-            return certify(problem, start.assignment, bounds.value, bounds.method, method=start.method,
-                           seconds=budget.elapsed(), **info)
-        run = Tracker(cfg, budget, bounds, Progress(not quiet, json_progress, cfg.stop), callback)
+            return start, (bounds.value, bounds.method), None
+        run = Tracker(cfg, budget, bounds, progress, callback)
         evaluator = _search(problem, cfg, run, orders, start, seed, alongside)
         best = finish(problem, cfg.finish, run, start, evaluator)
         bounds.collect(wait=run.stopped_by != "interrupted")  # its window ends well within the time limit
         bounds.stop()
-        result = certify(problem, best.assignment, bounds.value, bounds.method, method=best.method, seed=seed,
-                         evaluations=run.evaluations, seconds=budget.elapsed(), stopped_by=run.stopped_by,
-                         history=run.history)
-        run.progress({"generation": run.generation, "evaluations": run.evaluations,
-                      "evals_per_s": run.evaluations / max(result.seconds, 1e-9), "best": result.bottleneck,
-                      "bound": bounds.value, "gap": result.gap, "seconds": result.seconds}, final=True)
-        return result
+        return best, (bounds.value, bounds.method), run
 
 
 def _search(problem: Problem, cfg: SearchConfig, run: Tracker, orders: list[np.ndarray], start: Candidate,
             seed: int, alongside: bool) -> Evaluator:
     """The search stage: an evaluator exact up to the best seed's cost, bounds started
     alongside if asked, and the engine run until a stop rule, Ctrl-C or an error."""
-    if not run.budget.limited and not cfg.stop.budgeted:
-        raise ConfigError("the search needs a stop: time_limit, max_evaluations or generations")
     bcfg = cfg.brkga
     # exact up to the best seed's cost: narrower bands than the evaluator's own guess, and
     # worse candidates still rank above it.  A generation's offspring (elites are not

@@ -1,0 +1,110 @@
+"""What the kernels take: a Graph turned into arrays, the shared compiled kernels, the
+pure population fitness for compiled search loops, and two small shape helpers.
+
+Graph arrays are arguments of the compiled kernels, not constants, so graphs of the
+same shape ``(n, m)`` with the same ``k`` and band reuse one executable.
+
+>>> band_bucket(9, 100), band_bucket(30, 100), band_bucket(30, 20)
+(12, 32, 20)
+>>> stages_from_starts([2, 0, 1], [0, 1, 3]).tolist()
+[1, 1, 0]
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from .graph import Graph
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_kernels() -> dict:
+    """The jit-compiled kernels, shared by all evaluators: graph arrays are arguments, so
+    graphs of the same shape (n, m) with the same k and band reuse one executable."""
+    import jax
+
+    from .kernels import (decode_orders, needed_band, population_bottleneck_pairs, population_bottlenecks,
+                          population_cuts)
+
+    def decode_and_band(keys, indegree, succ_pad, ready0, work, bound):
+        orders, overflow = decode_orders(keys, indegree, succ_pad, ready0)
+        return orders, overflow.any(), band_of(orders, work, bound)
+
+    def band_of(orders, work, bound):
+        return jax.vmap(lambda o: needed_band(work, o, bound))(orders).max()
+
+    return {
+        "bottlenecks": jax.jit(population_bottlenecks, static_argnames=("k", "band", "batch")),
+        "pairs": jax.jit(population_bottleneck_pairs, static_argnames=("k", "band", "batch")),
+        "cuts": jax.jit(population_cuts, static_argnames=("k", "band", "batch")),
+        "decode": jax.jit(decode_and_band),
+        "band": jax.jit(band_of),
+    }
+
+
+@functools.lru_cache(maxsize=None)
+def population_fitness(k: int, band: int, batch: int, batch_size: int, dtype: str):
+    """The pure population fitness for these static settings (one object per settings, see
+    :meth:`pjpart.Evaluator.fitness_function`)."""
+    import jax.numpy as jnp
+
+    from .kernels import decode_orders, population_bottlenecks
+
+    padded = -(-batch_size // batch) * batch
+
+    def fitness(keys, params):
+        arrays, cost, indeg, succ_pad, ready0 = params
+        keys = keys.astype(dtype)
+        if padded > batch_size:  # whole sub-batches of ``batch`` candidates (bounded memory)
+            keys = jnp.concatenate([keys, jnp.repeat(keys[:1], padded - batch_size, axis=0)])
+        orders, overflow = decode_orders(keys, indeg, succ_pad, ready0)
+        values = population_bottlenecks(arrays, cost, orders, k=k, band=band, batch=batch)
+        return jnp.where(overflow, jnp.inf, values)[:batch_size]
+
+    fitness.band = band
+    return fitness
+
+
+def band_bucket(band: int, n: int) -> int:
+    """Round a needed band up to one of few sizes (8, 12, 16, 24, 32, 48, ...), at most ``n``,
+    so that changing bands cause few compilations."""
+    size = 8
+    while size < band:
+        size = size * 3 // 2 if (size & (size - 1)) == 0 else size * 4 // 3
+    return int(min(n, size))
+
+
+def stages_from_starts(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Stage of every node from an order and segment starts (``k + 1`` entries, last = n)."""
+    n = len(order)
+    by_pos = np.searchsorted(np.asarray(starts)[1:], np.arange(n), side="right")
+    stages = np.empty(n, dtype=np.int64)
+    stages[np.asarray(order)] = by_pos
+    return stages
+
+
+def graph_arrays(graph: Graph, dtype) -> Any:
+    """The graph as kernel inputs (:class:`pjpart.kernels.GraphArrays`): costs in ``dtype``, edges by
+    producer with first / last flags (one producer's tensor counts once per stage).
+    """
+    import jax.numpy as jnp
+    from .kernels import GraphArrays
+
+    src = graph.edges[:, 0].astype(np.int32)
+    dst = graph.edges[:, 1].astype(np.int32)
+    first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.zeros(0, bool)
+    last = np.r_[src[1:] != src[:-1], True] if len(src) else np.zeros(0, bool)
+    inb = np.zeros(graph.n)
+    np.add.at(inb, dst, graph.sizeout[src])
+    outb = np.where(np.diff(graph.succ_ptr) > 0, graph.sizeout, 0.0)
+    return GraphArrays(
+        work=jnp.asarray(graph.work, dtype), params=jnp.asarray(graph.params, dtype),
+        sizeout=jnp.asarray(graph.sizeout, dtype), src=jnp.asarray(src), dst=jnp.asarray(dst),
+        first=jnp.asarray(first), last=jnp.asarray(last),
+        inb=jnp.asarray(inb, dtype), outb=jnp.asarray(outb, dtype))
+
+
+__all__ = ["band_bucket", "compiled_kernels", "graph_arrays", "population_fitness", "stages_from_starts"]

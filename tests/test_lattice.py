@@ -1,0 +1,93 @@
+"""The downset lattice: every downset enumerated, block costs, and the exact DP against brute force."""
+
+import numpy as np
+import pytest
+
+import pjpart
+from pjpart import CostModel, evaluate
+from pjpart.generators import random_dag
+from pjpart.lattice import block_costs, downsets, exact_partition, mask_bits, small_downsets
+from pjpart.reference import exhaustive_partition, segment_cost_table, slice_order, topological_orders
+
+
+def cost_models(rng):
+    return [CostModel(), CostModel(bandwidth=float(rng.uniform(0.3, 3))),
+            CostModel(bandwidth=0.5, memory=float(rng.uniform(0.2, 1.5)), overflow_bandwidth=2.0)]
+
+
+def cost_setting(rng, trial):
+    kind = trial % 4
+    if kind == 0:
+        return CostModel()
+    if kind == 1:
+        return CostModel(bandwidth=float(rng.uniform(0.3, 3)))
+    if kind == 2:
+        return CostModel(bandwidth=0.5, memory=float(rng.uniform(0.2, 1.5)), overflow_bandwidth=2.0)
+    return CostModel(bandwidth=float(rng.uniform(0.5, 2)), memory=1.0, overflow_bandwidth=0.5,
+                     memory_limit=3.0)
+
+
+def test_downsets_are_every_predecessor_closed_subset(rng):
+    for trial in range(30):
+        g = random_dag(int(rng.integers(1, 11)), rng, density=float(rng.uniform(0.05, 0.5)))
+        closed = [mask for mask in range(1 << g.n)
+                  if all(not (mask >> v) & 1 or all((mask >> int(u)) & 1 for u in g.predecessors(v))
+                         for v in range(g.n))]
+        got = downsets(g, 1 << g.n)
+        assert sorted(got) == closed, trial
+        assert len(got) == len(set(got))
+        assert [bin(m).count("1") for m in got] == sorted(bin(m).count("1") for m in got)  # by size
+        assert downsets(g, len(closed)) is not None and downsets(g, len(closed) - 1) is None
+
+
+def test_downsets_of_a_node_subset_and_the_vectorised_enumeration(rng):
+    for trial in range(40):
+        g = random_dag(int(rng.integers(2, 13)), rng, density=float(rng.uniform(0.05, 0.5)))
+        nodes = rng.permutation(g.n)[: int(rng.integers(1, g.n + 1))]
+        pos = {int(v): i for i, v in enumerate(nodes)}
+        # predecessor-closed inside the induced subgraph, by brute force over bitmasks of positions
+        closed = [mask for mask in range(1 << len(nodes))
+                  if all(not (mask >> i) & 1 or all((mask >> pos[int(u)]) & 1
+                                                    for u in g.predecessors(v) if int(u) in pos)
+                         for i, v in enumerate(nodes))]
+        got = downsets(g, 1 << len(nodes), nodes)
+        assert sorted(got) == closed, trial
+        fast = small_downsets(g, nodes, len(closed))
+        assert fast.dtype == np.uint64 and [int(m) for m in fast] == got  # same order: by size, then value
+        assert small_downsets(g, nodes, len(closed) - 1) is None
+        bits = mask_bits(fast, len(nodes))
+        assert np.array_equal(bits, mask_bits(got, len(nodes)))
+        assert all(int(m) == sum(1 << i for i in np.flatnonzero(row)) for m, row in zip(fast, bits))
+    with pytest.raises(ValueError, match="at most 63"):
+        small_downsets(random_dag(64, rng), range(64), 10)
+
+
+def test_block_costs_match_the_reference_evaluator(rng):
+    for trial in range(20):
+        g = random_dag(int(rng.integers(2, 9)), rng, density=0.3)
+        cm = cost_setting(rng, trial)
+        sets = downsets(g, 10_000)
+        bits = np.array([[(mask >> v) & 1 for v in range(g.n)] for mask in sets], dtype=bool)
+        table = block_costs(g, bits, cm)
+        for J in range(len(sets)):
+            for I in range(len(sets)):
+                if (bits[J] & ~bits[I]).any():
+                    assert table[J, I] == np.inf
+                    continue
+                stage = np.where(bits[J], 0, np.where(bits[I], 1, 2))
+                ref = pjpart.evaluate(g, stage, 3, cm)[1]
+                assert table[J, I] == pytest.approx(ref, rel=1e-12, abs=1e-12)
+
+
+def test_exact_solvers_agree(rng):
+    for _ in range(40):
+        g = random_dag(int(rng.integers(1, 8)), rng)
+        k = int(rng.integers(1, 4))
+        cm = cost_models(rng)[int(rng.integers(3))]
+        opt, a = exhaustive_partition(g, k, cm)
+        assert abs(evaluate(g, a, k, cm).max() - opt) < 1e-12
+        via_orders = min(slice_order(segment_cost_table(g, o, cm), k)[0] for o in topological_orders(g))
+        assert abs(via_orders - opt) <= 1e-12 * max(1, opt)
+        dp_value, dp_assignment = exact_partition(g, k, cm)
+        assert abs(dp_value - opt) <= 1e-12 * max(1, opt)
+        assert abs(evaluate(g, dp_assignment, k, cm).max() - opt) <= 1e-12 * max(1, opt)
