@@ -15,7 +15,8 @@ from .cost import CostModel, cost_model_for, evaluate, stage_breakdown
 from .evaluator import Evaluator
 from .examples import example_path, resolve_graph
 from .errors import ConfigError, GraphError, InfeasibleError, PjpartError
-from .graph import Graph, load_graph, save_graph
+from .graph import Graph
+from .graph_io import load_graph, save_graph
 from .result import PartitionResult
 from .importers import from_jax, from_keras, load_regal
 from .search import BASELINES, NOT_GIVEN, PRESETS, SearchConfig, Solver, baseline, load_preset, partition

@@ -129,26 +129,43 @@ class Budget:
         background (remembered by :attr:`calls`).  The first call of a run first waits
         for the calls earlier runs left running, within the same limit.
         """
+        return self.wait(self.start_call(fn))
+
+    def start_call(self, fn: Callable[[], Any]) -> Future | None:
+        """Start ``fn`` as :meth:`call` would, without waiting: a future for :meth:`wait`
+        (``None`` when the calls earlier runs left running outlasted the search)."""
         if not self._settled:
             self._settled = self.calls.settle(None if not self.limited else max(0.0, self.remaining()))
             if not self._settled:
-                return False, None
+                return None
         if not self.limited:
-            return True, fn()
+            future: Future = Future()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # raised again by wait(), as from a thread
+                future.set_exception(exc)
+            return future
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="pjpart-search")
-        future = self._worker.submit(fn)
+        return self._worker.submit(fn)
+
+    def wait(self, future: Future | None) -> tuple[bool, Any]:
+        """``(True, result)`` of a started call, or ``(False, None)`` when the search's end
+        comes first (the call goes on in the background)."""
+        if future is None:
+            return False, None
         try:
-            return True, future.result(timeout=max(0.0, self.remaining()))
+            return True, future.result(timeout=None if not self.limited else max(0.0, self.remaining()))
         except FutureTimeout:
-            self._leave(future)
+            self.leave(future)
             return False, None
         except BaseException:  # Ctrl-C while waiting: the call goes on in the background
             if not future.done():
-                self._leave(future)
+                self.leave(future)
             raise
 
-    def _leave(self, future: Future) -> None:
+    def leave(self, future: Future) -> None:
+        """Stop waiting for a started call: it ends in the background, remembered by :attr:`calls`."""
         self.abandoned = True
         self.calls.add(future)
 

@@ -1,9 +1,15 @@
 """Command line: argument parsing and printing only; every decision lives in the library.
 
-``pjpart partition GRAPH -k K`` partitions a graph file (or a bundled example by
-name: ``tiny``, ``resnet50``) and prints the stage table; ``--json OUT`` writes
-the result.  ``pjpart bound GRAPH -k K`` prints certified lower bounds per method.  Exit codes: 0 success, 2 bad input (message on stderr, no
-traceback), 130 interrupted before any result.
+``pjpart partition GRAPH -k K`` partitions a graph file (or a bundled example or a zoo
+model by name; ``example:NAME`` / ``zoo:NAME`` choose) and prints the stage table;
+``--json OUT`` writes the result (``--json -``: to stdout, the table then goes to
+stderr).  ``pjpart bound GRAPH -k K`` prints certified lower bounds per method.
+``python -m pjpart`` is the same command.
+
+Exit codes: 0 success, 2 bad input (``pjpart: error: <message>`` on stderr, no
+traceback; every flag is checked before any work starts), 130 interrupted before any
+result.  A closed stdout (``pjpart zoo list | head``) ends the output quietly: no
+message, exit 0, and files asked for (``--json FILE``, ``--report``) are still written.
 
 ``partition`` and ``zoo run`` keep compiled kernels on disk (``--compile-cache DIR``,
 default ``~/.cache/pjpart/jax``; ``--no-compile-cache`` turns it off): a later run
@@ -14,69 +20,188 @@ with the same graph shape and ``k`` does not compile them again
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+import os
 import sys
+import threading
+import warnings
+from typing import Any, TextIO
 
 from . import __version__
 from .compile_cache import default_cache_dir, enable_compilation_cache
-from .bounds import METHODS, Bound, lower_bound
-from .cost import cost_model_for
-from .examples import EXAMPLES, resolve_graph
+from .bounds import METHODS, lower_bound
+from .cost import CostModel, cost_model_for
+from .examples import describe_graph, locate_graph
 from .errors import ConfigError, PjpartError
-from .result import PartitionResult
-from .search import NOT_GIVEN, PRESETS, partition
+from .cli_help import DEFAULT_BOUND_TIME, bound_epilog, partition_epilog, wrap, zoo_run_epilog
+from .search import NOT_GIVEN, PRESETS, Solver
+from .tables import format_bound, format_cost_model, format_table
+
+# ----------------------------------------------------------------------------- output
 
 
-def _positive_float(text: str) -> float:
+def _drop(stream: TextIO) -> None:
+    """Point a closed pipe's file descriptor at /dev/null, so that later writes and the
+    interpreter's flush at exit raise nothing."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _emit(text: str, stream: TextIO | None = None) -> None:
+    """Print ``text``; a reader that closed the pipe ends the output quietly."""
+    stream = sys.stdout if stream is None else stream
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        _drop(stream)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+class _UsageError(Exception):
+    """argparse's complaint (unknown flag, bad choice, missing argument), reported as exit 2."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors return to :func:`main` instead of exiting, and whose
+    epilog may be a function (computed only when the help is shown)."""
+
+    def __init__(self, *args: Any, epilog: Any = None, **kw: Any) -> None:
+        self._epilog_fn = epilog if callable(epilog) else None
+        super().__init__(*args, epilog=None if callable(epilog) else epilog, **kw)
+
+    def format_help(self) -> str:
+        if self._epilog_fn is not None:
+            self.epilog = self._epilog_fn()
+        return super().format_help()
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        raise _UsageError(message, self.format_usage())
+
+
+def _number(flag: str, text: str | None, *, positive: bool, allow_inf: bool, unit: str) -> float | None:
+    """The value of a numeric flag; one message per flag naming it and its accepted range."""
+    if text is None:
+        return None
+    rule = ("a number > 0" if positive else "a number >= 0") + (" or inf" if allow_inf else "")
+    rule = rule if allow_inf else "a finite " + rule[2:]
     try:
         x = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if math.isnan(x) or x < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number: {text!r}")
+        x = math.nan
+    ok = not math.isnan(x) and (x > 0 if positive else x >= 0) and (allow_inf or math.isfinite(x))
+    if not ok:
+        raise ConfigError(f"{flag} must be {rule} ({unit}), got {text!r}")
     return x
 
 
+def _integer(flag: str, text: str | None, low: int, *, scientific: bool = False) -> int | None:
+    """The value of an integer flag (``scientific``: ``1e6`` is accepted too)."""
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+        if scientific:
+            try:
+                x = float(text)
+            except ValueError:
+                x = math.nan
+            if math.isfinite(x) and x.is_integer():
+                value = int(x)
+    if value is None or value < low:
+        raise ConfigError(f"{flag} must be an integer >= {low}, got {text!r}")
+    return value
+
+
+def _check_output(flag: str, path: str | None) -> None:
+    """Refuse, before any work, an output file that cannot be written (``-``: stdout)."""
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise ConfigError(f"{flag} {path!r} is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{flag} {path!r}: the folder {os.path.dirname(path) or folder!r} does not exist")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pjpart", description="Max-throughput pipeline partitioning of DNN graphs.")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = _Parser(prog="pjpart", description="Max-throughput pipeline partitioning of DNN graphs, with certified "
+                                           "lower bounds.",
+                epilog="Examples:\n  pjpart partition tiny -k 2\n  pjpart zoo list\n  pjpart partition --help",
+                formatter_class=raw)
     p.add_argument("--version", action="version", version=f"pjpart {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    part = sub.add_parser("partition", help="split a graph into k pipeline stages")
-    part.add_argument("graph", help=f"graph JSON file (.json or .json.gz) or a bundled example: {', '.join(EXAMPLES)}")
-    part.add_argument("-k", type=int, required=True, help="number of stages (>= 1)")
-    part.add_argument("--seed", type=int, default=0)
-    part.add_argument("--time-limit", type=_positive_float, default=None, help="seconds (compile included)")
-    part.add_argument("--max-evaluations", type=int, default=None)
-    part.add_argument("--preset", default="default", choices=PRESETS)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{partition,bound,zoo}")
+    part = sub.add_parser("partition", help="split a graph into k pipeline stages", formatter_class=raw,
+                          description=wrap("Split GRAPH into at most K pipeline stages minimising the slowest "
+                                            "stage's cost, and certify it with a lower bound."),
+                          epilog=partition_epilog)
+    part.add_argument("graph", metavar="GRAPH", help="a graph file, a bundled example or a zoo model (see below)")
+    part.add_argument("-k", metavar="K", required=True, help="number of stages (an integer >= 1; required)")
+    part.add_argument("--seed", metavar="N", default=None, help="random seed of the search (integer >= 0; "
+                                                                "default 0)")
+    part.add_argument("--time-limit", metavar="S", default=None,
+                      help="seconds, compilation included (> 0; default: the preset's, see below)")
+    part.add_argument("--max-evaluations", metavar="N", default=None,
+                      help="evaluation budget: stop after N evaluated candidates (integer >= 1; alone: "
+                           "no time limit; default: none)")
+    part.add_argument("--preset", default="default", choices=PRESETS,
+                      help="search settings and default stop rule (default: default; see below)")
     part.add_argument("--engine", default=None, choices=("auto", "host", "jit"),
-                      help="search loop: host (NumPy state) or jit (compiled on the device); default auto")
-    part.add_argument("--json", metavar="OUT", default=None, help="write the result as JSON")
+                      help="search loop: host (NumPy state) or jit (compiled on the device); default: the "
+                           "preset's (auto = host)")
+    part.add_argument("--json", metavar="OUT", default=None, help="write the result as JSON (`-`: stdout)")
     part.add_argument("--report", metavar="OUT", default=None,
                       help="write a one-file report (.html, or .md with PNGs beside it)")
     part.add_argument("--quiet", action="store_true", help="no progress line")
     part.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
+    part.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
     _cache_flags(part)
     _cost_flags(part)
-    bnd = sub.add_parser("bound", help="certified lower bounds on the optimal bottleneck")
-    bnd.add_argument("graph", help="graph JSON file or a bundled example")
-    bnd.add_argument("-k", type=int, required=True, help="number of stages (>= 1)")
+    bnd = sub.add_parser("bound", help="certified lower bounds on the optimal bottleneck", formatter_class=raw,
+                         description="Certified lower bounds on the optimal bottleneck of GRAPH in K stages, "
+                                     "per method.", epilog=bound_epilog)
+    bnd.add_argument("graph", metavar="GRAPH", help="a graph file, a bundled example or a zoo model")
+    bnd.add_argument("-k", metavar="K", required=True, help="number of stages (an integer >= 1; required)")
     bnd.add_argument("--method", action="append", choices=("auto",) + METHODS, default=None,
                      help="bound method (repeatable); default auto")
-    bnd.add_argument("--time-limit", type=_positive_float, default=30.0, help="seconds for all methods (default 30)")
-    bnd.add_argument("--json", metavar="OUT", default=None, help="write the bounds as JSON")
+    bnd.add_argument("--time-limit", metavar="S", default=None,
+                     help=f"seconds for all methods (> 0; default {DEFAULT_BOUND_TIME:g})")
+    bnd.add_argument("--json", metavar="OUT", default=None, help="write the bounds as JSON (`-`: stdout)")
+    bnd.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
     _cost_flags(bnd)
-    zp = sub.add_parser("zoo", help="the bundled model zoo")
-    zsub = zp.add_subparsers(dest="zoo_command", required=True)
-    zl = zsub.add_parser("list", help="list the bundled models")
+    zp = sub.add_parser("zoo", help="the bundled model zoo", formatter_class=raw,
+                        description="The bundled model zoo: real architectures with H100 roofline costs.",
+                        epilog="Examples:\n  pjpart zoo list --all\n  pjpart zoo run --models 'bert-*' -k 4,16")
+    zsub = zp.add_subparsers(dest="zoo_command", required=True, metavar="{list,run}")
+    zl = zsub.add_parser("list", help="list the bundled models", formatter_class=raw,
+                         epilog="Examples:\n  pjpart zoo list\n  pjpart zoo list --all | grep -- -op")
     zl.add_argument("--all", action="store_true", help="include op-granularity graphs")
-    zr = zsub.add_parser("run", help="partition every (model, k); resumes from --out")
+    zr = zsub.add_parser("run", help="partition every (model, k); resumes from --out", formatter_class=raw,
+                         epilog=zoo_run_epilog)
     zr.add_argument("--models", default=None, help="shell pattern(s), comma-separated (default: all, layer level)")
-    zr.add_argument("-k", default="2,4,8,16,32,64", help="comma-separated stage counts")
-    zr.add_argument("--preset", default="default", choices=PRESETS)
-    zr.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per (model, k)")
+    zr.add_argument("-k", default="2,4,8,16,32,64", help="comma-separated stage counts (default 2,4,8,16,32,64)")
+    zr.add_argument("--preset", default="default", choices=PRESETS, help="search preset (default: default)")
+    zr.add_argument("--time-limit", metavar="S", default=None,
+                    help="seconds per (model, k) (> 0; default: the preset's)")
     zr.add_argument("--out", default="zoo-results", help="output folder (default zoo-results)")
-    zr.add_argument("--seed", type=int, default=0)
+    zr.add_argument("--seed", metavar="N", default=None, help="random seed (integer >= 0; default 0)")
     zr.add_argument("--quiet", action="store_true", help="no progress bar")
     _cache_flags(zr)
     return p
@@ -99,34 +224,58 @@ def _use_compile_cache(args: argparse.Namespace) -> None:
         print(f"pjpart: warning: no compile cache ({exc})", file=sys.stderr)
 
 
+#: cost-model flag -> (CostModel field, must be > 0, may be inf, unit, meaning)
+COST_FLAGS = {"--bandwidth": ("bandwidth", True, False, "bytes/s", "bytes/s between stages"),
+              "--memory": ("memory", False, True, "bytes", "fast memory per stage (bytes)"),
+              "--overflow-bandwidth": ("overflow_bandwidth", True, False, "bytes/s",
+                                       "bytes/s for weights beyond --memory"),
+              "--memory-limit": ("memory_limit", False, True, "bytes", "hard cap on a stage's params (bytes)")}
+
+
 def _cost_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bandwidth", type=_positive_float, default=None, help="bytes/s between stages")
-    p.add_argument("--memory", type=_positive_float, default=None, help="fast memory per stage (bytes)")
-    p.add_argument("--overflow-bandwidth", type=_positive_float, default=None,
-                   help="bytes/s for weights beyond --memory")
-    p.add_argument("--memory-limit", type=_positive_float, default=None, help="hard params cap per stage")
+    for flag, (name, positive, inf, _, meaning) in COST_FLAGS.items():
+        rule = "> 0" if positive else ">= 0 or inf"
+        p.add_argument(flag, metavar="B" if "bandwidth" in name else "M", default=None,
+                       help=f"{meaning} ({rule}; default: the graph file's cost_model, else "
+                            f"{getattr(CostModel(), name):g})")
 
 
-def _cost_model(graph, args: argparse.Namespace):
-    return cost_model_for(graph).replace(bandwidth=args.bandwidth, memory=args.memory,
-                                         overflow_bandwidth=args.overflow_bandwidth, memory_limit=args.memory_limit)
+def _check_flags(args: argparse.Namespace) -> None:
+    """Every numeric flag, checked (and converted) before any work; ConfigError naming the flag."""
+    if args.command in ("partition", "bound"):
+        args.k = _integer("-k", args.k, 1)
+        for flag, (name, positive, inf, unit, _) in COST_FLAGS.items():
+            setattr(args, name, _number(flag, getattr(args, name), positive=positive, allow_inf=inf, unit=unit))
+        _check_output("--json", args.json)
+    if args.command in ("partition", "bound") or getattr(args, "zoo_command", None) == "run":
+        args.time_limit = _number("--time-limit", args.time_limit, positive=True, allow_inf=False, unit="seconds")
+    if args.command == "partition" or getattr(args, "zoo_command", None) == "run":
+        args.seed = _integer("--seed", args.seed, 0)
+    if args.command == "partition":
+        args.max_evaluations = _integer("--max-evaluations", args.max_evaluations, 1, scientific=True)
+        if args.report is not None and os.path.isdir(args.report):
+            raise ConfigError(f"--report {args.report!r} is a folder; give a file name (.html or .md)")
 
 
-def format_table(result: PartitionResult) -> str:
-    """The stage table: stage, #nodes, work, in, out, overflow, cost; the bottleneck marked."""
-    b = result.breakdown
-    head = f"{'stage':>5} {'nodes':>6} {'work':>12} {'in':>12} {'out':>12} {'overflow':>12} {'cost':>12}"
-    lines = [f"graph {result.graph}: k={result.k}, method {result.method} ({result.stopped_by}), "
-             f"{result.evaluations} evaluations in {result.seconds:.2f} s", head, "-" * len(head)]
-    for s in range(result.k):
-        mark = "  <- bottleneck" if result.stage_costs[s] == result.bottleneck else ""
-        lines.append(f"{s:>5} {int(b['nodes'][s]):>6} {b['work'][s]:>12.6g} {b['in'][s]:>12.6g} "
-                     f"{b['out'][s]:>12.6g} {b['overflow'][s]:>12.6g} {result.stage_costs[s]:>12.6g}{mark}")
-    lines.append("-" * len(head))
-    lines.append(f"bottleneck {result.bottleneck:.6g}   throughput {result.throughput:.6g}/unit   "
-                 f"latency {result.latency:.6g}")
-    lines.append(f"lower bound {result.lower_bound:.6g} ({result.bound_method})   gap {100 * result.gap:.2f}%")
-    return "\n".join(lines)
+def _cost_model(graph, args: argparse.Namespace) -> tuple[CostModel, str]:
+    """The cost model of a run and where each field came from (flags, the graph file, defaults)."""
+    try:
+        cm = cost_model_for(graph)
+    except PjpartError as exc:
+        raise type(exc)(f"{args.graph}: the graph file's cost_model: {exc}") from None
+    cm = cm.replace(bandwidth=args.bandwidth, memory=args.memory, overflow_bandwidth=args.overflow_bandwidth,
+                    memory_limit=args.memory_limit)
+    hint = graph.meta.get("cost_model") or {}
+    flags = [flag for flag, (name, *_) in COST_FLAGS.items() if getattr(args, name) is not None]
+    given = {COST_FLAGS[f][0] for f in flags}
+    names = [f.name for f in dataclasses.fields(cm)]
+    from_file = [n for n in names if n in hint and n not in given]
+    default = [n for n in names if n not in hint and n not in given]
+    if not from_file and not flags:
+        return cm, "the defaults"
+    parts = ([f"the graph file's cost_model: {', '.join(from_file)}"] if from_file else []) \
+        + ([", ".join(flags)] if flags else []) + ([f"defaults: {', '.join(default)}"] if default else [])
+    return cm, "from " + "; ".join(parts)
 
 
 def _given(value):
@@ -134,44 +283,55 @@ def _given(value):
     return NOT_GIVEN if value is None else value
 
 
+def _load(args: argparse.Namespace, stream: TextIO):
+    """The graph argument, loaded; warnings as ``pjpart: warning:`` lines, then which graph it is."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph, source = locate_graph(args.graph, strict=args.strict)
+    for w in caught:
+        _emit(f"pjpart: warning: {w.message}", sys.stderr)
+    _emit(describe_graph(graph, source, args.graph), stream)
+    return graph
+
+
+def _write_json(data: dict, path: str) -> None:
+    if path == "-":
+        _emit(json.dumps(data, indent=1))
+        return
+    with open(path, "w") as fh:
+        json.dump(data, fh, indent=1)
+
+
 def _cmd_partition(args: argparse.Namespace) -> int:
-    graph = resolve_graph(args.graph)
-    cm = _cost_model(graph, args)
-    result = partition(graph, args.k, cm, preset=args.preset, seed=args.seed, time_limit=_given(args.time_limit),
-                       max_evaluations=_given(args.max_evaluations), engine=_given(args.engine),
-                       quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
+    table = sys.stderr if args.json == "-" else sys.stdout
+    graph = _load(args, table)
+    cm, source = _cost_model(graph, args)
+    solver = Solver()
+    result = solver.partition(graph, args.k, cm, preset=args.preset, seed=0 if args.seed is None else args.seed,
+                       time_limit=_given(args.time_limit), max_evaluations=_given(args.max_evaluations),
+                       engine=_given(args.engine), quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
                        json_progress=args.json_progress)
-    print(format_table(result))
+    _emit(format_table(result, graph.units, source), table)
     if args.report:
         from .report import write_report
 
         write_report(result, args.report)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result.to_json(), fh, indent=1)
+        _write_json(result.to_json(), args.json)
     return 0
 
 
-def format_bound(graph_name: str, bound: Bound) -> str:
-    """One line per method: value, status, seconds; then the best."""
-    lines = [f"graph {graph_name}: k={bound.k}, lower bounds (proven <= the optimal bottleneck)",
-             f"{'method':<14} {'bound':>14} {'seconds':>9}  status"]
-    for r in bound.results:
-        lines.append(f"{r.method:<14} {r.value:>14.6g} {r.seconds:>9.2f}  {r.status}")
-    lines.append(f"best: {bound.value:.6g} ({bound.method}) in {bound.seconds:.2f} s")
-    return "\n".join(lines)
-
-
 def _cmd_bound(args: argparse.Namespace) -> int:
-    graph = resolve_graph(args.graph)
-    cm = _cost_model(graph, args)
+    table = sys.stderr if args.json == "-" else sys.stdout
+    graph = _load(args, table)
+    cm, source = _cost_model(graph, args)
     methods = args.method or ["auto"]
     bound = lower_bound(graph, args.k, cm, methods="auto" if methods == ["auto"] else
-                        [m for m in methods if m != "auto"], time_limit=args.time_limit)
-    print(format_bound(graph.name, bound))
+                        [m for m in methods if m != "auto"],
+                        time_limit=DEFAULT_BOUND_TIME if args.time_limit is None else args.time_limit)
+    _emit(format_bound(graph.name, bound) + "\n" + format_cost_model(cm, graph.units, source), table)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"graph": graph.name, "cost_model": cm.to_json(), **bound.to_json()}, fh, indent=1)
+        _write_json({"graph": graph.name, "cost_model": cm.to_json(), **bound.to_json()}, args.json)
     return 0
 
 
@@ -180,28 +340,42 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 
     if args.zoo_command == "list":
         idx = zoo.index()
-        print(f"{'model':<22} {'family':<12} {'gran':<6} {'n':>6} {'m':>6} {'GFLOP':>9} {'params MB':>10}  source")
+        lines = [f"{'model':<22} {'family':<12} {'gran':<6} {'n':>6} {'m':>6} {'GFLOP':>9} {'params MB':>10}  source"]
         for name in zoo.names(None, None if args.all else "layer"):
             i = idx[name]
-            print(f"{name:<22} {i['family']:<12} {i['granularity']:<6} {i['n']:>6} {i['m']:>6} "
-                  f"{i['flops'] / 1e9:>9.2f} {i['param_bytes'] / 1e6:>10.1f}  {i['source']}")
+            lines.append(f"{name:<22} {i['family']:<12} {i['granularity']:<6} {i['n']:>6} {i['m']:>6} "
+                         f"{i['flops'] / 1e9:>9.2f} {i['param_bytes'] / 1e6:>10.1f}  {i['source']}")
+        _emit("\n".join(lines))
         return 0
     from .zoorun import run_zoo, summary_table
 
+    parts = [x.strip() for x in args.k.split(",")]
     try:
-        ks = [int(x) for x in args.k.split(",") if x.strip()]
+        ks = [int(x) for x in parts if x]
     except ValueError:
-        raise ConfigError(f"-k must be comma-separated integers, got {args.k!r}") from None
-    records = run_zoo(args.models, ks, args.preset, _given(args.time_limit), args.out, args.seed,
-                      progress=not args.quiet)
-    print(summary_table(records))
-    print(f"results in {args.out}/ (results.csv, results.json, summary.md, plots)")
+        ks = []
+    if not ks or any(k < 1 for k in ks):
+        raise ConfigError(f"-k must be comma-separated integers >= 1, got {args.k!r}")
+    records = run_zoo(args.models, ks, args.preset, _given(args.time_limit), args.out,
+                      0 if args.seed is None else args.seed, progress=not args.quiet)
+    _emit(summary_table(records))
+    _emit(f"results in {args.out}/ (results.csv, results.json, summary.md, plots)")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (``--help`` and ``--version`` exit 0)."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        _check_flags(args)
+    except _UsageError as exc:
+        _emit(exc.usage.rstrip(), sys.stderr)
+        _emit(f"pjpart: error: {exc}", sys.stderr)
+        return 2
+    except PjpartError as exc:
+        _emit(f"pjpart: error: {exc}", sys.stderr)
+        return 2
     _use_compile_cache(args)
     try:
         if args.command == "partition":
@@ -210,17 +384,36 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_bound(args)
         if args.command == "zoo":
             return _cmd_zoo(args)
+    except BrokenPipeError:  # the reader closed stdout: nothing more to say
+        _drop(sys.stdout)
+        return 0
     except PjpartError as exc:
-        print(f"pjpart: error: {exc}", file=sys.stderr)
+        _emit(f"pjpart: error: {exc}", sys.stderr)
         return 2
     except OSError as exc:
-        print(f"pjpart: error: {exc}", file=sys.stderr)
+        _emit(f"pjpart: error: {exc}", sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("pjpart: interrupted", file=sys.stderr)
+        _emit("pjpart: interrupted", sys.stderr)
         return 130
     return 1
 
 
+def entry_point() -> None:
+    """The ``pjpart`` command: :func:`main`, then exit.  A time-limited run may leave a kernel
+    compiling in a worker thread (the limit came first); the process exits without waiting
+    for it, so the command ends within its time limit (the kernel is then not in the disk
+    cache)."""
+    code = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 import os
+import sys
 
 # cache what takes longer than this to compile: every search kernel (0.5-2 s each), not the
 # many small helper functions JAX compiles along the way
@@ -42,14 +43,22 @@ def enable_compilation_cache(directory: str | None = None) -> str:
     Call it before the first search of the process.  Raises ``OSError`` when the
     directory cannot be created.
     """
-    import jax
-
     directory = os.path.abspath(os.path.expanduser(directory or default_cache_dir()))
     os.makedirs(directory, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
-    try:  # evicting needs the filelock package (a dependency); older JAX versions lack the option
-        jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
-    except AttributeError:
-        pass
+    settings = {"jax_compilation_cache_dir": directory,
+                "jax_persistent_cache_min_compile_time_secs": MIN_COMPILE_SECONDS,
+                "jax_compilation_cache_max_size": MAX_CACHE_BYTES}
+    if "jax" not in sys.modules:
+        # JAX reads these at import: a process that has not imported it yet (the command line)
+        # does not pay the import (about a second) before its run's clock starts
+        for name, value in settings.items():
+            os.environ[name.upper()] = str(value)
+        return directory
+    import jax
+
+    for name, value in settings.items():
+        try:  # evicting needs the filelock package (a dependency); older JAX versions lack the option
+            jax.config.update(name, value)
+        except AttributeError:
+            pass
     return directory

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InfeasibleError
+from .errors import InfeasibleError, PjpartError
 from .graph import Graph, GraphError, check_k
 
 
@@ -106,25 +106,69 @@ def cost_model_for(graph: Graph) -> CostModel:
     return DEFAULT_COST_MODEL if hint is None else CostModel.from_json(hint)
 
 
-def check_feasible(graph: Graph, cost_model: CostModel) -> None:
-    """Raise when some node alone exceeds the hard ``memory_limit``: then no partition is feasible.
+def stages_needed(params: Any, limit: float) -> int:
+    """A lower bound on the number of stages that can hold items of ``params`` bytes each,
+    at most ``limit`` per stage (a bin-packing bound, precedence ignored).
+
+    Proof.  A stage is a bin of capacity ``limit``; every partition packs the nodes'
+    weights into its stages, so any bin-packing lower bound is a bound on the stages a
+    partition needs.  This is Martello and Toth's L2: for ``0 <= a <= limit / 2``, items
+    above ``limit - a`` (J1) and items in ``(limit / 2, limit - a]`` (J2) each need their own
+    bin, no two of them share one, and the items in ``[a, limit / 2]`` (J3) fit only into
+    the room J2's bins leave (J1's bins have less than ``a`` left) or into new bins:
+    ``|J1| + |J2| + max(0, ceil((sum J3 - (|J2| limit - sum J2)) / limit))``.  With ``a = 0``
+    this is at least ``ceil(sum / limit)`` of items up to ``limit``.
+
+    Examples
+    --------
+    >>> stages_needed([6, 6, 6], 10), stages_needed([3, 3, 3, 3], 6), stages_needed([1, 2], float("inf"))
+    (3, 2, 1)
+    """
+    items = np.sort(np.asarray(params, dtype=np.float64))
+    if not math.isfinite(limit) or len(items) == 0:
+        return 1 if len(items) else 0
+    if items[-1] > limit:
+        return math.inf
+    # a slightly larger capacity against rounding: a bound that says infeasible must never be wrong
+    cap = limit * (1 + 1e-9)
+    prefix = np.concatenate([[0.0], np.cumsum(items)])
+    total = prefix[-1]
+    best = max(1, math.ceil(total / cap - 1e-9))
+    candidates = np.unique(np.concatenate([[0.0], items[items <= cap / 2]]))
+    half = np.searchsorted(items, cap / 2, side="right")        # items <= cap/2: [0, half)
+    lo = np.searchsorted(items, candidates, side="left")         # items >= a: [lo, n)
+    hi = np.searchsorted(items, cap - candidates, side="right")  # items <= cap - a: [0, hi)
+    n = len(items)
+    j1 = n - hi
+    j2 = np.maximum(0, hi - half)
+    sum_j2 = prefix[hi] - prefix[np.minimum(half, hi)]
+    sum_j3 = prefix[half] - prefix[np.minimum(lo, half)]
+    room = j2 * cap - sum_j2
+    extra = np.ceil(np.maximum(0.0, sum_j3 - room) / cap - 1e-9)
+    return int(max(best, int((j1 + j2 + extra).max())))
+
+
+def check_feasible(graph: Graph, cost_model: CostModel, k: int | None = None) -> None:
+    """Raise when no partition can be feasible: a node alone above the hard ``memory_limit``,
+    or (given ``k``) weights that ``k`` stages cannot hold (:func:`stages_needed`), or a cost
+    model under which a stage's cost overflows float64.
 
     Parameters
     ----------
     graph
         The graph to partition.
     cost_model
-        Its cost model; only ``memory_limit`` matters here.
-
-    Returns
-    -------
-    None
-        Every node fits the limit on its own.
+        Its cost model.
+    k
+        The number of stages, for the packing test (``None``: skip it).
 
     Raises
     ------
     InfeasibleError
-        Naming the first node whose ``params`` exceed ``memory_limit``.
+        Naming the first node whose ``params`` exceed ``memory_limit``, or the number of
+        stages the weights need.
+    PjpartError
+        The graph's totals under the cost model are not finite (naming the field).
 
     Examples
     --------
@@ -135,13 +179,32 @@ def check_feasible(graph: Graph, cost_model: CostModel) -> None:
     Traceback (most recent call last):
     ...
     pjpart.errors.InfeasibleError: no feasible partition: node 'big' has params 50 above memory_limit 10
+    >>> check_feasible(g, CostModel(memory_limit=50), k=1)
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.InfeasibleError: no feasible partition: the weights (55 in all) need at least 2 stages of memory_limit 50, k = 1
     """
-    if math.isfinite(cost_model.memory_limit):
-        bad = np.flatnonzero(graph.params > cost_model.memory_limit)
+    cm = cost_model
+    if math.isfinite(cm.memory_limit):
+        bad = np.flatnonzero(graph.params > cm.memory_limit)
         if len(bad):
             v = int(bad[0])
             raise InfeasibleError(f"no feasible partition: node {graph.ids[v]!r} has params {graph.params[v]:g} "
-                                  f"above memory_limit {cost_model.memory_limit:g}")
+                                  f"above memory_limit {cm.memory_limit:g}")
+        need = stages_needed(graph.params, cm.memory_limit) if k is not None else 0
+        if k is not None and need > k:
+            raise InfeasibleError(f"no feasible partition: the weights ({graph.params.sum():g} in all) need at "
+                                  f"least {need} stages of memory_limit {cm.memory_limit:g}, k = {k}")
+    with np.errstate(over="ignore", divide="ignore"):
+        terms = {"bandwidth": 2 * float(graph.sizeout.sum()) / cm.bandwidth,
+                 "overflow_bandwidth": 0.0 if math.isinf(cm.memory) else  # the soft term: no memory_limit
+                 max(0.0, float(graph.params.sum()) - cm.memory) / cm.overflow_bandwidth}
+        total = float(graph.work.sum()) + sum(terms.values())
+    if not math.isfinite(total):
+        field = next((f for f, v in terms.items() if not math.isfinite(v)), None)
+        culprit = f"cost model field {field!r} ({getattr(cm, field):g})" if field else "the graph's totals"
+        raise PjpartError(f"{culprit} makes stage costs overflow float64 (sums up to {total}); "
+                          f"use other units, e.g. seconds and bytes/s")
 
 
 def check_assignment(graph: Graph, assignment: Any, k: int) -> np.ndarray:

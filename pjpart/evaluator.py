@@ -296,8 +296,8 @@ class Evaluator:
         """Bottlenecks ``(P,)`` of the random keys ``(P, n)``.
 
         Chunks after the first that would start once ``should_stop()`` holds are
-        not evaluated and get ``inf``, so a time limit holds even when one
-        population takes longer than it.
+        not evaluated and get ``nan`` (``inf`` is an infeasible candidate), so a
+        time limit holds even when one population takes longer than it.
         """
         return self._evaluate_keys("bottlenecks", keys, should_stop)
 
@@ -320,7 +320,7 @@ class Evaluator:
     def _evaluate(self, kind: str, *, keys: np.ndarray | None = None, orders: np.ndarray | None = None,
                   should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """The ``bottlenecks`` (``(P,)``) or ``pairs`` (``(P, 2)``) kernel over chunks of keys
-        (decoded on the device) or of orders; chunks skipped once ``should_stop()`` holds stay ``inf``."""
+        (decoded on the device) or of orders; chunks skipped once ``should_stop()`` holds stay ``nan``."""
         if keys is not None:
             def chunk_values(a, b):
                 chunk, needed = self._decode_chunk(self._pad(keys[a:b]))
@@ -331,7 +331,7 @@ class Evaluator:
                 return np.asarray(self._kernel(kind, chunk, self._needed_band(chunk)))[: b - a]
 
         total = len(keys if keys is not None else orders)
-        out = np.full((total,) if kind == "bottlenecks" else (total, 2), np.inf)
+        out = np.full((total,) if kind == "bottlenecks" else (total, 2), np.nan)
         for (a, b), values in zip(self._chunks(total), self._map_chunks(chunk_values, total, should_stop)):
             if values is not None:
                 out[a:b] = values

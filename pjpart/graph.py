@@ -9,6 +9,12 @@ one documented exception: parallel edges ``(u, v)`` given twice are merged into
 one, because the cost model counts each producer once per block anyway, so a
 duplicate edge carries no extra meaning.
 
+Node ids must be unique *as strings* (``1`` and ``"1"`` are the same key in a JSON
+result), and each field's total over the graph must be finite in float64.  A JSON
+node field outside :data:`NODE_FIELDS` (a typo such as ``wrk``) is ignored with a
+``UserWarning`` naming it and the first node that has it, or rejected with
+``strict=True``.
+
 Example
 -------
 >>> from pjpart import Graph
@@ -19,11 +25,9 @@ Example
 
 from __future__ import annotations
 
-import gzip
 import heapq
-import json
 import math
-import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -33,12 +37,20 @@ from .errors import GraphError
 
 FIELDS = ("work", "params", "sizeout")
 
+#: the fields a JSON node may carry (SPEC section 4).  Neither the importers (they build
+#: graphs with :meth:`Graph.from_arrays`) nor the bundled files (``pjpart/data``) write
+#: any other; an unknown one is warned about (``strict``: rejected) by :meth:`Graph.from_json`.
+NODE_FIELDS = ("id",) + FIELDS
+
 
 def _check_number(value: Any, what: str) -> float:
     """Return ``value`` as a non-negative finite float or raise naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise GraphError(f"{what} must be a number, got {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer beyond float64
+        raise GraphError(f"{what} is too large for float64 (an integer of {len(str(value))} digits)") from None
     if math.isnan(x):
         raise GraphError(f"{what} is NaN")
     if math.isinf(x):
@@ -57,6 +69,19 @@ def check_k(k: Any) -> int:
     return int(k)
 
 
+def _check_unique(seen: dict, v: Any, i: int, ids: Sequence) -> None:
+    """Record id ``v`` of node ``#i`` in ``seen`` (keyed by ``str(v)``), raising on a duplicate:
+    ids equal as strings (``1`` and ``"1"``) would be one key of a JSON result."""
+    key = str(v)
+    if key in seen:
+        j = seen[key]
+        if ids[j] == v:
+            raise GraphError(f"duplicate node id {v!r} (nodes #{j} and #{i})")
+        raise GraphError(f"duplicate node id: node #{j} (id {ids[j]!r}) and node #{i} (id {v!r}) are equal as "
+                         f"strings (ids must differ as strings: results key nodes by str(id))")
+    seen[key] = i
+
+
 def _csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CSR (indptr, indices) of the adjacency src -> dst, neighbours sorted."""
     order = np.lexsort((dst, src))
@@ -71,7 +96,7 @@ class Graph:
     """A validated DAG of ops with ``work``, ``params`` and ``sizeout`` per node.
 
     Build one with :meth:`from_arrays`, :meth:`from_json`, :meth:`from_networkx`
-    or :func:`load_graph`; the plain constructor expects already-clean data and
+    or :func:`pjpart.load_graph`; the plain constructor expects already-clean data and
     still validates it.
     """
 
@@ -99,9 +124,7 @@ class Graph:
         for i, v in enumerate(self.ids):
             if isinstance(v, bool) or not isinstance(v, (str, int, np.integer)):
                 raise GraphError(f"node id {v!r} (node #{i}) must be a string or an integer")
-            if v in seen:
-                raise GraphError(f"duplicate node id {v!r} (nodes #{seen[v]} and #{i})")
-            seen[v] = i
+            _check_unique(seen, v, i, self.ids)
         arrays = {}
         for name in FIELDS:
             raw = np.asarray(getattr(self, name))
@@ -115,6 +138,11 @@ class Graph:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 _check_number(arr[i], f"field {name!r} of node {self.ids[i]!r}")
+            with np.errstate(over="ignore"):
+                total = float(arr.sum())
+            if not math.isfinite(total):
+                raise GraphError(f"field {name!r} sums to infinity over the graph's nodes "
+                                 f"(values too large for float64; the largest is {arr.max():g})")
             arr = arr.copy()
             arr.setflags(write=False)
             arrays[name] = arr
@@ -267,8 +295,13 @@ class Graph:
                    edges=np.asarray(edge_list, dtype=np.int64).reshape(-1, 2), name=name, meta=dict(meta or {}))
 
     @classmethod
-    def from_json(cls, data: Any, name: str | None = None) -> "Graph":
-        """Graph from the SPEC JSON object (already parsed)."""
+    def from_json(cls, data: Any, name: str | None = None, strict: bool = False) -> "Graph":
+        """Graph from the SPEC JSON object (already parsed).
+
+        A node field outside :data:`NODE_FIELDS` is ignored with a ``UserWarning``
+        (once per field, naming the first node that has it); with ``strict`` it raises
+        :class:`GraphError`.
+        """
         if not isinstance(data, dict):
             raise GraphError("graph JSON must be an object with 'nodes' and 'edges'")
         for key in ("nodes", "edges"):
@@ -277,6 +310,7 @@ class Graph:
             if not isinstance(data[key], list):
                 raise GraphError(f"graph JSON field {key!r} must be a list")
         ids, cols = [], {f: [] for f in FIELDS}
+        unknown: dict = {}  # field -> id of the first node that has it
         for i, node in enumerate(data["nodes"]):
             if not isinstance(node, dict) or "id" not in node:
                 raise GraphError(f"node #{i} must be an object with an 'id'")
@@ -286,23 +320,35 @@ class Graph:
             ids.append(nid)
             for f in FIELDS:
                 cols[f].append(_check_number(node.get(f, 0), f"field {f!r} of node {nid!r}"))
+            for key in node:
+                if key not in NODE_FIELDS and key not in unknown:
+                    unknown[key] = nid
+        for key, nid in unknown.items():
+            msg = (f"unknown node field {key!r} (first on node {nid!r}); known fields: "
+                   f"{', '.join(NODE_FIELDS)}")
+            if strict:
+                raise GraphError(msg)
+            warnings.warn(msg + "; it is ignored", UserWarning, stacklevel=2)
         index: dict = {}
+        seen: dict = {}
         for i, nid in enumerate(ids):
-            if nid in index:
-                raise GraphError(f"duplicate node id {nid!r} (nodes #{index[nid]} and #{i})")
+            _check_unique(seen, nid, i, ids)
             index[nid] = i
         edges = []
         for e, pair in enumerate(data["edges"]):
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 raise GraphError(f"edge #{e} {pair!r} must be a pair [source, target]")
             for end in pair:
-                if isinstance(end, (list, dict)) or end not in index:
+                if isinstance(end, bool) or not isinstance(end, (str, int)) or end not in index:
                     raise GraphError(f"edge #{e} {list(pair)!r} refers to unknown node {end!r}")
             u, v = index[pair[0]], index[pair[1]]
             if u == v:
                 raise GraphError(f"self-loop on node {pair[0]!r} (edge #{e})")
             edges.append((u, v))
         units = data.get("units") or {"work": "s", "params": "B", "sizeout": "B"}
+        if not isinstance(units, dict) or not all(isinstance(u, str) for u in units.values()):
+            raise GraphError(f"graph JSON field 'units' must be an object of unit names such as "
+                             f"{{\"work\": \"s\", \"params\": \"B\", \"sizeout\": \"B\"}}, got {units!r}")
         meta = {key: val for key, val in data.items() if key not in ("name", "units", "nodes", "edges")}
         return cls(ids=tuple(ids), work=np.asarray(cols["work"]), params=np.asarray(cols["params"]),
                    sizeout=np.asarray(cols["sizeout"]), edges=np.asarray(edges, dtype=np.int64).reshape(-1, 2),
@@ -336,26 +382,3 @@ class Graph:
             g.add_node(nid, work=float(w), params=float(p), sizeout=float(s))
         g.add_edges_from((self.ids[u], self.ids[v]) for u, v in self.edges.tolist())
         return g
-
-
-def load_graph(path: str | os.PathLike) -> Graph:
-    """Load a graph from a SPEC JSON file (``.json`` or gzip-compressed ``.json.gz``)."""
-    path = os.fspath(path)
-    try:
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise GraphError(f"{path}: malformed JSON ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GraphError(f"{path}: cannot read graph file ({exc})") from None
-    base = os.path.basename(path).split(".")[0]
-    return Graph.from_json(data, name=data.get("name") if isinstance(data, dict) and data.get("name") else base)
-
-
-def save_graph(graph: Graph, path: str | os.PathLike) -> None:
-    """Write ``graph`` as SPEC JSON (gzip-compressed if the name ends in ``.gz``)."""
-    path = os.fspath(path)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "wt", encoding="utf-8") as fh:
-        json.dump(graph.to_json(), fh)

@@ -14,7 +14,7 @@ answer (bound = optimum).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -90,7 +90,8 @@ def mask_bits(masks: Any, width: int) -> np.ndarray:
     return np.unpackbits(raw.reshape(len(masks), size), axis=1, bitorder="little")[:, :width].astype(bool)
 
 
-def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel) -> np.ndarray:
+def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel,
+                should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
     """``cost[J, I] = f(I - J)`` for downsets ``J <= I`` (``inf`` elsewhere), from per-downset sums.
 
     Because ``J`` and ``I`` are downsets, a producer outside ``I - J`` feeding
@@ -111,6 +112,8 @@ def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel) -> np.nda
     cost = np.full((D, D), np.inf)
     size = graph.sizeout
     for i in range(D):
+        if should_stop is not None and i % 64 == 63 and should_stop():
+            return None
         subset = (fb @ (1.0 - fb[i])) == 0          # J <= I
         J = np.flatnonzero(subset)
         bj = bits[J]
@@ -124,9 +127,11 @@ def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel) -> np.nda
     return cost
 
 
-def exact_partition(graph: Graph, k: int, cost_model: CostModel,
-                    max_downsets: int = 1024) -> tuple[float, np.ndarray] | None:
-    """``(optimum, assignment)`` by the downset DP, or ``None`` if the graph has too many downsets.
+def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: int = 1024,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[float, np.ndarray] | None:
+    """``(optimum, assignment)`` by the downset DP, or ``None`` if the graph has more than
+    ``max_downsets`` downsets or ``should_stop()`` ends it first (asked every 64 rows of the
+    block costs and at each stage).
 
     The value returned is recomputed from the assignment by the reference
     evaluator, so it is exactly the cost of a feasible partition.
@@ -136,10 +141,14 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel,
         return None
     D = len(sets)
     bits = mask_bits(sets, graph.n)
-    cost = block_costs(graph, bits, cost_model)
+    cost = block_costs(graph, bits, cost_model, should_stop)
+    if cost is None:
+        return None
     F = np.full((k + 1, D), np.inf)
     F[0, 0] = 0.0
     for b in range(1, k + 1):
+        if should_stop is not None and should_stop():
+            return None
         F[b] = np.maximum(F[b - 1][:, None], cost).min(axis=0)
     if not np.isfinite(F[k, D - 1]):
         return np.inf, np.zeros(graph.n, dtype=np.int64)  # no feasible partition (memory_limit)

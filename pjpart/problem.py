@@ -35,11 +35,13 @@ class Problem:
         GraphError
             ``k`` is not an integer >= 1.
         InfeasibleError
-            A node alone is above the memory limit.
+            A node alone is above the memory limit, or ``k`` stages cannot hold the weights.
+        PjpartError
+            Stage costs would overflow float64 under the cost model.
         """
         k = check_k(k)
         cm = cost_model or cost_model_for(graph)
-        check_feasible(graph, cm)
+        check_feasible(graph, cm, k)
         return cls(graph, k, cm)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .cost import CostModel, stage_breakdown
+from .cost import CostModel, check_assignment, stage_breakdown
 from .graph import Graph
 
 
@@ -62,9 +62,15 @@ class PartitionResult:
         return math.inf if self.bottleneck == 0 else 1.0 / self.bottleneck
 
     @property
+    def stages_used(self) -> int:
+        """Stages holding at least one node; they come first (empty stages are the last ones)."""
+        return int(len(np.unique(self.assignment)))
+
+    @property
     def latency(self) -> float:
-        """Pipeline latency ``k * bottleneck``."""
-        return self.k * self.bottleneck
+        """Pipeline latency ``stages_used * bottleneck``: the empty stages at the end are no
+        stages of the pipeline a runtime builds."""
+        return self.stages_used * self.bottleneck
 
     def stages(self) -> list[list]:
         """Node ids of each stage."""
@@ -84,6 +90,7 @@ class PartitionResult:
             "bottleneck": num(self.bottleneck),
             "throughput": num(self.throughput),
             "latency": num(self.latency),
+            "stages_used": self.stages_used,
             "lower_bound": num(self.lower_bound),
             "bound_method": self.bound_method,
             "gap": num(self.gap),
@@ -102,9 +109,20 @@ class PartitionResult:
 
 def make_result(graph: Graph, assignment: Any, k: int, cost_model: CostModel, *, lower_bound: float,
                 bound_method: str, **info: Any) -> PartitionResult:
-    """Re-validate ``assignment`` in float64 and wrap it; raises if the bound exceeds the cost."""
-    assignment = np.asarray(assignment, dtype=np.int64).copy()
-    parts = stage_breakdown(graph, assignment, k, cost_model)  # checks stages and precedence
+    """Re-validate ``assignment`` in float64 and wrap it; raises if the bound exceeds the cost.
+
+    Empty stages move to the end (the stages used keep their order, so every edge still
+    goes forward and every cost is the same): stages ``0 .. stages_used - 1`` hold the nodes.
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2], edges=[(0, 1)])
+    >>> make_result(g, [1, 3], 4, pjpart.CostModel(), lower_bound=0.0, bound_method="none").assignment.tolist()
+    [0, 1]
+    """
+    assignment = check_assignment(graph, assignment, k).copy()  # stages in range, edges forward
+    used = np.unique(assignment)
+    assignment = np.searchsorted(used, assignment).astype(np.int64)
+    parts = stage_breakdown(graph, assignment, k, cost_model)
     costs = parts["cost"]
     bottleneck = float(costs.max())
     if lower_bound > bottleneck * (1 + 1e-9) + 1e-300:

@@ -21,7 +21,8 @@ import json
 import os
 from importlib import resources
 
-from .graph import Graph, GraphError, load_graph
+from .graph import Graph, GraphError
+from .graph_io import load_graph
 
 
 def _dir():
@@ -47,9 +48,15 @@ def names(pattern: str | None = None, granularity: str | None = "layer") -> list
 
 
 def info(name: str) -> dict:
+    """The index entry of model ``name``; an unknown name raises :class:`GraphError` with
+    close matches."""
+    import difflib
+
     idx = index()
     if name not in idx:
-        raise GraphError(f"unknown zoo model {name!r}; see `pjpart zoo list`")
+        close = difflib.get_close_matches(name, list(idx), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise GraphError(f"unknown zoo model {name!r} (`pjpart zoo list --all` lists them){hint}")
     return idx[name]
 
 
@@ -58,9 +65,9 @@ def path(name: str) -> str:
     return str(_dir().joinpath(f"{name}.json.gz"))
 
 
-def load(name: str) -> Graph:
+def load(name: str, strict: bool = False) -> Graph:
     """Load a bundled model by name."""
-    return load_graph(path(name))
+    return load_graph(path(name), strict=strict)
 
 
 def build_index(directory: str) -> dict:

@@ -96,3 +96,16 @@ def test_the_next_run_waits_for_calls_left_running_before_its_first_call():
     assert not patient.abandoned and calls.settle(0)
     for b in (first, hurried, patient):
         b.close()
+
+
+def test_a_started_call_is_waited_for_later_and_left_when_the_search_ends():
+    b = Budget(0.3, finish_share=0.0)
+    quick = b.start_call(lambda: 7)
+    assert b.wait(quick) == (True, 7)
+    release = threading.Event()
+    slow = b.start_call(lambda: release.wait(5))
+    assert b.wait(slow) == (False, None) and b.abandoned
+    assert not b.calls.settle(0.0)
+    release.set()
+    assert b.calls.settle(5.0)
+    assert Budget(None).wait(Budget(None).start_call(lambda: 3)) == (True, 3)

@@ -121,3 +121,37 @@ def test_check_feasible_lives_in_cost_and_raises_infeasible():
     with pytest.raises(InfeasibleError, match="no feasible partition"):
         lower_bound(g, 2, CostModel(memory_limit=10))
     assert pjpart.bounds.check_feasible is check_feasible
+
+
+def test_stages_needed_never_exceeds_the_exact_bin_packing_optimum(rng):
+    # the bound declares problems infeasible: above the true minimum it would refuse solvable ones
+    import itertools
+
+    from pjpart.cost import stages_needed
+
+    def fewest_bins(items, cap):
+        for bins in range(1, len(items) + 1):
+            for assign in itertools.product(range(bins), repeat=len(items)):
+                loads = np.zeros(bins)
+                np.add.at(loads, list(assign), items)
+                if loads.max() <= cap:
+                    return bins
+        return len(items)
+
+    tight = 0
+    for trial in range(400):
+        n = int(rng.integers(1, 7))
+        cap = float(rng.integers(5, 20))
+        items = rng.integers(1, int(cap) + 1, size=n).astype(float) if trial % 2 else rng.uniform(0.1, cap, size=n)
+        need, best = stages_needed(items, cap), fewest_bins(items, cap)
+        assert need <= best, (items, cap)
+        tight += need == best
+    assert tight > 300  # and it is a useful bound, not 1
+    assert stages_needed([5, 5], math.inf) == 1 and stages_needed([11], 10) == math.inf
+
+
+def test_cost_totals_that_overflow_are_an_error_naming_the_field():
+    g = Graph.from_arrays(work=[1, 1], sizeout=[1e300, 1e300], edges=[(0, 1)])
+    with pytest.raises(pjpart.PjpartError, match="'bandwidth'"):
+        check_feasible(g, CostModel(bandwidth=1e-10))
+    check_feasible(g, CostModel(bandwidth=1.0))

@@ -118,3 +118,112 @@ def test_bundled_examples_load():
     for name in ("tiny", "resnet50"):
         g = load_graph(pjpart.example_path(name))
         assert g.n > 5 and g.m > 5
+
+
+def _gz_bytes(tmp_path):
+    p = tmp_path / "ok.json.gz"
+    pjpart.save_graph(Graph.from_json(sample()), p)
+    return p.read_bytes()
+
+
+@pytest.mark.parametrize("name, content, needle", [
+    ("trunc.json.gz", lambda raw: raw[: len(raw) // 2], "truncated gzip file"),
+    ("notgz.json.gz", lambda raw: b'{"nodes": [], "edges": []}', "not a gzip file"),
+    ("crc.json.gz", lambda raw: raw[:-8] + bytes(b ^ 0xFF for b in raw[-8:-4]) + raw[-4:], "corrupt gzip file"),
+    ("data.json.gz", lambda raw: raw[:12] + bytes(b ^ 0x5A for b in raw[12:40]) + raw[40:], "gzip file"),
+    ("latin1.json", lambda raw: '{"name": "caf\xe9", "nodes": [], "edges": []}'.encode("latin-1"),
+     "not UTF-8 text (byte 0xe9 at offset 13)"),
+    ("empty.json", lambda raw: b"", "empty file"),
+    ("blank.json", lambda raw: b"  \n ", "empty file"),
+    ("empty.json.gz", lambda raw: gzip.compress(b""), "empty file"),
+    ("bad.json", lambda raw: b'{"nodes": [', "malformed JSON at line 1"),
+])
+def test_unreadable_files_raise_graph_error_naming_the_file(tmp_path, name, content, needle):
+    p = tmp_path / name
+    p.write_bytes(content(_gz_bytes(tmp_path)))
+    with pytest.raises(GraphError) as err:
+        load_graph(p)
+    assert str(p) in str(err.value) and needle in str(err.value)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(GraphError, match="no such graph file"):
+        load_graph(tmp_path / "nope.json")
+    with pytest.raises(GraphError, match="is a folder"):
+        load_graph(tmp_path)
+
+
+def test_graph_errors_from_a_file_name_the_file(tmp_path):
+    d = sample()
+    d["edges"].append(["a", "zz"])
+    p = tmp_path / "g.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(GraphError, match=r"g\.json: edge #3 .* unknown node 'zz'"):
+        load_graph(p)
+
+
+def test_ids_equal_as_strings_are_duplicates():
+    d = sample()
+    d["nodes"].append({"id": "7"})  # node 7 (an integer) is already there
+    with pytest.raises(GraphError) as err:
+        Graph.from_json(d)
+    assert "duplicate node id" in str(err.value) and "(id 7)" in str(err.value) and "(id '7')" in str(err.value)
+    with pytest.raises(GraphError, match="equal as strings"):
+        Graph.from_arrays(work=[1, 1], ids=[1, "1"])
+    with pytest.raises(GraphError, match="equal as strings"):
+        Graph.from_arrays(work=[1, 1], ids=[np.int64(3), "3"])
+
+
+def test_sums_that_overflow_are_rejected_naming_the_field():
+    d = {"nodes": [{"id": "a", "work": 1e308}, {"id": "b", "work": 1e308}], "edges": [["a", "b"]]}
+    with pytest.raises(GraphError, match="field 'work' sums to infinity over the graph's nodes"):
+        Graph.from_json(d)
+    with pytest.raises(GraphError, match="field 'sizeout' sums to infinity"):
+        Graph.from_arrays(work=[1, 1], sizeout=[1.7e308, 1.7e308])
+    assert Graph.from_arrays(work=[1e308, 7e307]).work.sum() < np.inf  # finite totals are fine
+
+
+def test_values_beyond_float64_and_odd_endpoints():
+    d = sample()
+    d["nodes"][1]["work"] = 10 ** 400
+    with pytest.raises(GraphError, match="'work' of node 'b' is too large for float64"):
+        Graph.from_json(d)
+    for end in (True, 1.0, None):
+        d = {"nodes": [{"id": 1}, {"id": 2}], "edges": [[end, 2]]}
+        with pytest.raises(GraphError, match="unknown node"):
+            Graph.from_json(d)
+    with pytest.raises(GraphError, match="'units' must be an object"):
+        Graph.from_json({**sample(), "units": "s"})
+
+
+def test_unknown_node_fields_warn_once_per_field_or_raise_when_strict(tmp_path):
+    d = sample()
+    d["nodes"][1]["wrk"] = 4
+    d["nodes"][2]["wrk"] = 1
+    d["nodes"][2]["op"] = "add"
+    with pytest.warns(UserWarning) as caught:
+        g = Graph.from_json(d)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2
+    assert "unknown node field 'wrk' (first on node 'b')" in messages[0] and "'op'" in messages[1]
+    assert g.work.tolist() == [1, 4, 0.5]  # ignored, nothing else changed
+    with pytest.raises(GraphError, match="unknown node field 'wrk' \\(first on node 'b'\\)"):
+        Graph.from_json(d, strict=True)
+    p = tmp_path / "typo.json"
+    p.write_text(json.dumps(d))
+    with pytest.warns(UserWarning) as caught:
+        load_graph(p)
+    assert [str(w.message).split("; ")[0] for w in caught] == [f"{p}: unknown node field 'wrk' (first on node 'b')",
+                                                               f"{p}: unknown node field 'op' (first on node 7)"]
+    with pytest.raises(GraphError, match="typo.json: unknown node field 'wrk'"):
+        load_graph(p, strict=True)
+
+
+def test_known_node_fields_cover_what_pjpart_writes(recwarn):
+    from pjpart.graph import NODE_FIELDS
+
+    g = Graph.from_json(sample())
+    assert set(k for node in g.to_json()["nodes"] for k in node) <= set(NODE_FIELDS)
+    for name in ("tiny", "resnet50"):
+        load_graph(pjpart.example_path(name), strict=True)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

@@ -42,3 +42,29 @@ def test_sweep_releases_compiled_kernels_after_each_graph():
     assert _jitted()["pairs"]._cache_size() > 0  # the presets' search ranks with the k + 1 tie-break
     pjpart.sweep(graphs, **kw)
     assert compiled() == 0
+
+
+def test_records_carry_what_determines_them_and_resume_only_on_all_of_it():
+    from pjpart.sweep import SETTINGS, resume_key
+
+    g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)], name="chain")
+    recs = pjpart.sweep([g], ks=[2], methods=["fast", "greedy"], progress=False)
+    fast, greedy = recs
+    assert set(SETTINGS) <= set(fast)
+    assert fast["time_limit"] == pjpart.load_preset("fast").stop.time_limit and greedy["time_limit"] is None
+    assert fast["max_evaluations"] is None and fast["overrides"] == "{}"
+    assert (fast["bandwidth"], fast["memory"], fast["memory_limit"]) == (1.0, None, None)  # inf as None
+    # the same settings resume ...
+    assert pjpart.sweep([g], ks=[2], methods=["fast", "greedy"], resume=recs, progress=False) == recs
+    # ... but another time limit, cost model, evaluation budget or override runs again
+    for kw in ({"time_limit": 3.0}, {"cost_model": pjpart.CostModel(bandwidth=2.0)},
+               {"overrides": {"max_evaluations": 500}}, {"overrides": {"population": 32}}):
+        again = pjpart.sweep([g], ks=[2], methods=["fast"], resume=recs, progress=False, **kw)
+        assert resume_key(again[0]) != resume_key(fast) and again[0] is not fast
+    assert pjpart.sweep([g], ks=[2], methods=["fast"], time_limit=3.0, progress=False)[0]["time_limit"] == 3.0
+    # records of an older pjpart (no time limit field) match nothing
+    old = {key: val for key, val in fast.items() if key != "time_limit"}
+    assert resume_key(old) is None
+    assert pjpart.sweep([g], ks=[2], methods=["fast"], resume=[old], progress=False)[0] is not old
+    # a resumed record's numbers may come from JSON or CSV: 10 and 10.0 are one setting
+    assert resume_key({**fast, "time_limit": int(fast["time_limit"])}) == resume_key(fast)

@@ -1,10 +1,14 @@
 """``pjpart zoo``: listing the zoo and a resumable zoo run with its tables and plots."""
 
+import csv
 import json
+
+import pytest
 
 from pjpart.cli import main
 
 
+@pytest.mark.slow  # writes plots (about 2 s)
 def test_cli_zoo_list_and_run(tmp_path, capsys):
     assert main(["zoo", "list"]) == 0
     out = capsys.readouterr().out
@@ -16,7 +20,35 @@ def test_cli_zoo_list_and_run(tmp_path, capsys):
     assert len(records) == 1 and records[0]["graph"] == "resnet50" and records[0]["k"] == 4
     assert (outdir / "results.csv").exists() and "geo-mean gap" in (outdir / "summary.md").read_text()
     assert (outdir / "gaps.png").exists()
-    # resumes: a second run does no new work
+    # resumes: a second run (the default preset's time limit is 10 s too) does no new work
     assert main(["zoo", "run", "-k", "4", "--models", "resnet50", "--out", str(outdir), "--quiet"]) == 0
     assert json.loads((outdir / "results.json").read_text()) == records
     assert main(["zoo", "run", "--models", "nothing*", "--out", str(outdir), "--quiet"]) == 2
+
+
+@pytest.mark.slow  # five zoo runs with plots (about 2 s)
+def test_zoo_run_resumes_only_on_equal_settings_and_merges_rows(tmp_path, capsys):
+    out = tmp_path / "z"
+    out.mkdir()
+    old = {"graph": "densenet121", "k": 4, "method": "default", "seed": 0, "bottleneck": 1.0, "gap": 0.0,
+           "seconds": 1.0}  # a row of an older pjpart: kept, never resumed from
+    (out / "results.json").write_text(json.dumps([old]))
+    run = ["zoo", "run", "-k", "4", "--out", str(out), "--quiet"]
+    assert main(run + ["--models", "resnet50", "--time-limit", "2"]) == 0
+    assert main(run + ["--models", "resnet50", "--time-limit", "30"]) == 0  # not the 2 s result
+    rows = json.loads((out / "results.json").read_text())
+    assert rows[0] == old and sorted(r.get("time_limit", -1) for r in rows) == [-1, 2.0, 30.0]
+    summary = (out / "summary.md").read_text()
+    assert "| default | 2 s |" in summary and "| default | 30 s |" in summary and "| default | ? |" in summary
+    assert "3 rows of results.json" in summary
+    assert main(run + ["--models", "vgg16", "--time-limit", "2"]) == 0  # another selection: merged, not truncated
+    rows = json.loads((out / "results.json").read_text())
+    assert {(r["graph"], r.get("time_limit")) for r in rows} == {("densenet121", None), ("resnet50", 2.0),
+                                                                  ("resnet50", 30.0), ("vgg16", 2.0)}
+    assert len(list(csv.DictReader(open(out / "results.csv")))) == 4
+    assert main(run + ["--models", "vgg16", "--time-limit", "2"]) == 0  # resumed: nothing added
+    assert len(json.loads((out / "results.json").read_text())) == 4
+    capsys.readouterr()
+    (out / "results.json").write_text("{not json")
+    assert main(run + ["--models", "vgg16"]) == 2
+    assert "results.json: not a results file" in capsys.readouterr().err

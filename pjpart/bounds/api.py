@@ -44,6 +44,8 @@ Example
 
 from __future__ import annotations
 
+import math
+
 import importlib.util
 import time
 import warnings
@@ -52,7 +54,7 @@ from typing import Callable, Sequence
 
 from ..budget import Budget
 from ..cost import CostModel, check_feasible, cost_model_for
-from ..errors import ConfigError
+from ..errors import ConfigError, InfeasibleError
 from ..graph import Graph, check_k
 from .combinatorial import combinatorial_bound
 
@@ -181,10 +183,14 @@ def _exact_dp(request: BoundRequest, budget: Budget) -> MethodBound:
     from ..lattice import exact_partition
 
     t0 = time.perf_counter()
-    exact = exact_partition(request.graph, request.k, request.cost_model, request.max_downsets)
+    exact = exact_partition(request.graph, request.k, request.cost_model, request.max_downsets,
+                            should_stop=budget.stopper())
     if exact is None:
-        return MethodBound("exact-dp", 0.0, f"skipped (more than {request.max_downsets} downsets)",
-                           time.perf_counter() - t0)
+        status = "no time" if budget.expired() else f"skipped (more than {request.max_downsets} downsets)"
+        return MethodBound("exact-dp", 0.0, status, time.perf_counter() - t0)
+    if not math.isfinite(exact[0]):
+        raise InfeasibleError(f"no feasible partition: the exact DP over all downsets finds none with "
+                              f"k = {request.k} stages of memory_limit {request.cost_model.memory_limit:g}")
     return MethodBound("exact-dp", exact[0], "optimal", time.perf_counter() - t0)
 
 
@@ -359,7 +365,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
     budget = Budget(None if time_limit is None else float(time_limit), start=t0)
     k = check_k(k)
     cm = cost_model or cost_model_for(graph)
-    check_feasible(graph, cm)
+    check_feasible(graph, cm, k)
     names = _names(methods)
     if "combinatorial" not in names:
         names.insert(0, "combinatorial")

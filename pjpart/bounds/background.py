@@ -74,10 +74,16 @@ class BackgroundBounds:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.reader = threading.Thread(target=self._read, name="pjpart-bounds", daemon=True)
         self.reader.start()
+        # written from a thread: a request larger than the pipe's buffer would block the caller
+        # until the child has started Python and imported pjpart
+        threading.Thread(target=self._write, args=(pickle.dumps(request),), name="pjpart-bounds-request",
+                         daemon=True).start()
+
+    def _write(self, data: bytes) -> None:
         try:
-            self.proc.stdin.write(pickle.dumps(request))
+            self.proc.stdin.write(data)
             self.proc.stdin.close()
-        except OSError:  # the child died at start; the reader reports it
+        except (OSError, ValueError):  # the child died at start (the reader reports it), or was stopped
             pass
 
     def _read(self) -> None:

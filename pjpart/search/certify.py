@@ -15,6 +15,7 @@ import warnings
 from ..bounds import available_methods, combinatorial_bound, lower_bound
 from ..bounds.background import BackgroundBounds
 from ..budget import Budget
+from ..errors import InfeasibleError
 from ..problem import Problem
 from ..result import PartitionResult, make_result, relative_gap
 from .config import BoundPolicy
@@ -87,6 +88,8 @@ class BoundSource:
         if wait or pending.done.is_set():
             pending.stop()
             self._pending = None
+            if pending.error is not None and pending.error.startswith("InfeasibleError: "):
+                raise InfeasibleError(pending.error.split(": ", 1)[1])  # the exact DP proved it
             if pending.error is not None:
                 raise RuntimeError(f"lower bounds failed: {pending.error}")
 

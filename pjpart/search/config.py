@@ -22,7 +22,7 @@ pjpart.errors.ConfigError: setting 'population' must be an integer >= 2, got 1.5
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
 
@@ -245,6 +245,19 @@ SETTINGS: dict[str, tuple[str, str]] = {
 }
 
 
+def run_time_limit(time_limit: Any, max_evaluations: Any = NOT_GIVEN, generations: Any = NOT_GIVEN) -> Any:
+    """The time limit a run uses: a budget (``max_evaluations`` or ``generations``) given
+    without a time limit bounds the run alone (no time limit: its result then does not
+    depend on the machine's speed); else ``time_limit`` as given (``NOT_GIVEN``: the preset's).
+
+    >>> run_time_limit(NOT_GIVEN, max_evaluations=1000), run_time_limit(NOT_GIVEN), run_time_limit(5.0, 1000)
+    (None, NOT_GIVEN, 5.0)
+    """
+    if time_limit is NOT_GIVEN and any(b not in (NOT_GIVEN, None) for b in (max_evaluations, generations)):
+        return None
+    return time_limit
+
+
 def load_preset(name: str = "default", **overrides: Any) -> SearchConfig:
     """The named preset with ``overrides`` (flat setting names) applied.
 
@@ -276,4 +289,4 @@ def load_preset(name: str = "default", **overrides: Any) -> SearchConfig:
 
 
 __all__ = ["BoundPolicy", "ENGINES", "FinishPolicy", "NOT_GIVEN", "PRESETS", "SETTINGS", "SearchConfig",
-           "StopRules", "load_preset"]
+           "StopRules", "load_preset", "run_time_limit"]

@@ -43,12 +43,9 @@ def search(run: Tracker, graph: Graph, evaluator: Evaluator, cfg: SearchConfig, 
         t_step = time.perf_counter()
         asked = [brkga.ask(bcfg, st) for st in islands]
         keys = np.concatenate([k for k, _ in asked])
-        # a new band compiles (the first step's, or a wider one later): wait only until the search's end
-        done, pairs = run.budget.call(lambda: evaluate(keys, should_stop=run.budget.stopper()))
+        done, fit, tie = evaluate_within(run, evaluate, keys, cfg.stop.max_evaluations)
         if not done:
             break
-        fit, tie = pairs[:, 0], pairs[:, 1]
-        run.evaluations += int(np.isfinite(fit).sum())
         run.offer(keys[int(np.argmin(fit))], float(fit.min()))  # elites were offered when evaluated
         run.keep_finalists(keys, fit)
         start = 0
@@ -67,6 +64,23 @@ def search(run: Tracker, graph: Graph, evaluator: Evaluator, cfg: SearchConfig, 
         run.report()
         if run.should_stop():
             break
+
+
+def evaluate_within(run: Tracker, evaluate: Callable[..., np.ndarray], keys: np.ndarray,
+                    max_evaluations: int | None) -> tuple[bool, np.ndarray | None, np.ndarray | None]:
+    """``(done, fitness, tie-break)`` of ``keys``, counted in ``run.evaluations``: at most the
+    evaluations the budget has left (the rest, and chunks the time limit skipped, get ``inf``:
+    they rank last), and waited for only until the search's end (a new band compiles: the
+    first step's, or a wider one later)."""
+    take = len(keys) if max_evaluations is None else max(0, min(len(keys), max_evaluations - run.evaluations))
+    done, pairs = run.budget.call(lambda: evaluate(keys[:take], should_stop=run.budget.stopper()))
+    if not done:
+        return False, None, None
+    evaluated = ~np.isnan(pairs[:, 0])
+    run.evaluations += int(evaluated.sum())
+    values = np.full((len(keys), 2), np.inf)
+    values[:take] = np.where(evaluated[:, None], pairs, np.inf)
+    return True, values[:, 0], values[:, 1]
 
 
 def fit_to_time(run: Tracker, evaluator: Evaluator, bcfg: brkga.BRKGAConfig, n: int,
@@ -150,4 +164,4 @@ def chunk_size(offspring: int, threads: int, cap: int = 256) -> int:
     return min(cap, -(-offspring // (8 * threads)) * 8)
 
 
-__all__ = ["chunk_size", "evaluate_fn", "fit_populations", "fit_to_time", "search"]
+__all__ = ["chunk_size", "evaluate_fn", "evaluate_within", "fit_populations", "fit_to_time", "search"]

@@ -61,6 +61,7 @@ from typing import Callable
 import numpy as np
 
 from ..cost import CostModel, _block_cost, border_traffic, evaluate, producer_starts, stage_breakdown, stage_cost
+from ..errors import ConfigError
 from ..graph import Graph
 from ..reference import segment_cost_table, slice_order
 from ..lattice import mask_bits, small_downsets
@@ -127,7 +128,7 @@ def _key(costs: np.ndarray) -> np.ndarray:
 
 
 def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel, max_rounds: int = 200,
-            batch: int = 4096, should_stop: Callable[[], bool] | None = None, moves: str = "closure") -> np.ndarray:
+            batch: int = 512, should_stop: Callable[[], bool] | None = None, moves: str = "closure") -> np.ndarray:
     """Best-improvement moves until none helps (see the module docstring).
 
     ``moves``: ``"closure"`` (default; ``"single"`` above ``CLOSURE_MAX_NODES`` nodes)
@@ -135,7 +136,7 @@ def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel,
     keeping the best so far.
     """
     if moves not in ("closure", "single"):
-        raise ValueError(f"moves must be 'closure' or 'single', got {moves!r}")
+        raise ConfigError(f"moves must be 'closure' or 'single', got {moves!r}")
     find = closure_moves if moves == "closure" and graph.n <= CLOSURE_MAX_NODES else _single_moves
     current = np.asarray(assignment, dtype=np.int64).copy()
     costs = evaluate(graph, current, k, cost_model)
@@ -148,10 +149,14 @@ def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel,
         if should_stop is not None and should_stop():
             break
         masks, nodes, to = find(graph, current, k)
+        if not len(nodes):  # no legal move (k = 1, or every node pinned by its neighbours)
+            break
         frm = current[nodes]
         way = (to > frm).astype(np.int64)
         stale = np.flatnonzero(np.isin(frm, touched) | np.isin(to, touched))
         for start in range(0, len(stale), batch):
+            if start and should_stop is not None and should_stop():
+                return current  # mid-round: the moves priced so far are not all priced
             rows = stale[start: start + batch]
             cand = np.where(masks[rows], to[rows, None], current[None])
             priced[nodes[rows], way[rows], 0] = stage_cost(graph, cand, frm[rows], cost_model)

@@ -20,13 +20,16 @@ Examples
 
 from __future__ import annotations
 
+import math
+import sys
+from concurrent.futures import Future
 from typing import Any, Callable
 
 import numpy as np
 
 from ..budget import BackgroundCalls, Budget
-from ..cost import CostModel
-from ..errors import ConfigError
+from ..cost import CostModel, stages_needed
+from ..errors import ConfigError, InfeasibleError
 from ..evaluator import Evaluator
 from ..graph import Graph
 from ..lattice import exact_partition
@@ -35,7 +38,7 @@ from ..reference import order_to_keys
 from ..result import PartitionResult
 from . import host, jit
 from .certify import BoundSource, certify
-from .config import NOT_GIVEN, SearchConfig, load_preset
+from .config import NOT_GIVEN, SearchConfig, load_preset, run_time_limit
 from .finish import Candidate, finish, seed_candidate
 from .progress import Progress
 from .seeds import seed_orders
@@ -76,13 +79,15 @@ class Solver:
         """See :func:`partition`."""
         budget = Budget(None)  # the clock starts before validation, which counts too
         problem = Problem.validated(graph, k, cost_model)
-        cfg = load_preset(preset, time_limit=time_limit, max_evaluations=max_evaluations, generations=generations,
+        cfg = load_preset(preset, time_limit=run_time_limit(time_limit, max_evaluations, generations), max_evaluations=max_evaluations, generations=generations,
                           target_gap=target_gap, **overrides)
         if cfg.stop.time_limit is None and not cfg.stop.budgeted:
             raise ConfigError("the search needs a stop: time_limit, max_evaluations or generations")
         budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.share, calls=self.calls, start=budget.start)
         progress = Progress(not quiet, json_progress, cfg.stop)
         best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed)
+        if not np.isfinite(best.value):
+            raise _infeasible(problem, best, run)
         result = certify(problem, best.assignment, bound[0], bound[1], method=best.method, seed=seed,
                          evaluations=0 if run is None else run.evaluations, seconds=budget.elapsed(),
                          stopped_by="optimal" if run is None else run.stopped_by,
@@ -98,42 +103,91 @@ class Solver:
         """The stages between validation and certification: ``(best, (bound, bound method), run)``,
         ``run`` being ``None`` when no search ran (exact, or a seed order proven optimal)."""
         if cfg.exact_max_downsets:
-            exact = exact_partition(problem.graph, problem.k, problem.cost_model, cfg.exact_max_downsets)
+            exact = exact_partition(problem.graph, problem.k, problem.cost_model, cfg.exact_max_downsets,
+                                    should_stop=budget.stopper())
             if exact is not None:
                 order = problem.graph.topological_order()
                 return Candidate(exact[1], exact[0], order, "exact"), (exact[0], "exact-dp"), None
         orders = seed_orders(problem.graph)
+        # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the seeds are sliced
+        building = budget.start_call(lambda: _evaluator(problem, cfg)) if budget.limited and _jax_fits(budget) \
+            else None
         start = seed_candidate(problem, orders)
         bounds = BoundSource(problem, cfg.bounds, budget)
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         if not alongside:
             bounds.compute(start.value)
         if bounds.proves(start.value):
+            if building is not None and not building.done():
+                budget.leave(building)
             return start, (bounds.value, bounds.method), None
         run = Tracker(cfg, budget, bounds, progress, callback)
-        evaluator = _search(problem, cfg, run, orders, start, seed, alongside)
+        evaluator = _search(problem, cfg, run, orders, start, seed, alongside, building)
         best = finish(problem, cfg.finish, run, start, evaluator)
         bounds.collect(wait=run.stopped_by != "interrupted")  # its window ends well within the time limit
         bounds.stop()
         return best, (bounds.value, bounds.method), run
 
 
-def _search(problem: Problem, cfg: SearchConfig, run: Tracker, orders: list[np.ndarray], start: Candidate,
-            seed: int, alongside: bool) -> Evaluator:
-    """The search stage: an evaluator exact up to the best seed's cost, bounds started
-    alongside if asked, and the engine run until a stop rule, Ctrl-C or an error."""
+def _infeasible(problem: Problem, best: Candidate, run: Tracker | None) -> InfeasibleError:
+    """The error for a run that found no feasible partition: proven by the exact DP, else
+    only not found (the packing bound of :func:`pjpart.cost.check_feasible` let it through)."""
+    cm = problem.cost_model
+    if best.method == "exact":
+        return InfeasibleError(f"no feasible partition: the exact DP over all downsets finds none with "
+                               f"k = {problem.k} stages of memory_limit {cm.memory_limit:g}")
+    return InfeasibleError(f"no feasible partition found: no order tried fits the weights "
+                           f"({problem.graph.params.sum():g} in all) into k = {problem.k} stages of memory_limit "
+                           f"{cm.memory_limit:g} (not proven impossible: the packing bound asks for "
+                           f"{stages_needed(problem.graph.params, cm.memory_limit)} stages only)")
+
+
+#: seconds of interpreter time that importing JAX and starting its backend take on 2 cores (about a
+#: second): a time-limited run in a process without JAX finishes from its seed orders when its search
+#: has less than this left, rather than give the finishing steps' time to an import that cannot pay off
+JAX_START_SECONDS = 1.5
+
+
+def _jax_fits(budget: Budget) -> bool:
+    """Whether the search can start JAX within its time (or JAX has started already)."""
+    return "jax" in sys.modules or budget.remaining() > JAX_START_SECONDS
+
+
+def _evaluator(problem: Problem, cfg: SearchConfig, start: Candidate | None = None) -> Evaluator:
+    """The search's evaluator, exact up to the best seed's cost (narrower bands than the
+    evaluator's own guess, and worse candidates still rank above it; without ``start``,
+    :meth:`~pjpart.Evaluator.set_upper_bound` sets it later); a generation's offspring
+    (elites are not re-evaluated) go in equal chunks, one per thread at least."""
     bcfg = cfg.brkga
-    # exact up to the best seed's cost: narrower bands than the evaluator's own guess, and
-    # worse candidates still rank above it.  A generation's offspring (elites are not
-    # re-evaluated) go in equal chunks, at least one per evaluator thread
-    evaluator = Evaluator(problem.graph, problem.k, problem.cost_model, upper_bound=start.value)
+    evaluator = Evaluator(problem.graph, problem.k, problem.cost_model,
+                          upper_bound=math.inf if start is None else start.value)
     evaluator.chunk_size = host.chunk_size((bcfg.population - bcfg.n_elite) * cfg.islands, evaluator.threads,
                                            cap=32 if cfg.fits_to_time else 256)
+    return evaluator
+
+
+def _search(problem: Problem, cfg: SearchConfig, run: Tracker, orders: list[np.ndarray], start: Candidate,
+            seed: int, alongside: bool, building: Future | None) -> Evaluator | None:
+    """The search stage: bounds started alongside if asked, the evaluator built (or its
+    ``building`` waited for; JAX's start-up counts against the search's time), and the engine
+    run until a stop rule, Ctrl-C or an error.  ``None`` when the evaluator was not ready by
+    the search's end."""
     seeds = np.stack([order_to_keys(o) for o in orders])
     if alongside:
         run.bounds.start(start.value)  # at niceness 0 while the search compiles
+    if building is None and run.budget.limited and not _jax_fits(run.budget):
+        return None
     engine = ENGINES["host" if cfg.engine == "auto" else cfg.engine]
+    evaluator = None
     try:
+        if building is None:
+            done, evaluator = run.budget.call(lambda: _evaluator(problem, cfg, start))
+        else:
+            done, evaluator = run.budget.wait(building)
+            if done:
+                evaluator.set_upper_bound(start.value)
+        if not done:
+            return None
         engine(run, problem.graph, evaluator, cfg, seeds, seed)
     except KeyboardInterrupt:
         run.stopped_by = "interrupted"

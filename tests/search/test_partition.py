@@ -146,3 +146,82 @@ def test_partition_reports_a_solver_bound():
     assert r.lower_bound <= r.bottleneck
     assert r.lower_bound >= pjpart.combinatorial_bound(g, 4, cm)
     assert r.bound_method in ("exact-dp", "superblock2", "superblock3", "mip", "combinatorial")
+
+
+# --- issue 21: budgets, infeasible problems, empty stages ---------------------------------------
+
+def test_max_evaluations_alone_bounds_the_run_and_is_never_exceeded():
+    # no time limit unless one is given (the result must not depend on the machine's speed), and the
+    # last generation is cut to the evaluations left: 3000 gave 3640 before
+    g = dnn_like(80, seed=4)
+    kw = dict(seed=2, exact_max_downsets=0, bound_methods="combinatorial", population=64, islands=2)
+    for budget in (100, 333, 1000):
+        r = partition(g, 4, max_evaluations=budget, **kw)
+        assert r.evaluations == budget and r.stopped_by in ("evaluations", "optimal") or r.evaluations < budget
+        assert r.evaluations <= budget
+        again = partition(g, 4, max_evaluations=budget, **kw)
+        assert np.array_equal(r.assignment, again.assignment) and r.evaluations == again.evaluations
+    cfg_time = pjpart.load_preset("default").stop.time_limit
+    assert cfg_time == 10.0  # the preset has one; the budget alone replaced it
+    r = partition(g, 4, max_evaluations=200, time_limit=30.0, **kw)
+    assert r.evaluations <= 200
+
+
+def test_an_explicit_none_time_limit_without_a_budget_is_a_config_error():
+    with pytest.raises(pjpart.ConfigError, match="needs a stop"):
+        partition(dnn_like(20, seed=1), 2, time_limit=None)
+
+
+def test_infeasible_memory_limits_say_so_with_the_tightest_constraint():
+    # every node fits alone, the whole graph does not fit k stages: k = 1 raised an IndexError in the
+    # local search, k >= 2 returned a table of inf
+    g = pjpart.Graph.from_arrays(work=[1, 1, 1, 1], params=[6, 6, 6, 6], edges=[(0, 1), (1, 2), (2, 3)])
+    for k in (1, 2, 3):
+        with pytest.raises(InfeasibleError, match=r"need at least 4 stages of memory_limit 6.*k = " + str(k)):
+            partition(g, k, CostModel(memory_limit=6.0))
+    r = partition(g, 4, CostModel(memory_limit=6.0))
+    assert math.isfinite(r.bottleneck) and r.breakdown["params"].max() <= 6
+
+
+def test_infeasible_by_precedence_alone_is_proven_by_the_exact_dp():
+    # weights 5, 6, 5 on a chain a -> b -> c with limit 10 pack into 2 bins ({a, c}, {b}) ignoring
+    # precedence; with it, a stage holding a and c holds b too: 3 stages needed
+    g = pjpart.Graph.from_arrays(work=[1, 1, 1], params=[5, 6, 5], edges=[(0, 1), (1, 2)])
+    from pjpart.cost import stages_needed
+
+    assert stages_needed(g.params, 10.0) == 2
+    with pytest.raises(InfeasibleError, match="exact DP over all downsets finds none"):
+        partition(g, 2, CostModel(memory_limit=10.0))
+    assert math.isfinite(partition(g, 3, CostModel(memory_limit=10.0)).bottleneck)
+    # the exact-dp bound proves it too; without it the search says it found none, and that it proved nothing
+    with pytest.raises(InfeasibleError, match="exact DP over all downsets finds none"):
+        partition(g, 2, CostModel(memory_limit=10.0), exact_max_downsets=0, max_evaluations=200)
+    with pytest.raises(InfeasibleError, match=r"no feasible partition found.*not proven impossible"):
+        partition(g, 2, CostModel(memory_limit=10.0), exact_max_downsets=0, max_evaluations=200,
+                  bound_methods="combinatorial")
+
+
+def test_empty_stages_come_last():
+    # a 1-node graph with k = 3 put its node in stage 2 (empty stages first) and counted 3 stages of latency
+    g = pjpart.Graph.from_arrays(work=[2.0], edges=[])
+    r = partition(g, 3)
+    assert r.assignment.tolist() == [0] and r.stages_used == 1 and r.latency == 2.0
+    assert r.stage_costs.tolist() == [2.0, 0.0, 0.0]
+    chain = pjpart.Graph.from_arrays(work=[1, 1, 1], edges=[(0, 1), (1, 2)])
+    r = partition(chain, 5)
+    assert sorted(set(r.assignment.tolist())) == list(range(r.stages_used)) and r.stages_used == 3
+    assert r.to_json()["stages_used"] == 3
+
+
+@pytest.mark.slow  # cold and warm time-limited runs in fresh processes
+@pytest.mark.parametrize("limit", [1.0, 2.0])
+def test_time_limit_holds_on_its_own_clock_in_a_fresh_process(limit, tmp_path):
+    # a cold start (JAX imported and compiled in the run) must not overrun: within T x 1.1 + 0.1 s
+    import subprocess
+    import sys
+
+    script = ("import pjpart; from pjpart.generators import dnn_like; g = dnn_like(600, seed=3); "
+              f"r = pjpart.partition(g, 16, time_limit={limit}); print(r.seconds)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.split()[-1]) <= limit * 1.1 + 0.1
