@@ -20,7 +20,7 @@ from .graph_io import load_graph, save_graph
 from .result import PartitionResult
 from .importers import from_jax, from_keras, load_regal
 from .search import BASELINES, NOT_GIVEN, PRESETS, SearchConfig, Solver, baseline, load_preset, partition
-from .sweep import sweep, write_records
+from .sweep import share_bounds, sweep, write_records
 
 __version__ = "0.1.0"
 
@@ -55,6 +55,7 @@ __all__ = [
     "partition",
     "resolve_graph",
     "save_graph",
+    "share_bounds",
     "stage_breakdown",
     "sweep",
     "write_records",

@@ -30,6 +30,7 @@ import warnings
 from typing import Any, TextIO
 
 from . import __version__
+from .backends import BACKENDS
 from .compile_cache import default_cache_dir, enable_compilation_cache
 from .bounds import METHODS, lower_bound
 from .cost import CostModel, cost_model_for
@@ -203,6 +204,12 @@ def _parser() -> argparse.ArgumentParser:
     zr.add_argument("--out", default="zoo-results", help="output folder (default zoo-results)")
     zr.add_argument("--seed", metavar="N", default=None, help="random seed (integer >= 0; default 0)")
     zr.add_argument("--quiet", action="store_true", help="no progress bar")
+    zr.add_argument("--jobs", metavar="N", default=None,
+                    help="cells run at once (integer >= 1; default 1, or the usable cores with --backend)")
+    zr.add_argument("--backend", default=None, choices=BACKENDS,
+                    help="where cells run (default: sequential, or processes with --jobs > 1; see below)")
+    zr.add_argument("--address", metavar="A", default=None,
+                    help="an existing Dask scheduler (tcp://host:8786) or Ray cluster (auto) to run on")
     _cache_flags(zr)
     return p
 
@@ -251,6 +258,15 @@ def _check_flags(args: argparse.Namespace) -> None:
         args.time_limit = _number("--time-limit", args.time_limit, positive=True, allow_inf=False, unit="seconds")
     if args.command == "partition" or getattr(args, "zoo_command", None) == "run":
         args.seed = _integer("--seed", args.seed, 0)
+    if getattr(args, "zoo_command", None) == "run":
+        args.jobs = _integer("--jobs", args.jobs, 1)
+        if args.backend is None:
+            args.backend = "processes" if (args.jobs or 1) > 1 else "sequential"
+        if args.backend == "sequential" and (args.jobs or 1) > 1:
+            raise ConfigError("--backend sequential runs one cell at a time; drop --jobs or choose another "
+                              "--backend")
+        if args.address is not None and args.backend not in ("dask", "ray"):
+            raise ConfigError("--address is for --backend dask or ray")
     if args.command == "partition":
         args.max_evaluations = _integer("--max-evaluations", args.max_evaluations, 1, scientific=True)
         if args.report is not None and os.path.isdir(args.report):
@@ -357,7 +373,8 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     if not ks or any(k < 1 for k in ks):
         raise ConfigError(f"-k must be comma-separated integers >= 1, got {args.k!r}")
     records = run_zoo(args.models, ks, args.preset, _given(args.time_limit), args.out,
-                      0 if args.seed is None else args.seed, progress=not args.quiet)
+                      0 if args.seed is None else args.seed, progress=not args.quiet, backend=args.backend,
+                      n_jobs=args.jobs, address=args.address)
     _emit(summary_table(records))
     _emit(f"results in {args.out}/ (results.csv, results.json, summary.md, plots)")
     return 0

@@ -129,11 +129,20 @@ Each (model, k) is partitioned with --preset (default `default`, its own time li
 results.json, results.csv, summary.md, gaps.png and a stage-cost chart. A cell is resumed from
 --out only when a row there has the same model, k, preset, seed, time limit, evaluation budget
 and cost model; new rows are merged into the files, rows of other models, k or time limits
-are kept.
+are kept. A failed cell (its worker died twice, or an unexpected error) is kept as a row
+with status "failed" and its error, and rerun by the next zoo run. Rows of one model and k
+share the best bound among them, so their gaps compare.
+
+--backend: sequential (this process), processes (--jobs local processes), dask (a local
+cluster of --jobs processes on 127.0.0.1, or the scheduler at --address) or ray (pip
+install 'pjpart[ray]'; --address auto joins this machine's Ray cluster). The workers share
+the compile cache; each runs its BLAS/OpenMP threads on cores // jobs.
 
 Examples:
   pjpart zoo run --models 'resnet*,bert-base' -k 4,16 --time-limit 5
   pjpart zoo run --preset fast --out fast-results
+  pjpart zoo run --backend dask --jobs 2 -k 4,16
+  pjpart zoo run --backend dask --address tcp://scheduler:8786
 """
 
 

@@ -37,11 +37,44 @@ def default_cache_dir() -> str:
 
 
 def enable_compilation_cache(directory: str | None = None) -> str:
-    """Keep compiled kernels in ``directory`` (default :func:`default_cache_dir`) and load them
-    from there in later processes; returns the directory.
+    """Keep compiled kernels on disk and load them from there in later processes.
 
-    Call it before the first search of the process.  Raises ``OSError`` when the
-    directory cannot be created.
+    Call it before the first search of the process (JAX decides at its first compilation
+    whether a cache is in use); the setting is JAX's and holds for the whole process.
+    Kernels that take over :data:`MIN_COMPILE_SECONDS` to compile are kept, the least
+    recently used going beyond :data:`MAX_CACHE_BYTES`.
+
+    Parameters
+    ----------
+    directory
+        The folder (created if missing; ``~`` is expanded); default :func:`default_cache_dir`.
+
+    Returns
+    -------
+    str
+        The directory, as an absolute path.
+
+    Raises
+    ------
+    OSError
+        When the directory cannot be created.
+
+    Examples
+    --------
+    >>> import os, tempfile, pjpart
+    >>> folder = pjpart.enable_compilation_cache(tempfile.mkdtemp())   # doctest: +SKIP
+    >>> os.path.isabs(folder)   # doctest: +SKIP
+    True
+
+    (Skipped: it would change where this process keeps its kernels.)  A folder that
+    cannot be created raises before anything is set:
+
+    >>> with tempfile.NamedTemporaryFile() as file:   # a file where a folder should be
+    ...     try:
+    ...         pjpart.enable_compilation_cache(os.path.join(file.name, "cache"))
+    ...     except OSError:
+    ...         print("cannot create the folder")
+    cannot create the folder
     """
     directory = os.path.abspath(os.path.expanduser(directory or default_cache_dir()))
     os.makedirs(directory, exist_ok=True)

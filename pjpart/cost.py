@@ -37,9 +37,35 @@ from .graph import Graph, GraphError, check_k
 class CostModel:
     """Hardware parameters of the block cost (SPEC section 1).
 
-    ``bandwidth``: bytes/s between stages; ``memory``: fast memory per stage
-    (bytes); ``overflow_bandwidth``: bytes/s for weights beyond ``memory``;
-    ``memory_limit``: hard cap on a block's params (``inf``: none).
+    Attributes
+    ----------
+    bandwidth : float
+        Bytes/s between stages (positive; default 1).
+    memory : float
+        Fast memory per stage, in bytes (non-negative or ``inf``, the default).
+    overflow_bandwidth : float
+        Bytes/s for weights beyond ``memory`` (positive; default 1).
+    memory_limit : float
+        Hard cap on a block's params (``inf``: none, the default); a block above it costs ``inf``.
+
+    Every field is stored as a float.
+
+    Raises
+    ------
+    GraphError
+        On a field that is not a number, a NaN, a non-positive bandwidth or a negative memory.
+
+    Examples
+    --------
+    >>> cm = CostModel(bandwidth=2, memory=10, memory_limit=20)
+    >>> cm.bandwidth, cm.overflow([4, 16, 25]).tolist()   # 6 bytes beyond memory at 1 byte/s
+    (2.0, [0.0, 6.0, inf])
+    >>> cm.to_json()["memory"], CostModel().to_json()["memory"]
+    (10.0, None)
+    >>> CostModel(bandwidth=0)
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.GraphError: cost model field 'bandwidth' must be a positive number, got 0
     """
 
     bandwidth: float = 1.0
@@ -101,6 +127,30 @@ def cost_model_for(graph: Graph) -> CostModel:
     Exporters that know the hardware (e.g. the bundled ResNet-50, costed for a
     25 GB/s link) record it there, so ``pjpart partition FILE -k K`` is
     meaningful without flags; explicit arguments always win.
+
+    Parameters
+    ----------
+    graph
+        The graph; its recommendation is ``graph.meta["cost_model"]`` (JSON, as
+        :meth:`CostModel.to_json` writes it).
+
+    Returns
+    -------
+    CostModel
+        The recommended model, or ``CostModel()`` (the SPEC defaults) when there is none.
+
+    Raises
+    ------
+    GraphError
+        When the recommendation is not a valid cost model (:meth:`CostModel.from_json`).
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> cost_model_for(pjpart.load_graph(pjpart.example_path("resnet50"))).bandwidth
+    25000000000.0
+    >>> cost_model_for(Graph.from_arrays(work=[1, 2], edges=[(0, 1)])) == CostModel()
+    True
     """
     hint = graph.meta.get("cost_model")
     return DEFAULT_COST_MODEL if hint is None else CostModel.from_json(hint)
@@ -238,9 +288,37 @@ def check_assignment(graph: Graph, assignment: Any, k: int) -> np.ndarray:
 def stage_breakdown(graph: Graph, assignment: Any, k: int, cost_model: CostModel | None = None) -> dict:
     """Per-stage ``work``, ``params``, ``in``, ``out``, ``overflow`` and ``cost`` in float64.
 
-    ``assignment`` is one stage per node ``(n,)`` or a batch ``(B, n)``; every
-    returned array has shape ``(k,)`` or ``(B, k)`` accordingly.  Raises
-    :class:`GraphError` on a stage outside ``0..k-1`` or a backward edge.
+    Parameters
+    ----------
+    graph
+        The graph.
+    assignment
+        One stage per node ``(n,)`` or a batch ``(B, n)``, precedence-respecting.
+    k
+        Number of stages (an integer >= 1).
+    cost_model
+        The block cost's parameters; ``CostModel()`` (the SPEC defaults) when not given.
+
+    Returns
+    -------
+    dict
+        ``work``, ``params``, ``in``, ``out``, ``overflow`` and ``cost`` (float64), and
+        ``nodes`` (the number of nodes in each stage); every array has shape ``(k,)`` or
+        ``(B, k)`` accordingly.
+
+    Raises
+    ------
+    GraphError
+        On a stage outside ``0..k-1`` or a backward edge.
+
+    Examples
+    --------
+    >>> g = Graph.from_arrays(work=[1, 2, 3], sizeout=[4, 5, 6], edges=[(0, 1), (1, 2)])
+    >>> parts = stage_breakdown(g, [0, 0, 1], k=2)
+    >>> parts["work"].tolist(), parts["in"].tolist(), parts["out"].tolist(), parts["cost"].tolist()
+    ([3.0, 3.0], [0.0, 5.0], [5.0, 0.0], [8.0, 8.0])
+    >>> stage_breakdown(g, [[0, 0, 1], [0, 1, 1]], k=2)["cost"].tolist()
+    [[8.0, 8.0], [5.0, 9.0]]
     """
     cm = cost_model or DEFAULT_COST_MODEL
     a = check_assignment(graph, assignment, k)
@@ -273,8 +351,38 @@ def stage_breakdown(graph: Graph, assignment: Any, k: int, cost_model: CostModel
 def evaluate(graph: Graph, assignment: Any, k: int, cost_model: CostModel | None = None) -> np.ndarray:
     """Stage costs ``f(S_0), ..., f(S_{k-1})`` (float64) of a precedence-respecting assignment.
 
-    Raises :class:`GraphError` if a node's stage is outside ``0..k-1`` or an edge
-    goes from a later stage to an earlier one.
+    Parameters
+    ----------
+    graph
+        The graph.
+    assignment
+        One stage per node ``(n,)``, or a batch ``(B, n)`` (as :func:`stage_breakdown`).
+    k
+        Number of stages (an integer >= 1).
+    cost_model
+        The block cost's parameters; ``CostModel()`` (the SPEC defaults) when not given.
+
+    Returns
+    -------
+    numpy.ndarray
+        The float64 cost of each stage, shape ``(k,)`` (``(B, k)`` for a batch); the
+        bottleneck is its maximum.
+
+    Raises
+    ------
+    GraphError
+        If a node's stage is outside ``0..k-1`` or an edge goes from a later stage to an
+        earlier one.
+
+    Examples
+    --------
+    >>> g = Graph.from_arrays(work=[1, 2, 3], sizeout=[4, 5, 6], edges=[(0, 1), (1, 2)])
+    >>> evaluate(g, [0, 0, 1], k=2).tolist()
+    [8.0, 8.0]
+    >>> evaluate(g, [1, 0, 0], k=2)
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.GraphError: edge (0, 1) goes backwards: stage 1 -> stage 0
     """
     return stage_breakdown(graph, assignment, k, cost_model)["cost"]
 

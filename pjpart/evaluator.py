@@ -37,28 +37,63 @@ import numpy as np
 from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
 from .kernel_inputs import band_bucket, compiled_kernels, graph_arrays, population_fitness, stages_from_starts
-from .reference import decode_keys, segment_cost_table, slice_order
+from .banded import slice_exactly
+from .reference import decode_keys
 
 
 class Evaluator:
     """Evaluate a population of random keys (or orders) at once with the JAX kernels.
 
-    Parameters: ``graph``, ``k``, ``cost_model``; ``dtype`` (``"float32"`` by default,
-    ``"float64"`` needs ``jax_enable_x64``); ``device`` (a ``jax.Device``, or ``"all"``
-    to shard the population over every local device with ``jax.sharding``);
-    ``upper_bound`` (cost of a valid partition; default: the graph's own order
-    sliced optimally) - values are exact up to it, see :meth:`set_upper_bound`;
-    ``band`` (fix the segment length cap instead of deriving it per chunk);
-    ``chunk_size`` (candidates per compiled call, default 256: one executable serves
-    any population size); ``memory_budget`` (bytes of tables per DP sub-batch
-    within a chunk; on CPU also at most ~2 MB of tables, so the DP works in
-    cache); ``decode`` (``"device"``: the JAX ready-list decoder, default;
-    ``"host"``: a heap per candidate in Python); ``threads`` (chunks evaluated at
-    once from host threads; default: the usable CPU cores on a single CPU device,
-    else 1).  Why threads: XLA:CPU runs one chunk's loops on about one core, and
-    JAX releases the GIL while a chunk runs, so two chunks in flight keep both
-    cores busy.
-    Results do not depend on ``threads``.
+    Parameters
+    ----------
+    graph, k, cost_model
+        The problem (``cost_model``: the SPEC defaults when not given).
+    dtype
+        ``"float32"`` by default; ``"float64"`` needs ``jax_enable_x64``.
+    device
+        A ``jax.Device``, or ``"all"`` to shard the population over every local device
+        with ``jax.sharding``; the first local device by default.
+    band
+        Fix the segment length cap instead of deriving it per chunk.
+    upper_bound
+        Cost of a valid partition; default: the graph's own order sliced optimally.
+        Values are exact up to it, see :meth:`set_upper_bound`.
+    chunk_size
+        Candidates per compiled call, default 256: one executable serves any population
+        size (rounded up to a multiple of the number of devices).
+    memory_budget
+        Bytes of tables per DP sub-batch within a chunk; on CPU also at most ~2 MB of
+        tables, so the DP works in cache.
+    decode
+        ``"device"``: the JAX ready-list decoder, default; ``"host"``: a heap per
+        candidate in Python.
+    threads
+        Chunks evaluated at once from host threads; default: ``$PJPART_THREADS`` (a
+        sweep's worker: its share of the cores) or the usable CPU cores on a single CPU
+        device, else 1.  Why threads: XLA:CPU runs one chunk's loops on about
+        one core, and JAX releases the GIL while a chunk runs, so two chunks in flight
+        keep both cores busy.  Results do not depend on ``threads``.
+
+    Raises
+    ------
+    GraphError
+        On a bad ``k``, a ``dtype`` other than float32 and float64 (or float64 without
+        ``jax_enable_x64``), or a ``decode`` other than ``"host"`` and ``"device"``.
+
+    Examples
+    --------
+    The graph of the module's example, so its kernels are compiled already:
+
+    >>> import numpy as np
+    >>> from pjpart import Evaluator
+    >>> from pjpart.generators import dnn_like
+    >>> g = dnn_like(60, seed=1)
+    >>> keys = np.random.default_rng(0).random((8, 60))
+    >>> ev = Evaluator(g, k=4, decode="host", threads=1)
+    >>> ev.chunk_size, ev.threads, ev.evaluate(keys).shape
+    (256, 1, (8,))
+    >>> bool(np.array_equal(ev.evaluate(keys), Evaluator(g, k=4).evaluate(keys)))  # decoded on device
+    True
     """
 
     def __init__(self, graph: Graph, k: int, cost_model: CostModel | None = None, *,
@@ -108,7 +143,8 @@ class Evaluator:
         self.bands_used: set[int] = set()  # band sizes compiled for (benchmarks report them)
         if threads is None:
             on_cpu = ndev == 1 and self.devices[0].platform == "cpu"
-            threads = _usable_cores() if on_cpu else 1
+            # a sweep's worker gets its share of the cores (pjpart.backends.worker_env)
+            threads = (int(os.environ.get("PJPART_THREADS", "0")) or _usable_cores()) if on_cpu else 1
         self.threads = max(1, int(threads))
         self._pool: ThreadPoolExecutor | None = None
         self._width_lock = threading.Lock()
@@ -355,8 +391,7 @@ class Evaluator:
         values = evaluate(self.graph, assignments, self.k, self.cost_model).max(axis=1) if len(orders) \
             else np.zeros(0)
         for r in np.flatnonzero(~np.isfinite(values) | (values > self.upper_bound)):
-            table = segment_cost_table(self.graph, orders[r], self.cost_model)
-            _, assignments[r] = slice_order(table, self.k, orders[r])
+            assignments[r] = slice_exactly(self.graph, orders[r], self.k, self.cost_model)
             values[r] = evaluate(self.graph, assignments[r], self.k, self.cost_model).max()
         return assignments, values
 

@@ -32,7 +32,33 @@ def _suggest(name: str, candidates) -> str:
 
 
 def example_path(name: str) -> str:
-    """Filesystem path of a bundled example (``tiny``, ``resnet50``)."""
+    """Filesystem path of a bundled example (``tiny``, ``resnet50``).
+
+    Parameters
+    ----------
+    name
+        The example's name, a key of :data:`EXAMPLES`.
+
+    Returns
+    -------
+    str
+        The path of its SPEC JSON file inside the installed package (``pjpart/data``).
+
+    Raises
+    ------
+    GraphError
+        On an unknown name, listing the bundled examples and close matches.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.path.basename(example_path("tiny")), os.path.basename(example_path("resnet50"))
+    ('tiny.json', 'resnet50.json.gz')
+    >>> example_path("tiyn")
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.GraphError: unknown example 'tiyn'; bundled: tiny, resnet50; did you mean 'tiny'?
+    """
     if name not in EXAMPLES:
         raise GraphError(f"unknown example {name!r}; bundled: {', '.join(EXAMPLES)}{_suggest(name, EXAMPLES)}")
     return str(resources.files("pjpart.data").joinpath(EXAMPLES[name]))
@@ -72,8 +98,38 @@ def locate_graph(spec: str, strict: bool = False) -> tuple[Graph, str]:
 
 
 def resolve_graph(spec: str, strict: bool = False) -> Graph:
-    """Load a graph from a file path, or by the name of a bundled example or zoo model
-    (``example:NAME``, ``zoo:NAME`` to choose; see :func:`locate_graph`)."""
+    """Load a graph from a file path, or by the name of a bundled example or zoo model.
+
+    ``example:NAME`` and ``zoo:NAME`` choose where a name is looked up; see
+    :func:`locate_graph`, which also says where the graph came from.
+
+    Parameters
+    ----------
+    spec
+        A file path, an example or zoo model name, or ``example:NAME`` / ``zoo:NAME``.  Without
+        a prefix an existing file comes first, then a bundled example, then a zoo model.
+    strict
+        Unknown node fields in a file are errors (:func:`pjpart.load_graph`).
+
+    Returns
+    -------
+    Graph
+
+    Raises
+    ------
+    GraphError
+        On an unknown name (suggesting ``pjpart zoo list`` and close matches), or the file's
+        error for a path that does not exist or cannot be read.
+
+    Examples
+    --------
+    >>> resolve_graph("tiny").n, resolve_graph("example:resnet50").n, resolve_graph("zoo:resnet50").n
+    (6, 175, 176)
+    >>> resolve_graph("tinyy")
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.GraphError: unknown graph 'tinyy': no such file, bundled example (tiny, resnet50) or zoo model (`pjpart zoo list` lists them); did you mean 'tiny'?
+    """
     return locate_graph(spec, strict)[0]
 
 

@@ -98,6 +98,48 @@ class Graph:
     Build one with :meth:`from_arrays`, :meth:`from_json`, :meth:`from_networkx`
     or :func:`pjpart.load_graph`; the plain constructor expects already-clean data and
     still validates it.
+
+    Attributes
+    ----------
+    ids : tuple
+        Node ids (strings or integers, unique as strings) in the graph's node order.
+    work, params, sizeout : numpy.ndarray
+        Per-node float64 costs in that order, read-only: time, weight bytes, output bytes
+        (units in ``units``).  Non-negative and finite, with a finite total.
+    edges : numpy.ndarray
+        ``(m, 2)`` int64 node indices ``(u, v)``, sorted, parallel edges merged; read-only.
+    name : str
+        The graph's name (default ``"graph"``).
+    units : dict
+        The unit of each field (default ``{"work": "s", "params": "B", "sizeout": "B"}``).
+    meta : dict
+        Other top-level JSON fields, kept for round trips (e.g. ``source``, ``cost_model``:
+        the hardware parameters the graph's exporter recommends; see :func:`pjpart.cost_model_for`).
+    succ_ptr, succ_idx, pred_ptr, pred_idx : numpy.ndarray
+        CSR adjacency (successors, predecessors), derived; see :meth:`successors` and
+        :meth:`predecessors`.
+    n, m : int
+        Number of nodes and of edges (properties).
+
+    Raises
+    ------
+    GraphError
+        Naming the node, edge or field at fault: no nodes, a duplicate or bad id, a field of
+        the wrong shape or with a negative, NaN or infinite value, an edge outside the graph,
+        a self-loop or a cycle.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3], params=[0, 8, 0], sizeout=[4, 4, 1],
+    ...                              edges=[(0, 1), (0, 2), (1, 2), (1, 2)], ids=["in", "conv", "out"],
+    ...                              name="toy")
+    >>> g, g.edges.tolist(), g.successors(0).tolist(), g.index("conv")   # (1, 2) given twice: merged
+    (Graph(name='toy', n=3, m=3), [[0, 1], [0, 2], [1, 2]], [1, 2], 1)
+    >>> pjpart.Graph.from_arrays(work=[1, 2], edges=[(0, 1), (1, 0)])
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.GraphError: graph has a cycle through node 0: 0 <- 1 <- 0
     """
 
     ids: tuple

@@ -55,9 +55,40 @@ def _read_text(path: str) -> str:
 def load_graph(path: str | os.PathLike, strict: bool = False) -> Graph:
     """Load a graph from a SPEC JSON file (``.json`` or gzip-compressed ``.json.gz``).
 
-    Every problem raises :class:`GraphError` naming the file: missing or unreadable,
-    truncated or corrupt gzip, not UTF-8, empty, malformed JSON, or any graph error of
-    :meth:`Graph.from_json` (``strict``: an unknown node field is one).
+    Parameters
+    ----------
+    path
+        The file; gzip is recognised by its magic bytes (a ``.gz`` name must be gzip).
+    strict
+        Make an unknown node field an error instead of a ``UserWarning``.
+
+    Returns
+    -------
+    Graph
+        The graph, named by the file's ``name`` field, else by the file name up to its first dot.
+
+    Raises
+    ------
+    GraphError
+        Every problem raises :class:`GraphError` naming the file: missing or unreadable,
+        truncated or corrupt gzip, not UTF-8, empty, malformed JSON, or any graph error of
+        :meth:`Graph.from_json` (``strict``: an unknown node field is one).
+
+    Warns
+    -----
+    UserWarning
+        The warnings of :meth:`Graph.from_json` (an unknown node field), naming the file.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = load_graph(pjpart.example_path("tiny"))
+    >>> g.name, g.n, g.m
+    ('tiny', 6, 6)
+    >>> load_graph("no/such/graph.json")
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.GraphError: no/such/graph.json: no such graph file
     """
     path = os.fspath(path)
     text = _read_text(path)
@@ -81,7 +112,35 @@ def load_graph(path: str | os.PathLike, strict: bool = False) -> Graph:
 
 
 def save_graph(graph: Graph, path: str | os.PathLike) -> None:
-    """Write ``graph`` as SPEC JSON (gzip-compressed if the name ends in ``.gz``)."""
+    """Write ``graph`` as SPEC JSON (gzip-compressed if the name ends in ``.gz``).
+
+    Parameters
+    ----------
+    graph
+        The graph (:meth:`Graph.to_json` is what is written; :func:`load_graph` reads it back).
+    path
+        The file to write (replaced if it exists).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    OSError
+        When the file cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile, pjpart
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "chain.json")
+    >>> save_graph(pjpart.Graph.from_arrays(work=[1, 2], edges=[(0, 1)], name="chain"), path)
+    >>> g = load_graph(path)
+    >>> g.name, g.work.tolist(), g.edges.tolist()
+    ('chain', [1.0, 2.0], [[0, 1]])
+    >>> folder.cleanup()
+    """
     path = os.fspath(path)
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "wt", encoding="utf-8") as fh:

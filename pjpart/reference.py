@@ -85,23 +85,30 @@ def communication_table(graph: Graph, order: np.ndarray) -> np.ndarray:
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
     D = np.zeros((n + 2, n + 2), dtype=np.float64)
-    if graph.m:
-        u, v = graph.edges[:, 0], graph.edges[:, 1]
-        a, c = pos[u], pos[v]
-        if np.any(c <= a):
-            e = int(np.flatnonzero(c <= a)[0])
-            raise GraphError(f"order is not topological: edge ({graph.ids[u[e]]!r}, {graph.ids[v[e]]!r})")
-        srt = np.lexsort((c, u))
-        u, a, c = u[srt], a[srt], c[srt]
-        s = graph.sizeout[u]
-        first = np.r_[True, u[1:] != u[:-1]]
-        last = np.r_[u[1:] != u[:-1], True]
-        prev = np.where(first, a, np.r_[0, c[:-1]])
-        # in: i in [prev+1, c], j in [c+1, n]
-        _rectangles(D, prev + 1, c, c + 1, np.full_like(c, n), s)
-        # out: i in [0, a], j in [a+1, c_last]
-        _rectangles(D, np.zeros_like(a[last]), a[last], a[last] + 1, c[last], s[last])
+    _rectangles(D, *producer_rectangles(graph, pos, n))
     return np.cumsum(np.cumsum(D, axis=0), axis=1)[: n + 1, : n + 1]
+
+
+def producer_rectangles(graph: Graph, pos: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """``(i0, i1, j0, j1, s)``: the index rectangles of :func:`communication_table` (start in
+    ``[i0, i1]``, end in ``[j0, j1]``, ``s`` bytes), for the order with positions ``pos``."""
+    if not graph.m:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty, np.zeros(0)
+    u, v = graph.edges[:, 0], graph.edges[:, 1]
+    a, c = pos[u], pos[v]
+    if np.any(c <= a):
+        e = int(np.flatnonzero(c <= a)[0])
+        raise GraphError(f"order is not topological: edge ({graph.ids[u[e]]!r}, {graph.ids[v[e]]!r})")
+    srt = np.lexsort((c, u))
+    u, a, c = u[srt], a[srt], c[srt]
+    s = graph.sizeout[u]
+    first = np.r_[True, u[1:] != u[:-1]]
+    last = np.r_[u[1:] != u[:-1], True]
+    prev = np.where(first, a, np.r_[0, c[:-1]])
+    # in: i in [prev+1, c], j in [c+1, n]; out: i in [0, a], j in [a+1, c_last]
+    return (np.r_[prev + 1, np.zeros(int(last.sum()), np.int64)], np.r_[c, a[last]], np.r_[c + 1, a[last] + 1],
+            np.r_[np.full_like(c, n), c[last]], np.r_[s, s[last]])
 
 
 def segment_cost_table(graph: Graph, order: np.ndarray, cost_model: CostModel | None = None) -> np.ndarray:

@@ -32,7 +32,65 @@ def relative_gap(value: float, bound: float) -> float:
 
 @dataclass(frozen=True)
 class PartitionResult:
-    """A validated partition: stage per node, per-stage costs, bound and gap."""
+    """A validated partition: stage per node, per-stage costs, bound and gap.
+
+    Built only by :func:`make_result` (so by :func:`pjpart.partition` and
+    :func:`pjpart.baseline`), which re-validates the assignment with the float64 reference
+    evaluator: ``bottleneck == max(stage_costs)`` exactly and every field agrees with the
+    assignment.
+
+    Attributes
+    ----------
+    graph : str
+        The graph's name.
+    ids : tuple
+        The node ids, in the graph's node order.
+    k : int
+        Number of stages asked for.
+    assignment : numpy.ndarray
+        Stage per node (int64, graph node order, read-only).  Stages ``0 .. stages_used - 1``
+        hold the nodes; empty stages are the last ones.
+    stage_costs : numpy.ndarray
+        Float64 ``f(S_b)``, ``b = 0..k-1``.
+    breakdown : dict
+        Per-stage ``work``, ``params``, ``in``, ``out``, ``overflow`` and ``nodes`` (float64
+        arrays of shape ``(k,)``; :func:`pjpart.stage_breakdown`).
+    bottleneck : float
+        ``max(stage_costs)``: the time per inference of the pipeline.
+    lower_bound : float
+        A proven lower bound on the optimal bottleneck, never above ``bottleneck``.
+    bound_method : str
+        The method that gave ``lower_bound`` (e.g. ``"exact-dp"``, ``"combinatorial"``).
+    cost_model : CostModel
+        The cost model the costs are computed under.
+    method : str
+        What found the partition (``"brkga"`` by default; ``"exact"``, a baseline's name, ...).
+    seed : int or None
+        The search's random seed.
+    evaluations : int
+        Candidates evaluated.
+    seconds : float
+        Wall-clock time of the run.
+    stopped_by : str
+        The stop rule that ended the search (``"optimal"`` when no search ran).
+    history : list
+        ``(seconds, evaluations, best)`` convergence points.
+    gap, throughput, stages_used, latency
+        Properties: ``bottleneck / lower_bound - 1``, ``1 / bottleneck``, the stages holding
+        nodes, and ``stages_used * bottleneck``.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> r = pjpart.partition(g, k=2, seed=0)
+    >>> r.assignment.tolist(), r.stage_costs.tolist(), r.bottleneck, r.stages()
+    ([0, 0, 0, 1], [6.0, 4.0], 6.0, [[0, 1, 2], [3]])
+    >>> r.lower_bound, r.bound_method, r.gap, r.method, r.stopped_by
+    (6.0, 'exact-dp', 0.0, 'exact', 'optimal')
+    >>> r.stages_used, r.latency, round(r.throughput, 4), r.to_json()["assignment"]
+    (2, 12.0, 0.1667, {0: 0, 1: 0, 2: 0, 3: 1})
+    """
 
     graph: str
     ids: tuple

@@ -10,8 +10,15 @@ A run resumes a cell only from a record with the same settings
 (:data:`pjpart.sweep.SETTINGS`: model, k, preset, seed, time limit, evaluation budget,
 cost model), and merges its records into the files already in ``out``: rows of other
 models, k, time limits or presets are kept, a row with the same settings is replaced;
-nothing is truncated.  ``summary.md`` summarises every row of ``results.json``, one
-line per (preset, time limit, k).
+nothing is truncated.  A failed row (``status="failed"``: its worker died twice, or it
+raised an unexpected error) does not count as done: the next run reruns it.  The rows of
+one (model content, cost model, k) share the best bound among them
+(:func:`pjpart.sweep.share_bounds`), so gaps of every preset and time limit in the
+files are measured against one bound.  ``summary.md`` summarises every row of
+``results.json``, one line per (preset, time limit, k), failed rows counted apart.
+
+``backend``, ``n_jobs`` and ``address`` choose where the cells run (:mod:`pjpart.backends`);
+the files are written by this process as results arrive, whatever the backend.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from . import zoo
 from .errors import ConfigError
 from .graph import GraphError
 from .search import NOT_GIVEN
-from .sweep import resume_key, sweep, write_records
+from .sweep import resume_key, share_bounds, sweep, write_records
 
 
 def geomean(values) -> float:
@@ -50,15 +57,25 @@ def summary_table(records: list[dict]) -> str:
     groups: dict = {}
     for r in records:
         groups.setdefault(group(r), []).append(r)
-    lines = ["| preset | time limit | max evaluations | k | runs | geo-mean gap | worst gap | median s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| preset | time limit | max evaluations | k | runs | geo-mean gap | worst gap | median s | failed |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (method, limit, evals, k), rows in sorted(groups.items(), key=lambda t: (t[0][0], t[0][1], t[0][2],
                                                                                   t[0][3])):
-        gaps = [float(r["gap"]) for r in rows]
+        ok = [r for r in rows if not _failed(r)]
+        failed = len(rows) - len(ok)
+        if not ok:
+            lines.append(f"| {method} | {limit} | {evals} | {k} | 0 | - | - | - | {failed} |")
+            continue
+        gaps = [float(r["gap"]) for r in ok]
         gm = geomean([1 + g for g in gaps]) - 1
-        lines.append(f"| {method} | {limit} | {evals} | {k} | {len(rows)} | {100 * gm:.2f}% | "
-                     f"{100 * max(gaps):.2f}% | {statistics.median(float(r['seconds']) for r in rows):.2f} |")
+        lines.append(f"| {method} | {limit} | {evals} | {k} | {len(ok)} | {100 * gm:.2f}% | "
+                     f"{100 * max(gaps):.2f}% | {statistics.median(float(r['seconds']) for r in ok):.2f} | "
+                     f"{failed} |")
     return "\n".join(lines)
+
+
+def _failed(r: dict) -> bool:
+    return r.get("status", "ok") != "ok" or r.get("gap") is None
 
 
 def _describe(records: list[dict]) -> str:
@@ -101,6 +118,9 @@ def _plots(records: list[dict], stage_result: Any, out: str) -> list[str]:
     import numpy as np
 
     written = []
+    records = [r for r in records if not _failed(r)]
+    if not records:
+        return written
     models = sorted({r["graph"] for r in records})
     ks = sorted({int(r["k"]) for r in records})
     grid = np.full((len(models), len(ks)), np.nan)
@@ -136,7 +156,8 @@ def _plots(records: list[dict], stage_result: Any, out: str) -> list[str]:
 
 
 def run_zoo(models: str | None, ks: list[int], preset: str = "default", time_limit: Any = NOT_GIVEN,
-            out: str = "zoo-results", seed: int = 0, progress: bool = True) -> list[dict]:
+            out: str = "zoo-results", seed: int = 0, progress: bool = True, backend: str = "sequential",
+            n_jobs: int | None = None, address: str | None = None) -> list[dict]:
     """Partition the matching zoo models for every k; see the module docstring for the files.
 
     Returns this invocation's records (resumed ones included); the files hold them merged
@@ -164,14 +185,16 @@ def run_zoo(models: str | None, ks: list[int], preset: str = "default", time_lim
 
     def save(rec: dict, result: Any) -> None:
         merge(rec)
-        last[rec["graph"]] = result
+        if result is not None:
+            last[rec["graph"]] = result
         write_records(merged, json_path)
 
     graphs = [zoo.load(name) for name in names]
     records = sweep(graphs, ks, [preset], [seed], time_limit=time_limit, resume=previous, progress=progress,
-                    on_result=save)
+                    on_result=save, backend=backend, n_jobs=n_jobs, address=address)
     for rec in records:
         merge(rec)
+    share_bounds(merged)
     write_records(merged, json_path)
     write_records(merged, os.path.join(out, "results.csv"))
     with open(os.path.join(out, "summary.md"), "w") as fh:

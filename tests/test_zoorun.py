@@ -52,3 +52,54 @@ def test_zoo_run_resumes_only_on_equal_settings_and_merges_rows(tmp_path, capsys
     (out / "results.json").write_text("{not json")
     assert main(run + ["--models", "vgg16"]) == 2
     assert "results.json: not a results file" in capsys.readouterr().err
+
+
+def test_zoo_run_backend_flags_are_checked(tmp_path, capsys):
+    run = ["zoo", "run", "--models", "resnet50", "--out", str(tmp_path / "z"), "--quiet"]
+    for flags, message in [(["--jobs", "0"], "--jobs must be an integer >= 1"),
+                           (["--address", "tcp://127.0.0.1:8786"], "--address is for --backend dask or ray"),
+                           (["--backend", "sequential", "--jobs", "2"], "runs one cell at a time")]:
+        assert main(run + flags) == 2
+        assert message in capsys.readouterr().err
+    assert main(run + ["--backend", "spark"]) == 2
+    assert not (tmp_path / "z").exists()
+
+
+def test_summary_counts_failed_rows_apart():
+    from pjpart.zoorun import summary_table
+
+    ok = {"graph": "a", "k": 2, "method": "fast", "time_limit": 1.0, "max_evaluations": None, "status": "ok",
+          "gap": 0.1, "seconds": 2.0}
+    failed = {**ok, "graph": "b", "status": "failed", "gap": None, "seconds": None, "error": "worker died"}
+    table = summary_table([ok, failed, {**failed, "k": 4}])
+    assert "| fast | 1 s | none | 2 | 1 | 10.00% | 10.00% | 2.00 | 1 |" in table
+    assert "| fast | 1 s | none | 4 | 0 | - | - | - | 1 |" in table
+
+
+def test_zoo_run_reruns_only_failed_rows_and_keeps_the_others(tmp_path, capsys):
+    from pjpart import zoo
+    from pjpart.sweep import failed_record, settings
+
+    out = tmp_path / "z"
+    out.mkdir()
+    failed = failed_record(settings(zoo.load("resnet50"), 4, "fast", 0, None, 1.0, {}), "worker died 2 times: x")
+    other = {**settings(zoo.load("vgg16"), 4, "fast", 0, None, 1.0, {}), "status": "ok", "bottleneck": 2.0,
+             "bound": 1.0, "bound_method": "combinatorial", "gap": 1.0, "seconds": 1.0}
+    (out / "results.json").write_text(json.dumps([other, failed]))
+    assert main(["zoo", "run", "-k", "4", "--models", "resnet50", "--preset", "fast", "--time-limit", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    assert len(rows) == 2 and rows[0] == {**other, "own_bound": 1.0, "own_bound_method": "combinatorial"}
+    assert rows[1]["graph"] == "resnet50" and rows[1]["status"] == "ok" and rows[1]["bottleneck"] > 0
+    assert "error" not in rows[1] and rows[1]["hostname"]
+
+
+@pytest.mark.slow  # starts a two-process Dask cluster (1-10 s, by the machine's load)
+def test_zoo_run_on_a_local_dask_cluster(tmp_path, capsys):
+    out = tmp_path / "z"
+    assert main(["zoo", "run", "-k", "2", "--models", "resnet50,vgg16", "--preset", "fast", "--time-limit", "2",
+                 "--backend", "dask", "--jobs", "2", "--out", str(out), "--quiet"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    assert sorted(r["graph"] for r in rows) == ["resnet50", "vgg16"]
+    assert all(r["status"] == "ok" and r["bound"] <= r["bottleneck"] for r in rows)
+    assert "| fast | 2 s | none | 2 | 2 |" in (out / "summary.md").read_text()

@@ -89,7 +89,27 @@ class BoundRequest:
 
 @dataclass(frozen=True)
 class MethodBound:
-    """One method's outcome: its safe value (0 when it proved nothing), status and time."""
+    """One method's outcome: its safe value (0 when it proved nothing), status and time.
+
+    Attributes
+    ----------
+    method : str
+        The method's name (:data:`METHODS`).
+    value : float
+        Its safe lower bound; 0 when it proved nothing.
+    status : str
+        How it ended: e.g. ``"proven"``, ``"optimal"``, ``"no time"``, ``"refused"``, or the
+        solver's status.
+    seconds : float
+        The time it took.
+    detail : dict
+        Method-specific extras (e.g. ``refused_value``), added to :meth:`to_json`.
+
+    Examples
+    --------
+    >>> MethodBound("combinatorial", 9.0, "proven", 0.25).to_json()
+    {'method': 'combinatorial', 'value': 9.0, 'status': 'proven', 'seconds': 0.25}
+    """
 
     method: str
     value: float
@@ -104,7 +124,31 @@ class MethodBound:
 
 @dataclass(frozen=True)
 class Bound:
-    """The best bound over the methods run, with every method's result."""
+    """The best bound over the methods run, with every method's result.
+
+    What :func:`lower_bound` returns.
+
+    Attributes
+    ----------
+    value : float
+        The best (largest) safe bound on the optimal bottleneck.
+    method : str
+        The method that gave it.
+    k : int
+        Number of stages.
+    results : tuple
+        Every method's :class:`MethodBound`, in the order they ran.
+    seconds : float
+        The time all the methods took together.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.load_graph(pjpart.example_path("tiny"))
+    >>> b = lower_bound(g, 2, methods=["combinatorial", "exact-dp"])
+    >>> b.value, b.method, b.k, b.by_method()
+    (14.0, 'exact-dp', 2, {'combinatorial': 9.0, 'exact-dp': 14.0})
+    """
 
     value: float
     method: str

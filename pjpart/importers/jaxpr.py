@@ -200,10 +200,51 @@ def from_jax(fn: Callable, *example_args: Any, params_argnums: tuple = (0,), gra
              depth: int = 1, hardware: Any = "h100", name: str = "jax") -> Graph:
     """Trace ``fn(*example_args)`` and return its computation graph (see the module docstring).
 
-    ``params_argnums``: the arguments holding the model's weights (pytrees).
-    ``granularity``: ``"op"`` (one node per equation) or ``"module"`` (name-stack
-    groups ``depth`` deep, cut into consecutive runs so the result is a DAG).
-    ``hardware``: a profile name from ``configs/hardware`` or a :class:`~pjpart.hardware.Hardware`.
+    Parameters
+    ----------
+    fn
+        Any JAX-traceable function.
+    *example_args
+        Arguments to trace it with (arrays or pytrees of them; only shapes and dtypes matter).
+    params_argnums
+        The arguments holding the model's weights (pytrees); default the first.
+    granularity
+        ``"op"`` (one node per equation) or ``"module"`` (name-stack groups ``depth``
+        deep, cut into consecutive runs so the result is a DAG).
+    depth
+        Name-stack components that make a group (``granularity="module"``; >= 1).
+    hardware
+        A profile name from ``configs/hardware`` or a :class:`~pjpart.hardware.Hardware`;
+        ``work`` is the roofline time on it.
+    name
+        The graph's name.
+
+    Returns
+    -------
+    Graph
+        Nodes with ``work`` (seconds), ``params`` and ``sizeout`` (bytes); ``meta`` records
+        the source, granularity, hardware profile, FLOPs, weight bytes and the profile's
+        ``cost_model``.
+
+    Raises
+    ------
+    GraphError
+        On a bad ``granularity`` or ``depth``, or a function with no operations.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> def layer(w, x):
+    ...     with jax.named_scope("dense"):
+    ...         y = x @ w
+    ...     with jax.named_scope("act"):
+    ...         return jnp.tanh(y)
+    >>> w, x = jnp.ones((4, 2)), jnp.ones((3, 4))
+    >>> g = from_jax(layer, w, x)
+    >>> g.ids, g.params.tolist(), g.sizeout.tolist(), g.meta["flops"]
+    (('0:dot_general@dense', '1:tanh@act'), [32.0, 0.0], [24.0, 24.0], 54.0)
+    >>> from_jax(layer, w, x, granularity="module", name="layer").ids
+    ('dense', 'act')
     """
     import jax
 

@@ -62,7 +62,51 @@ def example_inputs(model: Any, batch_size: int = 1, sizes: dict | None = None) -
 
 def from_keras(model: Any, *, batch_size: int = 1, sizes: dict | None = None, hardware: Any = "h100",
                depth: int = 1, granularity: str = "module", name: str | None = None) -> Graph:
-    """The layer graph of a built Keras 3 functional model (see the module docstring)."""
+    """The layer graph of a built Keras 3 functional model (see the module docstring).
+
+    Parameters
+    ----------
+    model
+        A built Keras 3 model (functional, on the JAX backend).
+    batch_size
+        The size of an input's first dimension where it is ``None`` (the batch); the
+        model is traced on zero arrays of the inputs' shapes.
+    sizes
+        The size of any other ``None`` dimension, by (part of) the input's name: ``{name: N}``.
+    hardware, depth, granularity
+        As in :func:`from_jax`; ``granularity="module"`` (the default) with ``depth=1``
+        makes one node per layer (nested models such as keras_hub backbones need
+        ``depth=2`` or 3).
+    name
+        The graph's name; the model's by default.
+
+    Returns
+    -------
+    Graph
+        One node per layer (``granularity="module"``); ``meta`` also records ``source``
+        (``"keras"``), ``batch_size`` and ``input_shape``.
+
+    Raises
+    ------
+    GraphError
+        When Keras 3 is not installed (``pip install 'pjpart[zoo]'``), the process uses
+        another Keras backend, or an input has an unknown dimension not in ``sizes``.
+
+    Examples
+    --------
+    Keras is optional, so the tests skip this example.  The JAX backend is chosen before
+    Keras is first imported:
+
+    >>> import os
+    >>> os.environ["KERAS_BACKEND"] = "jax"                              # doctest: +SKIP
+    >>> import keras                                                     # doctest: +SKIP
+    >>> inputs = keras.Input((4,), name="x")                             # doctest: +SKIP
+    >>> hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)  # doctest: +SKIP
+    >>> model = keras.Model(inputs, keras.layers.Dense(2, name="head")(hidden), name="mlp")  # doctest: +SKIP
+    >>> g = from_keras(model)                                            # doctest: +SKIP
+    >>> g.name, g.ids, g.params.tolist(), g.meta["input_shape"]         # doctest: +SKIP
+    ('mlp', ('hidden', 'head'), [160.0, 72.0], [[1, 4]])
+    """
     import_keras()
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]

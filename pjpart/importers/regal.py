@@ -126,7 +126,52 @@ def _one(msg: dict, key: str, default=None):
 
 
 def load_regal(path: str, control: str = "order", name: str | None = None) -> Graph:
-    """Load a REGAL/TensorFlow ``CostGraphDef`` ``.pbtxt`` (or ``.pbtxt.gz``) as a :class:`~pjpart.Graph`."""
+    """Load a REGAL/TensorFlow ``CostGraphDef`` ``.pbtxt`` (or ``.pbtxt.gz``) as a :class:`~pjpart.Graph`.
+
+    The mapping of the fields is the module docstring's.
+
+    Parameters
+    ----------
+    path
+        The file; gzip-compressed when its name ends in ``.gz``.
+    control
+        ``"order"``: a ``control_input`` is an edge (it carries no data but still orders
+        the nodes); ``"drop"``: control inputs are ignored.
+    name
+        The graph's name; by default the file name up to its first dot.
+
+    Returns
+    -------
+    Graph
+        Nodes identified by ``name`` when the names are unique, else by ``id``; ``units``
+        ``{"work": "us", "params": "B", "sizeout": "B"}``; ``meta`` records ``source``
+        (``"regal"``) and ``control``.
+
+    Raises
+    ------
+    GraphError
+        On a bad ``control``, a parse error (naming the line), no ``node`` entries, a missing
+        or duplicate ``id``, an unknown preceding node or port, a self-loop, or a negative
+        ``compute_cost`` or ``size``.
+    OSError
+        When the file cannot be read.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "two.pbtxt")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write('''
+    ... node { name: "a" id: 0 compute_cost: 5 output_info { size: 8 } }
+    ... node { name: "b" id: 1 compute_cost: 3 persistent_memory_size: 16
+    ...        input_info { preceding_node: 0 preceding_port: 0 } }
+    ... ''')
+    >>> g = load_regal(path)
+    >>> g.name, g.ids, g.work.tolist(), g.params.tolist(), g.sizeout.tolist(), g.edges.tolist()
+    ('two', ('a', 'b'), [5.0, 3.0], [0.0, 16.0], [8.0, 0.0], [[0, 1]])
+    >>> folder.cleanup()
+    """
     if control not in ("order", "drop"):
         raise GraphError(f"control must be 'order' or 'drop', got {control!r}")
     opener = gzip.open if str(path).endswith(".gz") else open

@@ -23,46 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..banded import balance_work, slice_exactly
 from ..bounds import combinatorial_bound
 from ..budget import Budget
 from ..cost import CostModel
 from ..errors import ConfigError
 from ..graph import Graph
 from ..problem import Problem
-from ..reference import segment_cost_table, slice_order
 from ..result import PartitionResult
 from .certify import certify
 
 BASELINES = ("greedy", "chain-balanced", "random")
-
-
-def balance_work(work: np.ndarray, k: int) -> np.ndarray:
-    """Stage per position splitting ``work`` (in order) into <= k contiguous parts with the least max sum."""
-    n = len(work)
-    total = float(np.cumsum(work)[-1]) if n else 0.0  # the same sequential sum as `parts` accumulates
-    lo, hi = float(work.max(initial=0.0)), total
-
-    def parts(cap: float) -> np.ndarray | None:
-        stage, acc = np.zeros(n, dtype=np.int64), 0.0
-        s = 0
-        for i, w in enumerate(work.tolist()):
-            if acc + w > cap and acc > 0:
-                s, acc = s + 1, 0.0
-                if s >= k:
-                    return None
-            acc += w
-            stage[i] = s
-        return stage
-
-    for _ in range(100):  # bisection on the largest part
-        mid = (lo + hi) / 2
-        if parts(mid) is None:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * max(total, 1e-300):
-            break
-    return parts(hi)
 
 
 def baseline(graph: Graph, k: int, name: str, cost_model: CostModel | None = None, *, seed: int = 0,
@@ -102,7 +73,7 @@ def baseline(graph: Graph, k: int, name: str, cost_model: CostModel | None = Non
     evaluations = 1
     history = []
     if name == "greedy":
-        _, assignment = slice_order(segment_cost_table(graph, order, cm), k, order)
+        assignment = slice_exactly(graph, order, k, cm)
     elif name == "chain-balanced":
         assignment = np.empty(graph.n, dtype=np.int64)
         assignment[order] = balance_work(graph.work[order], k)

@@ -147,14 +147,18 @@ class BoundPolicy:
 @dataclass(frozen=True)
 class FinishPolicy:
     """Finishing the best partition: local search on or off, and the share of the time
-    limit kept for it (the search stops before)."""
+    limit kept for it (the search stops before); ``coarse_share`` replaces ``share`` when the
+    search ran on a coarsened graph (the exact re-slicing and local search at the graph's own
+    granularity take seconds on a large graph)."""
 
     local_search: bool = True
     share: float = 0.1
+    coarse_share: float = 0.3
 
     def __post_init__(self) -> None:
         _bool("local_search", self.local_search)
         _number("finish_share", self.share, 0.0, 1.0)
+        _number("coarse_finish_share", self.coarse_share, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,59 @@ class SearchConfig:
     stages; ``target_generations`` (time-limited runs) shrinks the populations so that
     about that many generations fit; ``engine`` is ``"host"``, ``"jit"`` or ``"auto"``;
     graphs with at most ``exact_max_downsets`` downsets are solved exactly.
+
+    Attributes
+    ----------
+    brkga : BRKGAConfig
+        The BRKGA parameters of each island: population, elite and mutant fractions,
+        ``rho_elite`` (the chance a child takes the elite parent's key), tie tolerance.
+    stop : StopRules
+        Time limit, generation or evaluation budget, target gap.
+    bounds : BoundPolicy
+        Which lower bounds a run computes, and with how much time.
+    finish : FinishPolicy
+        Local search on or off, and its share of the time limit.
+    islands : int
+        Populations searched side by side (>= 1; default 4).
+    migrate_every, migrate_count : int
+        Every ``migrate_every`` generations the islands exchange ``migrate_count`` elites.
+    restart_after : int
+        Restart after this many generations without gain (>= 1).
+    tiebreak : bool
+        Rank near-ties of the bottleneck by the bottleneck with ``k + 1`` stages.
+    target_generations : int or None
+        Time-limited runs shrink the populations so that about this many generations fit.
+    engine : str
+        ``"host"``, ``"jit"`` or ``"auto"`` (the default).
+    exact_max_downsets : int
+        Graphs with at most this many downsets are solved exactly (0: never).
+    coarsen_min_nodes : int
+        Graphs with at least this many nodes are searched on their chains contracted
+        (:func:`pjpart.coarsen.contract_chains`), then refined on the graph (0, the
+        default: never; ``bench/scale.py`` found no gain at equal time yet).
+    description : str
+        A line describing the preset.
+
+    Each value is checked when the configuration is built; flat setting names
+    (:data:`SETTINGS`) reach every part through :meth:`from_settings`,
+    :meth:`with_settings` and :func:`load_preset`.
+
+    Raises
+    ------
+    ConfigError
+        On a bad value, naming the setting.
+
+    Examples
+    --------
+    >>> cfg = load_preset("fast")
+    >>> cfg.islands, cfg.brkga.population, cfg.stop.time_limit, cfg.engine
+    (2, 64, 2.0, 'auto')
+    >>> cfg.with_settings(population=32, islands=1).brkga.population
+    32
+    >>> SearchConfig(engine="gpu")
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.ConfigError: setting 'engine' must be 'auto', 'host' or 'jit', got 'gpu'
     """
 
     brkga: BRKGAConfig = field(default_factory=lambda: BRKGAConfig(population=256, elite_fraction=0.15))
@@ -181,6 +238,7 @@ class SearchConfig:
     target_generations: int | None = None
     engine: str = "auto"
     exact_max_downsets: int = 2048
+    coarsen_min_nodes: int = 0
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -191,6 +249,7 @@ class SearchConfig:
         _bool("tiebreak", self.tiebreak)
         _int("target_generations", self.target_generations, 1, optional=True)
         _int("exact_max_downsets", self.exact_max_downsets, 0)
+        _int("coarsen_min_nodes", self.coarsen_min_nodes, 0)
         if self.engine not in ENGINES:
             raise ConfigError(f"setting 'engine' must be 'auto', 'host' or 'jit', got {self.engine!r}")
 
@@ -240,8 +299,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "bound_methods": ("bounds", "methods"), "bound_share": ("bounds", "share"),
     "bound_time_limit": ("bounds", "time_limit"), "bound_niceness": ("bounds", "niceness"),
     "local_search": ("finish", "local_search"), "finish_share": ("finish", "share"),
+    "coarse_finish_share": ("finish", "coarse_share"),
     **{name: ("", name) for name in ("islands", "migrate_every", "migrate_count", "restart_after", "tiebreak",
-                                     "target_generations", "engine", "exact_max_downsets", "description")},
+                                     "target_generations", "engine", "exact_max_downsets", "coarsen_min_nodes",
+                                     "description")},
 }
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..banded import slice_exactly
+from ..coarsen import Coarsening
 from ..cost import evaluate
 from ..evaluator import Evaluator
 from ..problem import Problem
@@ -80,4 +82,30 @@ def finish(problem: Problem, policy: FinishPolicy, run: Tracker, start: Candidat
     return best
 
 
-__all__ = ["Candidate", "finish", "seed_candidate"]
+def refine(problem: Problem, coarse: Coarsening, best: Candidate, policy: FinishPolicy, run: Tracker,
+           floor: Candidate) -> Candidate:
+    """A coarse answer on the graph itself: projected (the same cost), its order sliced
+    exactly at the graph's granularity (chains may now be cut: never worse), the graph's
+    own best seed partition (``floor``) taken instead when better, then improved by local
+    search while the finishing time lasts."""
+    g, k, cm = problem.graph, problem.k, problem.cost_model
+    order = coarse.project_order(best.order)
+    best = Candidate(coarse.project(best.assignment), best.value, order, best.method + "+coarse")
+    if run.stopped_by != "interrupted" and not run.budget.expired("finish"):
+        assignment = slice_exactly(g, order, k, cm)
+        value = float(evaluate(g, assignment, k, cm).max())
+        if value < best.value:
+            best = Candidate(assignment, value, order, best.method)
+    if floor.value < best.value:
+        best = floor
+    if policy.local_search and run.stopped_by != "interrupted" and run.gap(best.value) > 1e-9 \
+            and not run.budget.expired("finish"):
+        improved, _ = improve_and_reslice(g, best.assignment, best.order, k, cm,
+                                          should_stop=run.budget.stopper("finish"))
+        value = float(evaluate(g, improved, k, cm).max())
+        if value < best.value:
+            best = Candidate(improved, value, best.order, best.method + "+local")
+    return best
+
+
+__all__ = ["Candidate", "finish", "refine", "seed_candidate"]

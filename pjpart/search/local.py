@@ -63,7 +63,7 @@ import numpy as np
 from ..cost import CostModel, _block_cost, border_traffic, evaluate, producer_starts, stage_breakdown, stage_cost
 from ..errors import ConfigError
 from ..graph import Graph
-from ..reference import segment_cost_table, slice_order
+from ..banded import slice_exactly
 from ..lattice import mask_bits, small_downsets
 
 # closure masks are (2n, n) booleans: above this many nodes only single moves are tried
@@ -278,10 +278,10 @@ def improve_and_reslice(graph: Graph, assignment: np.ndarray, order: np.ndarray,
     """``(assignment, order)``: :func:`improve`, :func:`pull_feeders`, then :func:`resplit_borders`
     with each ``(shape, size)`` of ``recuts`` in turn, then slice :func:`stage_major_order` exactly, and
     again while the bottleneck drops.  ``slicer(order) -> assignment`` slices an order
-    optimally (default: the float64 NumPy reference)."""
+    optimally (default: :func:`pjpart.banded.slice_exactly`)."""
     if slicer is None:
         def slicer(o):
-            return slice_order(segment_cost_table(graph, o, cost_model), k, o)[1]
+            return slice_exactly(graph, o, k, cost_model)
     best = np.asarray(assignment, dtype=np.int64)
     for _ in range(max_passes):
         moved = improve(graph, best, k, cost_model, should_stop=should_stop)

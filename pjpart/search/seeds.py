@@ -16,7 +16,8 @@ import numpy as np
 from ..cost import CostModel, evaluate
 from ..evaluator import Evaluator
 from ..graph import Graph
-from ..reference import decode_keys, segment_cost_table, slice_order
+from ..banded import FULL_TABLE_MAX_NODES, slice_exactly
+from ..reference import decode_keys
 
 
 def seed_orders(graph: Graph) -> list[np.ndarray]:
@@ -40,9 +41,10 @@ def seed_orders(graph: Graph) -> list[np.ndarray]:
 
 def best_slicing(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel,
                  evaluator: Evaluator | None) -> tuple[np.ndarray, float]:
-    """Exact float64 slicing of one order (NumPy reference up to n = 1500, else the kernels)."""
-    if graph.n <= 1500 or evaluator is None:
-        _, assignment = slice_order(segment_cost_table(graph, order, cost_model), k, order)
+    """Exact float64 slicing of one order: on the host up to ``FULL_TABLE_MAX_NODES`` nodes or
+    without an evaluator (:func:`pjpart.banded.slice_exactly`), else with the kernels."""
+    if graph.n <= FULL_TABLE_MAX_NODES or evaluator is None:
+        assignment = slice_exactly(graph, order, k, cost_model)
         return assignment, float(evaluate(graph, assignment, k, cost_model).max())
     assignments, values = evaluator.slice_orders(order[None])
     return assignments[0], float(values[0])

@@ -23,11 +23,13 @@ from __future__ import annotations
 import math
 import sys
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
 
 from ..budget import BackgroundCalls, Budget
+from ..coarsen import Coarsening, contract_chains
 from ..cost import CostModel, stages_needed
 from ..errors import ConfigError, InfeasibleError
 from ..evaluator import Evaluator
@@ -39,7 +41,7 @@ from ..result import PartitionResult
 from . import host, jit
 from .certify import BoundSource, certify
 from .config import NOT_GIVEN, SearchConfig, load_preset, run_time_limit
-from .finish import Candidate, finish, seed_candidate
+from .finish import Candidate, finish, refine, seed_candidate
 from .progress import Progress
 from .seeds import seed_orders
 from .tracker import Tracker
@@ -50,9 +52,23 @@ ENGINES = {"host": host.search, "jit": jit.search}
 
 
 class Solver:
-    """Runs partitions one after another and owns what outlives a run: kernel calls that a
-    time-limited run stopped waiting for (still compiling in the background), which the
-    next run waits for instead of compiling the same kernel beside them.
+    """Runs partitions one after another and owns what outlives a run.
+
+    What outlives a run: kernel calls that a time-limited run stopped waiting for (still
+    compiling in the background), which the next run waits for instead of compiling the
+    same kernel beside them.  ``Solver()`` takes no parameters.
+
+    Attributes
+    ----------
+    calls : pjpart.budget.BackgroundCalls
+        The kernel calls left running by earlier runs.
+
+    Methods
+    -------
+    partition(graph, k, cost_model=None, **options)
+        One run, as :func:`pjpart.partition` (which makes a new solver when not given one).
+    settle(timeout=None)
+        Wait up to ``timeout`` seconds for the calls left running; True when none is left.
 
     Examples
     --------
@@ -83,9 +99,11 @@ class Solver:
                           target_gap=target_gap, **overrides)
         if cfg.stop.time_limit is None and not cfg.stop.budgeted:
             raise ConfigError("the search needs a stop: time_limit, max_evaluations or generations")
-        budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.share, calls=self.calls, start=budget.start)
+        coarse = _coarsening(problem, cfg)
+        budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.share if coarse is None else
+                        cfg.finish.coarse_share, calls=self.calls, start=budget.start)
         progress = Progress(not quiet, json_progress, cfg.stop)
-        best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed)
+        best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed, coarse)
         if not np.isfinite(best.value):
             raise _infeasible(problem, best, run)
         result = certify(problem, best.assignment, bound[0], bound[1], method=best.method, seed=seed,
@@ -99,7 +117,8 @@ class Solver:
         return result
 
     def _solve(self, problem: Problem, cfg: SearchConfig, budget: Budget, progress: Progress,
-               callback: Callable[[dict], None] | None, seed: int) -> tuple[Candidate, tuple, Tracker | None]:
+               callback: Callable[[dict], None] | None, seed: int,
+               coarse: Coarsening | None) -> tuple[Candidate, tuple, Tracker | None]:
         """The stages between validation and certification: ``(best, (bound, bound method), run)``,
         ``run`` being ``None`` when no search ran (exact, or a seed order proven optimal)."""
         if cfg.exact_max_downsets:
@@ -108,25 +127,50 @@ class Solver:
             if exact is not None:
                 order = problem.graph.topological_order()
                 return Candidate(exact[1], exact[0], order, "exact"), (exact[0], "exact-dp"), None
-        orders = seed_orders(problem.graph)
+        searched = problem if coarse is None else Problem(coarse.graph, problem.k, problem.cost_model)
+        orders = seed_orders(searched.graph)
         # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the seeds are sliced
-        building = budget.start_call(lambda: _evaluator(problem, cfg)) if budget.limited and _jax_fits(budget) \
+        building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
             else None
-        start = seed_candidate(problem, orders)
-        bounds = BoundSource(problem, cfg.bounds, budget)
+        start = seed_candidate(searched, orders)  # a coarse partition costs what it costs on the graph
+        # the graph's own seed orders stay candidates: the first answer, and a floor for the coarse search
+        floor = _lift(start, coarse) if coarse is None else min(
+            (_lift(start, coarse), seed_candidate(problem, seed_orders(problem.graph))), key=lambda c: c.value)
+        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         if not alongside:
-            bounds.compute(start.value)
-        if bounds.proves(start.value):
+            bounds.compute(floor.value)
+        if bounds.proves(floor.value):
             if building is not None and not building.done():
                 budget.leave(building)
-            return start, (bounds.value, bounds.method), None
+            return floor, (bounds.value, bounds.method), None
         run = Tracker(cfg, budget, bounds, progress, callback)
-        evaluator = _search(problem, cfg, run, orders, start, seed, alongside, building)
-        best = finish(problem, cfg.finish, run, start, evaluator)
+        evaluator = _search(searched, cfg, run, orders, start, seed, alongside, building, floor.value)
+        if coarse is None:
+            best = finish(problem, cfg.finish, run, start, evaluator)
+        else:  # the local search runs on the graph itself, after projection
+            best = refine(problem, coarse, finish(searched, replace(cfg.finish, local_search=False), run, start,
+                                                  evaluator), cfg.finish, run, floor)
         bounds.collect(wait=run.stopped_by != "interrupted")  # its window ends well within the time limit
         bounds.stop()
         return best, (bounds.value, bounds.method), run
+
+
+def _coarsening(problem: Problem, cfg: SearchConfig) -> Coarsening | None:
+    """The chains of a graph of at least ``coarsen_min_nodes`` nodes, when contracting them
+    leaves at most 80% of the nodes (else the search runs on the graph)."""
+    if not cfg.coarsen_min_nodes or problem.graph.n < cfg.coarsen_min_nodes:
+        return None
+    coarse = contract_chains(problem.graph)
+    return coarse if coarse.graph.n <= 0.8 * problem.graph.n else None
+
+
+def _lift(candidate: Candidate, coarse: Coarsening | None) -> Candidate:
+    """A coarse candidate as a partition of the graph (the same costs)."""
+    if coarse is None:
+        return candidate
+    return Candidate(coarse.project(candidate.assignment), candidate.value, coarse.project_order(candidate.order),
+                     candidate.method)
 
 
 def _infeasible(problem: Problem, best: Candidate, run: Tracker | None) -> InfeasibleError:
@@ -167,14 +211,14 @@ def _evaluator(problem: Problem, cfg: SearchConfig, start: Candidate | None = No
 
 
 def _search(problem: Problem, cfg: SearchConfig, run: Tracker, orders: list[np.ndarray], start: Candidate,
-            seed: int, alongside: bool, building: Future | None) -> Evaluator | None:
+            seed: int, alongside: bool, building: Future | None, upper: float) -> Evaluator | None:
     """The search stage: bounds started alongside if asked, the evaluator built (or its
     ``building`` waited for; JAX's start-up counts against the search's time), and the engine
     run until a stop rule, Ctrl-C or an error.  ``None`` when the evaluator was not ready by
     the search's end."""
     seeds = np.stack([order_to_keys(o) for o in orders])
     if alongside:
-        run.bounds.start(start.value)  # at niceness 0 while the search compiles
+        run.bounds.start(upper)  # at niceness 0 while the search compiles
     if building is None and run.budget.limited and not _jax_fits(run.budget):
         return None
     engine = ENGINES["host" if cfg.engine == "auto" else cfg.engine]

@@ -1,0 +1,186 @@
+"""Exact float64 slicing of one order in O(n x band) time and O(k n + band) memory.
+
+:func:`pjpart.reference.slice_order` over :func:`~pjpart.reference.segment_cost_table`
+holds an ``(n + 1) x (n + 1)`` table: 0.8 GB at n = 10^4, out of memory beyond.  This
+module computes the same optimum row by row of that table, keeping one row at a time.
+
+Band.  Every segment of an optimal slicing costs at most the optimum ``T*``, and a
+segment's cost is at least its work (the other terms are non-negative) and is ``inf``
+above ``memory_limit``.  So given an upper bound ``U >= T*`` (the cost of any slicing of
+the order; by default the order split by work alone, :func:`balanced_upper_bound`),
+segments whose work exceeds ``U`` or whose weights exceed the memory limit never occur
+in an optimal slicing, and each row needs only the segments up to that length.
+
+Rows.  With the producer events of :func:`pjpart.reference.communication_table`
+(rectangles ``[i0, i1] x [j0, j1]`` in start x end), every event of row ``r`` lies at a
+column ``>= r``.  Keeping ``G[j]``, the sum over the rows seen of the events at column
+``j``, row ``i`` of the communication table is ``S_i + cumsum(G[i:])`` with
+``S_i = sum_{j < i} G[j]``, and ``G[j]`` for ``j < i`` no longer changes.
+
+DP.  ``D_b[j] = min_i max(D_{b-1}[i], C[i, j])`` is pushed forward from each row ``i``
+to the ends ``j`` in its band, all ``k`` stages at once; a strict ``<`` keeps the
+smallest start among ties, and an empty stage (``i = j``) is taken only when strictly
+better, as the reference's traceback does.
+
+>>> import pjpart
+>>> from pjpart.reference import segment_cost_table, slice_order
+>>> from pjpart.generators import dnn_like
+>>> g = dnn_like(60, seed=1)
+>>> order = g.topological_order()
+>>> value, stages = slice_order_banded(g, order, 4)
+>>> ref, _ = slice_order(segment_cost_table(g, order), 4, order)
+>>> abs(value - ref) <= 1e-12 * ref
+True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .cost import DEFAULT_COST_MODEL, CostModel, evaluate
+from .graph import Graph
+from .reference import producer_rectangles, segment_cost_table, slice_order
+
+
+def _events(graph: Graph, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 2-D difference events ``(row, column, value)`` of the communication table, by row."""
+    i0, i1, j0, j1, w = producer_rectangles(graph, pos, n)
+    rows = np.concatenate([i0, i0, i1 + 1, i1 + 1])
+    cols = np.concatenate([j0, j1 + 1, j0, j1 + 1])
+    vals = np.concatenate([w, -w, -w, w])
+    by = np.argsort(rows, kind="stable")
+    return rows[by], cols[by], vals[by]
+
+
+def balance_work(work: np.ndarray, k: int) -> np.ndarray:
+    """Stage per position splitting ``work`` (in order) into <= k contiguous parts with the least max sum."""
+    n = len(work)
+    total = float(np.cumsum(work)[-1]) if n else 0.0  # the same sequential sum as `parts` accumulates
+    lo, hi = float(work.max(initial=0.0)), total
+
+    def parts(cap: float) -> np.ndarray | None:
+        stage, acc = np.zeros(n, dtype=np.int64), 0.0
+        s = 0
+        for i, w in enumerate(work.tolist()):
+            if acc + w > cap and acc > 0:
+                s, acc = s + 1, 0.0
+                if s >= k:
+                    return None
+            acc += w
+            stage[i] = s
+        return stage
+
+    for _ in range(100):  # bisection on the largest part
+        mid = (lo + hi) / 2
+        if parts(mid) is None:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * max(total, 1e-300):
+            break
+    return parts(hi)
+
+
+def balanced_upper_bound(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel) -> float:
+    """The cost of ``order`` split into ``k`` segments of about equal work: a valid slicing,
+    so an upper bound on the order's optimum (``inf`` when it breaks the memory limit)."""
+    stages = np.empty(graph.n, dtype=np.int64)
+    stages[order] = balance_work(graph.work[order], k)
+    return float(evaluate(graph, stages, k, cost_model).max())
+
+
+def slice_order_banded(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel | None = None,
+                       upper: float | None = None) -> tuple[float, np.ndarray]:
+    """The optimal split of ``order`` into at most ``k`` contiguous stages, as
+    :func:`pjpart.reference.slice_order` computes it, without an ``n x n`` table.
+
+    Parameters
+    ----------
+    graph, order, k, cost_model
+        The problem and the topological order to slice.
+    upper
+        A bound ``>= `` the order's optimum (the cost of any slicing of it); segments
+        longer in work are not priced (see the module docstring).  Default: the order
+        split by work alone (:func:`balanced_upper_bound`), or no band when that is
+        infeasible.
+
+    Returns
+    -------
+    (float, numpy.ndarray)
+        The optimum (``inf``: no feasible slicing) and each node's stage.
+    """
+    cm = cost_model or DEFAULT_COST_MODEL
+    order = np.asarray(order, dtype=np.int64)
+    n = graph.n
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    W = np.r_[0.0, np.cumsum(graph.work[order])]
+    P = np.r_[0.0, np.cumsum(graph.params[order])]
+    if upper is None:
+        upper = balanced_upper_bound(graph, order, k, cm)
+    starts = np.arange(n + 1)
+    reach = np.full(n + 1, n)  # the last end a segment from each start may have
+    if math.isfinite(upper):
+        reach = np.minimum(reach, np.searchsorted(W, W + upper * (1 + 1e-9), side="right") - 1)
+    if math.isfinite(cm.memory_limit):
+        reach = np.minimum(reach, np.searchsorted(P, P + cm.memory_limit, side="right") - 1)
+    reach = np.maximum(reach, starts)
+    rows, cols, vals = _events(graph, pos, n)
+    bounds = np.searchsorted(rows, np.arange(n + 2))
+    G = np.zeros(n + 2)
+    S = 0.0
+    D = np.full((k + 1, n + 1), np.inf)
+    D[0, 0] = 0.0
+    arg = np.tile(np.arange(n + 1), (k + 1, 1))  # start of stage b ending at j (j itself: empty)
+    for i in range(n):
+        for b in range(1, k + 1):  # an empty stage b at i, when strictly better
+            if D[b - 1, i] < D[b, i]:
+                D[b, i], arg[b, i] = D[b - 1, i], i
+        lo, hi = bounds[i], bounds[i + 1]
+        np.add.at(G, cols[lo:hi], vals[lo:hi])
+        end = int(reach[i])
+        if end > i:
+            comm = S + np.cumsum(G[i: end + 1])[1:]  # segments [i, j), j = i+1 .. end
+            j = np.arange(i + 1, end + 1)
+            cost = (W[j] - W[i]) + comm / cm.bandwidth + cm.overflow(P[j] - P[i])
+            cand = np.maximum(D[:k, i, None], cost[None, :])
+            better = cand < D[1:, i + 1: end + 1]
+            D[1:, i + 1: end + 1] = np.where(better, cand, D[1:, i + 1: end + 1])
+            arg[1:, i + 1: end + 1] = np.where(better, i, arg[1:, i + 1: end + 1])
+        S += G[i]
+    for b in range(1, k + 1):
+        if D[b - 1, n] < D[b, n]:
+            D[b, n], arg[b, n] = D[b - 1, n], n
+    stages_by_pos = np.zeros(n, dtype=np.int64)
+    j = n
+    for b in range(k, 0, -1):
+        i = int(arg[b, j])
+        stages_by_pos[i:j] = b - 1
+        j = i
+    stages = np.empty(n, dtype=np.int64)
+    stages[order] = stages_by_pos
+    return float(D[k, n]), stages
+
+
+#: up to this many nodes the full segment table is small (18 MB) and the reference slices
+FULL_TABLE_MAX_NODES = 1500
+
+
+def slice_exactly(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel | None = None) -> np.ndarray:
+    """Each node's stage in an optimal float64 slicing of ``order``: the reference DP over
+    the full table up to :data:`FULL_TABLE_MAX_NODES` nodes, the banded one beyond (memory
+    ``O(k n + band)`` instead of ``n^2``).
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> slice_exactly(g, g.topological_order(), 2).tolist()
+    [0, 0, 0, 1]
+    """
+    if graph.n <= FULL_TABLE_MAX_NODES:
+        return slice_order(segment_cost_table(graph, order, cost_model), k, order)[1]
+    return slice_order_banded(graph, order, k, cost_model)[1]
+
+
+__all__ = ["FULL_TABLE_MAX_NODES", "balance_work", "balanced_upper_bound", "slice_exactly", "slice_order_banded"]

@@ -1,0 +1,52 @@
+"""The banded row-by-row slicing against the reference DP over the full segment table."""
+
+import math
+
+import numpy as np
+import pytest
+
+from pjpart import CostModel, GraphError, evaluate
+from pjpart.banded import balanced_upper_bound, slice_order_banded
+from pjpart.generators import dnn_like, random_dag
+from pjpart.reference import decode_keys, segment_cost_table, slice_order
+
+
+def models(rng):
+    return [CostModel(), CostModel(bandwidth=float(rng.uniform(0.2, 3))),
+            CostModel(bandwidth=0.5, memory=float(rng.uniform(0.5, 3)), overflow_bandwidth=2.0),
+            CostModel(memory_limit=float(rng.uniform(1.0, 4.0)))]
+
+
+def test_equals_the_reference_optimum_on_random_orders(rng):
+    for trial in range(300):
+        g = random_dag(int(rng.integers(1, 40)), rng, density=float(rng.uniform(0.05, 0.4)))
+        cm = models(rng)[trial % 4]
+        k = int(rng.integers(1, 9))
+        order = decode_keys(g, rng.random(g.n))
+        ref, ref_stages = slice_order(segment_cost_table(g, order, cm), k, order)
+        value, stages = slice_order_banded(g, order, k, cm)
+        if math.isinf(ref):
+            assert math.isinf(value), trial
+            continue
+        assert abs(value - ref) <= 1e-9 * max(1.0, ref), (trial, value, ref)
+        # the stages are a valid slicing of the order that costs the optimum
+        assert np.all(np.diff(stages[order]) >= 0)
+        assert abs(evaluate(g, stages, k, cm).max() - ref) <= 1e-9 * max(1.0, ref)
+
+
+def test_any_valid_upper_bound_gives_the_same_optimum(rng):
+    g = dnn_like(120, seed=5)
+    cm = CostModel(bandwidth=0.8)
+    order = g.topological_order()
+    ref, _ = slice_order(segment_cost_table(g, order, cm), 6, order)
+    for upper in (ref, ref * 1.5, balanced_upper_bound(g, order, 6, cm), math.inf):
+        assert slice_order_banded(g, order, 6, cm, upper=upper)[0] == pytest.approx(ref, rel=1e-12)
+
+
+def test_a_non_topological_order_is_an_error():
+    g = random_dag(6, np.random.default_rng(1), density=0.9)
+    assert g.m
+    with pytest.raises(GraphError, match="order is not topological|goes backwards"):
+        slice_order_banded(g, g.topological_order()[::-1], 2)
+    with pytest.raises(GraphError, match="order is not topological"):
+        slice_order_banded(g, g.topological_order()[::-1], 2, upper=math.inf)
