@@ -18,6 +18,12 @@ from .cost import CostModel, check_assignment, stage_breakdown
 from .graph import Graph
 
 
+#: a bound within this share of a partition's cost proves the partition optimal up to the
+#: solvers' tolerance: their bounds are made safe by 1e-6 relative plus 1e-7 absolute on costs
+#: scaled to about 1 (:func:`pjpart.bounds.stages.safe_bound`), and float32 fitness rounds to about 1e-6
+PROOF_TOLERANCE = 2e-6
+
+
 def relative_gap(value: float, bound: float) -> float:
     """The certified gap ``value / bound - 1`` (never negative; ``inf`` without a positive
     bound unless ``value`` is 0).
@@ -115,6 +121,11 @@ class PartitionResult:
         return relative_gap(self.bottleneck, self.lower_bound)
 
     @property
+    def proven_optimal(self) -> bool:
+        """Whether the bound proves the partition optimal, up to :data:`PROOF_TOLERANCE`."""
+        return self.gap <= PROOF_TOLERANCE
+
+    @property
     def throughput(self) -> float:
         """Inferences per time unit: ``1 / bottleneck``."""
         return math.inf if self.bottleneck == 0 else 1.0 / self.bottleneck
@@ -152,6 +163,7 @@ class PartitionResult:
             "lower_bound": num(self.lower_bound),
             "bound_method": self.bound_method,
             "gap": num(self.gap),
+            "proven_optimal": self.proven_optimal,
             "stages": [{key: num(float(val[b])) for key, val in self.breakdown.items()} for b in range(self.k)],
             "cost_model": self.cost_model.to_json(),
             "method": self.method,

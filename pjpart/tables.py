@@ -4,7 +4,7 @@ used and where it came from, and the bounds per method.
 >>> import pjpart
 >>> r = pjpart.partition(pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)]), 2)
 >>> print(format_table(r).splitlines()[-1])
-lower bound 6 s (exact-dp)   gap 0.00%
+lower bound 6 s (exact-dp)   gap 0.00%   optimal (within solver tolerance 2e-06)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from .bounds import Bound
 from .cost import CostModel
-from .result import PartitionResult
+from .result import PROOF_TOLERANCE, PartitionResult
 
 
 def _fmt_value(x: Any) -> str:
@@ -54,7 +54,9 @@ def format_table(result: PartitionResult, units: dict | None = None, cost_source
     lines.append(f"bottleneck {result.bottleneck:.6g} {w}   throughput {result.throughput:.6g}/{w}   "
                  f"latency {result.latency:.6g} {w}" + (f" ({used} of {result.k} stages used)" if used < result.k
                                                         else ""))
-    lines.append(f"lower bound {result.lower_bound:.6g} {w} ({result.bound_method})   gap {100 * result.gap:.2f}%")
+    proof = f"   optimal (within solver tolerance {PROOF_TOLERANCE:g})" if result.proven_optimal else ""
+    lines.append(f"lower bound {result.lower_bound:.6g} {w} ({result.bound_method})   gap {100 * result.gap:.2f}%"
+                 + proof)
     return "\n".join(lines)
 
 

@@ -55,6 +55,7 @@ from typing import Callable, Sequence
 from ..budget import Budget
 from ..cost import CostModel, check_feasible, cost_model_for
 from ..errors import ConfigError, InfeasibleError
+from ..result import PROOF_TOLERANCE
 from ..graph import Graph, check_k
 from .combinatorial import combinatorial_bound
 
@@ -432,8 +433,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             on_method(res)
         if res.value > best.value:
             best = res
-        if upper_bound is not None and best.value >= upper_bound * (1 - 1e-9):
-            break  # proven optimal: nothing left to gain
+        if upper_bound is not None and best.value >= upper_bound * (1 - PROOF_TOLERANCE):
+            break  # proven optimal, up to the solvers' tolerance: nothing left to gain
         if name == "exact-dp" and res.status == "optimal":
             break  # the optimum itself
     return Bound(value=float(best.value), method=best.method, k=k, results=tuple(results),

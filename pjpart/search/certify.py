@@ -17,7 +17,7 @@ from ..bounds.background import BackgroundBounds
 from ..budget import Budget
 from ..errors import InfeasibleError
 from ..problem import Problem
-from ..result import PartitionResult, make_result, relative_gap
+from ..result import PROOF_TOLERANCE, PartitionResult, make_result, relative_gap
 from .config import BoundPolicy
 
 
@@ -74,12 +74,19 @@ class BoundSource:
         if self._pending is not None and self.policy.niceness:
             self._pending.renice(self.policy.niceness)
 
-    def collect(self, wait: bool = False) -> None:
+    def collect(self, wait: bool = False, found: float | None = None) -> None:
         """Take the bounds published so far; with ``wait``, wait for the rest until the run's
-        time limit (their budget ends well before), then end the bounds process."""
+        time limit (their budget ends well before), then end the bounds process.  A bound
+        that already proves ``found`` (a partition's cost) optimal ends the waiting at once:
+        the other methods cannot gain anything."""
         pending = self._pending
         if pending is None:
             return
+        if pending.best is not None:
+            self._offer(*pending.best)
+        if wait and found is not None and self.proves(found):
+            wait = False
+            pending.stop()
         if wait:
             left = self.budget.remaining("finish")
             pending.done.wait(None if not self.budget.limited else max(0.0, left))
@@ -100,8 +107,8 @@ class BoundSource:
             self._pending = None
 
     def proves(self, value: float) -> bool:
-        """Whether the bound proves ``value`` optimal."""
-        return self.value >= value * (1 - 1e-12)
+        """Whether the bound proves ``value`` optimal, up to :data:`pjpart.result.PROOF_TOLERANCE`."""
+        return self.value >= value * (1 - PROOF_TOLERANCE)
 
     def gap(self, value: float) -> float:
         return relative_gap(value, self.value)

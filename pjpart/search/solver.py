@@ -151,7 +151,8 @@ class Solver:
         else:  # the local search runs on the graph itself, after projection
             best = refine(problem, coarse, finish(searched, replace(cfg.finish, local_search=False), run, start,
                                                   evaluator), cfg.finish, run, floor)
-        bounds.collect(wait=run.stopped_by != "interrupted")  # its window ends well within the time limit
+        # its window ends well within the time limit; a proof of the answer ends it at once
+        bounds.collect(wait=run.stopped_by != "interrupted", found=best.value)
         bounds.stop()
         return best, (bounds.value, bounds.method), run
 

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ..budget import Budget
-from ..result import relative_gap
+from ..result import PROOF_TOLERANCE, relative_gap
 from .config import SearchConfig
 from .progress import Progress
 
@@ -95,7 +95,7 @@ class Tracker:
     def should_stop(self) -> bool:
         """Set ``stopped_by`` and return True when a stop rule holds (checked after each step)."""
         stop, gap = self.cfg.stop, self.gap(self.best_value)
-        rules = [("optimal", gap <= 1e-6),  # float32 fitness: proven optimal up to its rounding
+        rules = [("optimal", gap <= PROOF_TOLERANCE),  # proven, up to the solvers' and float32's rounding
                  ("target_gap", stop.target_gap is not None and gap <= stop.target_gap),
                  ("generations", stop.generations is not None and self.generation >= stop.generations),
                  ("evaluations", stop.max_evaluations is not None and self.evaluations >= stop.max_evaluations),

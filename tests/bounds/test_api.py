@@ -170,3 +170,19 @@ def test_bounds_do_not_import_the_search():
     for path in root.glob("*.py"):
         text = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+(pjpart\.search|\.\.search)", text, re.M), path
+
+
+def test_a_solver_proof_within_its_tolerance_ends_the_other_methods():
+    # a MIP that proves the optimum reports it minus its safety margin (about 1e-6): that is a
+    # proof, and the methods after it have nothing left to gain (before, all of them ran)
+    import pjpart
+    from pjpart.generators import random_dag
+    from pjpart.reference import exhaustive_partition
+    from pjpart.result import PROOF_TOLERANCE
+
+    g = random_dag(8, np.random.default_rng(3), density=0.3)
+    cm = pjpart.CostModel(bandwidth=0.7)
+    opt, _ = exhaustive_partition(g, 3, cm)
+    b = pjpart.lower_bound(g, 3, cm, methods=["combinatorial", "mip", "superblock2"], upper_bound=opt)
+    assert b.method == "mip" and opt * (1 - PROOF_TOLERANCE) <= b.value <= opt
+    assert [r.method for r in b.results] == ["combinatorial", "mip"]

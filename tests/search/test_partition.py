@@ -225,3 +225,14 @@ def test_time_limit_holds_on_its_own_clock_in_a_fresh_process(limit, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.split()[-1]) <= limit * 1.1 + 0.1
+
+
+@pytest.mark.slow  # a time-limited search of a zoo model (about 4 s)
+def test_a_proof_ends_a_time_limited_run_at_once():
+    # the mincut bound proves inceptionv3 k = 8 optimal within a second: the run stopped only at
+    # 31 s of its 60 (it waited for the other bound methods)
+    g = pjpart.resolve_graph("inceptionv3")
+    t = time.perf_counter()
+    r = partition(g, 8, time_limit=60.0)
+    assert time.perf_counter() - t < 20 and r.proven_optimal and r.stopped_by == "optimal"
+    assert r.to_json()["proven_optimal"] is True
