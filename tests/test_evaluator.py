@@ -8,23 +8,12 @@ import jax
 import numpy as np
 import pytest
 
-from pjpart import CostModel, Evaluator, Graph, evaluate
+from pjpart import Evaluator, Graph, evaluate
 from pjpart.reference import decode_keys, segment_cost_table, slice_order
 
-
-N, M, K = 12, 18, 3  # one shape for all graphs here: the kernels compile once
-
-
-def fixed_shape_dag(rng, n=N, m=M):
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    chosen = rng.choice(len(pairs), size=m, replace=False)
-    perm = rng.permutation(n)
-    edges = [(int(perm[pairs[c][0]]), int(perm[pairs[c][1]])) for c in chosen]
-    col = lambda: np.where(rng.random(n) < 0.15, 0.0, rng.random(n))
-    return Graph.from_arrays(work=col(), params=col(), sizeout=col(), edges=edges)
+from cases import COST_MODELS, K, N, fixed_shape_dag
 
 
-COST_MODELS = [CostModel(), CostModel(bandwidth=0.4), CostModel(bandwidth=2.0, memory=1.0, overflow_bandwidth=0.5)]
 
 
 def reference_bottleneck(g, keys, cm, k=K):

@@ -8,6 +8,7 @@ from pjpart import CostModel, evaluate
 from pjpart.generators import random_dag
 from pjpart.lattice import block_costs, downsets, exact_partition, mask_bits, small_downsets
 from pjpart.reference import exhaustive_partition, segment_cost_table, slice_order, topological_orders
+from cases import cost_setting
 
 
 def cost_models(rng):
@@ -15,16 +16,7 @@ def cost_models(rng):
             CostModel(bandwidth=0.5, memory=float(rng.uniform(0.2, 1.5)), overflow_bandwidth=2.0)]
 
 
-def cost_setting(rng, trial):
-    kind = trial % 4
-    if kind == 0:
-        return CostModel()
-    if kind == 1:
-        return CostModel(bandwidth=float(rng.uniform(0.3, 3)))
-    if kind == 2:
-        return CostModel(bandwidth=0.5, memory=float(rng.uniform(0.2, 1.5)), overflow_bandwidth=2.0)
-    return CostModel(bandwidth=float(rng.uniform(0.5, 2)), memory=1.0, overflow_bandwidth=0.5,
-                     memory_limit=3.0)
+
 
 
 def test_downsets_are_every_predecessor_closed_subset(rng):

@@ -17,21 +17,13 @@ from pjpart.bounds.stages import ABS_SLACK, REL_SLACK, safe_bound
 from pjpart.budget import Budget
 from pjpart.generators import dnn_like, random_dag
 from pjpart.reference import exhaustive_partition
+from cases import cost_setting
 
 
 SOLVER_METHODS = ["mincut", "lp", "mip", "superblock2", "superblock3", "exact-dp"]
 
 
-def cost_setting(rng, trial):
-    kind = trial % 4
-    if kind == 0:
-        return CostModel()
-    if kind == 1:
-        return CostModel(bandwidth=float(rng.uniform(0.3, 3)))
-    if kind == 2:
-        return CostModel(bandwidth=0.5, memory=float(rng.uniform(0.2, 1.5)), overflow_bandwidth=2.0)
-    return CostModel(bandwidth=float(rng.uniform(0.5, 2)), memory=1.0, overflow_bandwidth=0.5,
-                     memory_limit=3.0)
+
 
 
 @pytest.mark.slow  # fuzzing: 500 DAGs, every method (about 35 s)

@@ -1,0 +1,33 @@
+"""Shared test inputs: cost-model settings and fixed-shape random DAGs (importable from every
+test folder: tests/conftest.py puts this folder on the path)."""
+
+import numpy as np
+
+from pjpart import CostModel, Graph
+
+N, M, K = 12, 18, 3  # one shape for all graphs of the kernel tests: the kernels compile once
+
+COST_MODELS = [CostModel(), CostModel(bandwidth=0.4), CostModel(bandwidth=2.0, memory=1.0, overflow_bandwidth=0.5)]
+
+
+def cost_setting(rng, trial):
+    """One of four cost models by ``trial``: plain, a bandwidth, soft memory, soft and hard memory."""
+    kind = trial % 4
+    if kind == 0:
+        return CostModel()
+    if kind == 1:
+        return CostModel(bandwidth=float(rng.uniform(0.3, 3)))
+    if kind == 2:
+        return CostModel(bandwidth=0.5, memory=float(rng.uniform(0.2, 1.5)), overflow_bandwidth=2.0)
+    return CostModel(bandwidth=float(rng.uniform(0.5, 2)), memory=1.0, overflow_bandwidth=0.5,
+                     memory_limit=3.0)
+
+
+def fixed_shape_dag(rng, n=N, m=M):
+    """A random DAG with exactly ``n`` nodes and ``m`` edges, some zero costs."""
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    chosen = rng.choice(len(pairs), size=m, replace=False)
+    perm = rng.permutation(n)
+    edges = [(int(perm[pairs[c][0]]), int(perm[pairs[c][1]])) for c in chosen]
+    col = lambda: np.where(rng.random(n) < 0.15, 0.0, rng.random(n))
+    return Graph.from_arrays(work=col(), params=col(), sizeout=col(), edges=edges)
