@@ -179,10 +179,3 @@ def _killed_worker_sweep(tmp_path, backend):
     # bad input in a worker raises here, as it does in this process
     with pytest.raises(pjpart.ConfigError, match="must be positive"):
         pjpart.sweep(graphs, ks=[2], methods=[bad_input], progress=False, backend=backend, n_jobs=2)
-
-
-def test_ray_backend():
-    ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'pjpart[ray]'), not installed")
-    del ray
-    pytest.skip("Ray starts a multi-process local cluster (raylet, GCS) that does not fit the 2-core CI; "
-                "the backend is documented for users' clusters")

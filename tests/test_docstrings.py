@@ -30,9 +30,6 @@ NEEDS = {"pjpart.bounds.api": "cvxpy", "pjpart.bounds.stages": "cvxpy"}
 #: modules whose examples take more than about 1.5 s (they compile kernels or run searches)
 SLOW = {"pjpart.evaluator", "pjpart.search.brkga_jax"}
 
-#: modules whose examples fail for now: module -> reason ("FIXME: ..."); xfail(strict=False)
-BROKEN: dict[str, str] = {}  # module -> reason, for a doctest known to fail (xfail until fixed)
-
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -57,8 +54,6 @@ def _case(name: str):
     marks = []
     if name in SLOW:
         marks.append(pytest.mark.slow)
-    if name in BROKEN:
-        marks.append(pytest.mark.xfail(reason=BROKEN[name], strict=False))
     return pytest.param(name, marks=marks, id=name)
 
 

@@ -5,7 +5,7 @@ and the :class:`~pjpart.Evaluator` work where CVXPY is not installed.  Nothing h
 imports :mod:`pjpart.search`: the search uses the bounds, not the other way round.
 """
 
-from ..cost import check_feasible  # re-exported for the search's imports; it lives in cost
+from ..cost import check_feasible  # its old home: callers of pjpart.bounds.check_feasible keep working
 from .api import (AUTO, METHODS, REGISTRY, SOLVER_FREE, Bound, BoundError, BoundRequest, MethodBound,
                   available_methods, lower_bound)
 from .background import BackgroundBounds

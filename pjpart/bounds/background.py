@@ -21,7 +21,7 @@ Examples
 >>> g = pjpart.load_graph(pjpart.example_path("tiny"))
 >>> bg = BackgroundBounds(dict(graph=g, k=2, cost_model=pjpart.CostModel(),
 ...                            methods=["combinatorial", "exact-dp"], time_limit=30))
->>> bg.done.wait(60), bg.collect(), bg.error
+>>> bg.done.wait(60), bg.best, bg.error
 (True, (14.0, 'exact-dp'), None)
 >>> bg.stop()
 """
@@ -98,16 +98,6 @@ class BackgroundBounds:
         if self.error is None and self.proc.wait() != 0 and not self.killed:
             self.error = f"the bounds process exited with status {self.proc.returncode}"
         self.done.set()
-
-    def collect(self) -> tuple[float, str] | None:
-        """The best ``(value, method)`` reported so far, or ``None`` before the first.
-
-        Returns
-        -------
-        tuple of (float, str) or None
-            Valid at any time: each value the child reports is a proven bound.
-        """
-        return self.best
 
     def renice(self, niceness: int) -> None:
         """Set the child's niceness, every thread of it; ignored where not permitted.

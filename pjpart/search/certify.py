@@ -84,15 +84,13 @@ class BoundSource:
             return
         if pending.best is not None:
             self._offer(*pending.best)
-        if wait and found is not None and self.proves(found):
-            wait = False
-            pending.stop()
-        if wait:
+        if wait and not (found is not None and self.proves(found)):
             left = self.budget.remaining("finish")
             pending.done.wait(None if not self.budget.limited else max(0.0, left))
-        if pending.best is not None:
+        finished = wait or pending.done.is_set()
+        if pending.best is not None:  # after the done flag: nothing the child sent before it is lost
             self._offer(*pending.best)
-        if wait or pending.done.is_set():
+        if finished:
             pending.stop()
             self._pending = None
             if pending.error is not None and pending.error.startswith("InfeasibleError: "):

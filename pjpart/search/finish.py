@@ -63,7 +63,8 @@ def finish(problem: Problem, policy: FinishPolicy, run: Tracker, start: Candidat
             Candidate(start.assignment, start.value, start.order, "brkga")
     if policy.local_search and run.stopped_by != "interrupted" and run.gap(best.value) > 1e-9:
         # before the near-ties: their float64 slicing can take the whole finishing time, and moves gain more
-        improved, _ = improve_and_reslice(g, best.assignment, best.order, k, cm, should_stop=run.budget.stopper("finish"),
+        improved, _ = improve_and_reslice(g, best.assignment, best.order, k, cm,
+                                          should_stop=run.budget.stopper("finish"),
                                           slicer=lambda o: slicing(o)[0])
         value = float(evaluate(g, improved, k, cm).max())
         if value < best.value:

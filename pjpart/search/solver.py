@@ -95,8 +95,8 @@ class Solver:
         """See :func:`partition`."""
         budget = Budget(None)  # the clock starts before validation, which counts too
         problem = Problem.validated(graph, k, cost_model)
-        cfg = load_preset(preset, time_limit=run_time_limit(time_limit, max_evaluations, generations), max_evaluations=max_evaluations, generations=generations,
-                          target_gap=target_gap, **overrides)
+        cfg = load_preset(preset, time_limit=run_time_limit(time_limit, max_evaluations, generations),
+                          max_evaluations=max_evaluations, generations=generations, target_gap=target_gap, **overrides)
         if cfg.stop.time_limit is None and not cfg.stop.budgeted:
             raise ConfigError("the search needs a stop: time_limit, max_evaluations or generations")
         coarse = _coarsening(problem, cfg)
@@ -134,7 +134,7 @@ class Solver:
             else None
         start = seed_candidate(searched, orders)  # a coarse partition costs what it costs on the graph
         # the graph's own seed orders stay candidates: the first answer, and a floor for the coarse search
-        floor = _lift(start, coarse) if coarse is None else min(
+        floor = start if coarse is None else min(
             (_lift(start, coarse), seed_candidate(problem, seed_orders(problem.graph))), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
