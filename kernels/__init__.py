@@ -5,7 +5,9 @@ function has a NumPy reference in ``pjpart.reference`` and the tests tie the two
 together.
 
 * :func:`decode_orders` - random keys -> topological orders (Kahn, batched);
-* :func:`segment_costs` - banded segment-cost table of one order;
+* :func:`segment_costs` - banded segment-cost table of one order; :func:`segment_parts` - its
+  sums (work, params, in, out) for a heterogeneous pipeline (:class:`StageParams`), which
+  the DP prices stage by stage (:func:`stage_row`);
 * :func:`slice_bottleneck`, :func:`slice_cuts` - the min-max slicing DP;
   :func:`slice_bottleneck_pair` - with ``k`` and ``k + 1`` stages (a search's tie-break);
 * :func:`order_bottleneck`, :func:`order_cuts` - order -> bottleneck (and cuts);
@@ -15,12 +17,14 @@ together.
 from .decode import decode_order, decode_orders, needed_band
 from .pipeline import (order_bottleneck, order_bottleneck_pair, order_cuts, population_bottleneck_pairs,
                        population_bottlenecks, population_cuts)
-from .segments import CostParams, GraphArrays, inside_points, positions, segment_costs
+from .segments import (CostParams, GraphArrays, StageParams, inside_points, positions, segment_costs,
+                       segment_parts, stage_row)
 from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts, slice_rows, stage_windows
 
 __all__ = [
     "CostParams",
     "GraphArrays",
+    "StageParams",
     "decode_order",
     "decode_orders",
     "inside_points",
@@ -33,9 +37,11 @@ __all__ = [
     "population_cuts",
     "positions",
     "segment_costs",
+    "segment_parts",
     "slice_bottleneck",
     "slice_bottleneck_pair",
     "slice_cuts",
     "slice_rows",
+    "stage_row",
     "stage_windows",
 ]

@@ -4,24 +4,37 @@ from __future__ import annotations
 
 import jax
 
-from .segments import CostParams, GraphArrays, segment_costs
+from .segments import CostParams, GraphArrays, StageParams, segment_costs, segment_parts
 from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts
 
+Cost = CostParams | StageParams
 
-def order_bottleneck(g: GraphArrays, cost: CostParams, order: jax.Array, k: int, band: int) -> jax.Array:
+
+def _table(g: GraphArrays, cost: Cost, order: jax.Array, band: int) -> tuple[jax.Array, StageParams | None]:
+    """The order's banded table and, for a heterogeneous pipeline (``StageParams``, chosen
+    when tracing), the per-stage prices the DP applies to its sums."""
+    if isinstance(cost, StageParams):
+        return segment_parts(g, order, band), cost
+    return segment_costs(g, cost, order, band), None
+
+
+def order_bottleneck(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int) -> jax.Array:
     """Optimal bottleneck of slicing one order into at most ``k`` stages (exact when <= the band's bound)."""
-    return slice_bottleneck(segment_costs(g, cost, order, band), k)
+    table, stages = _table(g, cost, order, band)
+    return slice_bottleneck(table, k, stages=stages)
 
 
-def order_bottleneck_pair(g: GraphArrays, cost: CostParams, order: jax.Array, k: int, band: int) -> jax.Array:
+def order_bottleneck_pair(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int) -> jax.Array:
     """``[D_k, D_{k+1}]`` of one order: the optimal bottleneck with ``k`` and ``k + 1`` stages
     (see :func:`pjpart.kernels.slice_bottleneck_pair`)."""
-    return slice_bottleneck_pair(segment_costs(g, cost, order, band), k)
+    table, stages = _table(g, cost, order, band)
+    return slice_bottleneck_pair(table, k, stages=stages)
 
 
-def order_cuts(g: GraphArrays, cost: CostParams, order: jax.Array, k: int, band: int):
+def order_cuts(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int):
     """``(bottleneck, starts)`` for one order; see :func:`pjpart.kernels.slice_cuts`."""
-    return slice_cuts(segment_costs(g, cost, order, band), k)
+    table, stages = _table(g, cost, order, band)
+    return slice_cuts(table, k, stages=stages)
 
 
 def _batched(fn, orders: jax.Array, batch: int | None):

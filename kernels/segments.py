@@ -66,6 +66,18 @@ class CostParams(NamedTuple):
     memory_limit: jax.Array
 
 
+class StageParams(NamedTuple):
+    """A heterogeneous pipeline's cost model (SPEC section 5) as arrays: ``(k,)`` per stage,
+    ``bandwidth_in[b]`` the link into stage ``b`` and ``bandwidth_out[b]`` the one out of it."""
+
+    speed: jax.Array
+    memory: jax.Array
+    memory_limit: jax.Array
+    bandwidth_in: jax.Array
+    bandwidth_out: jax.Array
+    overflow_bandwidth: jax.Array
+
+
 def positions(order: jax.Array) -> jax.Array:
     """Inverse permutation: ``pos[order[p]] = p``."""
     n = order.shape[-1]
@@ -127,3 +139,48 @@ def segment_costs(g: GraphArrays, cost: CostParams, order: jax.Array, band: int)
     init = (jnp.zeros((3, n + 1), dtype), jnp.zeros((n + 1,), dtype), jnp.zeros((n + 1,), dtype))
     _, rows = lax.scan(body, init, jnp.arange(1, band + 1))
     return jnp.concatenate([jnp.zeros((1, n + 1), dtype), rows])
+
+
+def segment_parts(g: GraphArrays, order: jax.Array, band: int) -> jax.Array:
+    """The sums a heterogeneous stage prices, ``(band + 1, 4, n + 1)``: for the segment
+    of length ``d`` ending at ``j``, ``[work (inf where d > j), params, in, out][:, j]``.
+
+    The scan of :func:`segment_costs` with ``in`` and ``out`` kept apart (``in``'s points
+    are the first ``m`` of :func:`inside_points`, ``out``'s the last ``m``), since stage
+    ``b`` reads over the link ``b - 1`` and sends over link ``b``; the stage's own speed,
+    links and memory are applied in the DP (:func:`pjpart.kernels.stage_row`), so one
+    table serves all ``k`` stages.
+    """
+    n = order.shape[0]
+    m = g.src.shape[0]
+    dtype = g.work.dtype
+    pos = positions(order)
+    values = jnp.stack([g.work[order], g.params[order], g.inb[order], g.outb[order]])
+    padded = jnp.concatenate([jnp.zeros((4, band), dtype), values, jnp.zeros((4, 1), dtype)], axis=1)
+    p, q, w = inside_points(g, pos)
+    channel = jnp.concatenate([jnp.zeros((m,), jnp.int32), jnp.ones((m,), jnp.int32)])  # 0: in, 1: out
+    h0 = jnp.zeros((2, band + 1, n + 1), dtype).at[channel, q - p, p].add(w, mode="drop")
+    zeros = jnp.zeros((2, band), dtype)
+    j = jnp.arange(n + 1)
+
+    def body(carry, d):
+        sums, h, inside = carry
+        sums = sums + lax.dynamic_slice(padded, (0, band - d), (4, n + 1))
+        h = h + h0[:, d - 1]
+        inside = inside + lax.dynamic_slice(jnp.concatenate([zeros, h], axis=1), (0, band - d), (2, n + 1))
+        comm = jnp.maximum(sums[2:] - inside, 0)
+        row = jnp.stack([jnp.where(d > j, jnp.inf, sums[0]), sums[1], comm[0], comm[1]])
+        return (sums, h, inside), row.astype(dtype)
+
+    init = (jnp.zeros((4, n + 1), dtype), jnp.zeros((2, n + 1), dtype), jnp.zeros((2, n + 1), dtype))
+    _, rows = lax.scan(body, init, jnp.arange(1, band + 1))
+    return jnp.concatenate([jnp.zeros((1, 4, n + 1), dtype), rows])
+
+
+def stage_row(parts: jax.Array, stages: StageParams, b: jax.Array) -> jax.Array:
+    """Stage ``b``'s segment costs from :func:`segment_parts` columns ``parts`` (``(4, ...)``):
+    ``work / speed[b] + in / link_in[b] + out / link_out[b] + overflow_b(params)``."""
+    work, params, inn, out = parts[0], parts[1], parts[2], parts[3]
+    over = jnp.maximum(params - stages.memory[b], 0) / stages.overflow_bandwidth
+    over = jnp.where(params > stages.memory_limit[b], jnp.inf, over)
+    return work / stages.speed[b] + inn / stages.bandwidth_in[b] + out / stages.bandwidth_out[b] + over

@@ -12,31 +12,55 @@ can use (:func:`stage_windows`).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .segments import StageParams, stage_row
 
-def _stage(table: jax.Array, prev: jax.Array) -> jax.Array:
-    """One DP stage as a loop over segment lengths ``d``: ``min_d max(prev[j - d], table[d, j])``.
+#: ``row(d, lo, width)``: the costs of the segments of length ``d`` ending at ``lo .. lo + width - 1``
+Row = Callable[[jax.Array, int, int], jax.Array]
+
+
+def _table_row(table: jax.Array) -> Row:
+    return lambda d, lo, width: lax.dynamic_slice(table, (d, lo), (1, width))[0]  # not table[:, lo:]: that copies
+
+
+def _stage_rows(table: jax.Array, stages: StageParams | None) -> Callable[[jax.Array], Row]:
+    """``rows(b)``: the row function of DP stage ``b`` (0-based): the table's own rows, or
+    with ``stages`` (a heterogeneous model) stage ``b``'s prices of :func:`segment_parts`' sums."""
+    if stages is None:
+        return lambda b: _table_row(table)
+
+    def rows(b):
+        return lambda d, lo, width: stage_row(lax.dynamic_slice(table, (d, 0, lo), (1, 4, width))[0], stages, b)
+
+    return rows
+
+
+def _stage(table: jax.Array, prev: jax.Array, row: Row | None = None) -> jax.Array:
+    """One DP stage as a loop over segment lengths ``d``: ``min_d max(prev[j - d], table[d, j])``
+    (``row(d, 0, n + 1)`` instead of ``table[d]`` when given).
 
     Each step reads a shifted window of ``prev`` with a dynamic slice; measured on
     XLA:CPU this is 2.2x faster than materialising the skewed ``(band+1, n+1)``
     matrix of ``prev`` (and 1.4x faster than a gather).
     """
-    band1, n1 = table.shape
+    band1, n1 = table.shape[0], table.shape[-1]
     padded = jnp.concatenate([jnp.full((band1 - 1,), jnp.inf, prev.dtype), prev])
 
     def body(d, acc):
         shifted = lax.dynamic_slice(padded, (band1 - 1 - d,), (n1,))  # prev[j - d], inf for j < d
-        return jnp.minimum(acc, jnp.maximum(shifted, table[d]))
+        return jnp.minimum(acc, jnp.maximum(shifted, table[d] if row is None else row(d, 0, n1)))
 
     # unrolled 4x: the loop's per-iteration overhead dominated on XLA:CPU (2-2.4x faster measured)
     return lax.fori_loop(0, band1, body, jnp.full((n1,), jnp.inf, prev.dtype), unroll=4)
 
 
 def _init(table: jax.Array) -> jax.Array:
-    n1 = table.shape[1]
+    n1 = table.shape[-1]
     return jnp.full((n1,), jnp.inf, table.dtype).at[0].set(0)
 
 
@@ -52,51 +76,57 @@ def stage_windows(n: int, band: int, k: int) -> list[tuple[int, int]]:
     return [(max(0, n - (k - b) * band), min(n, b * band)) for b in range(1, k + 1)]
 
 
-def _window_stage(table: jax.Array, prev: jax.Array, lo: int, hi: int) -> jax.Array:
+def _window_stage(table: jax.Array, prev: jax.Array, lo: int, hi: int, row: Row) -> jax.Array:
     """:func:`_stage` on positions ``[lo, hi]`` only (static), ``inf`` elsewhere."""
-    band1, n1 = table.shape
+    band1, n1 = table.shape[0], table.shape[-1]
     width = hi - lo + 1
     start = lo - (band1 - 1)  # prev[j - d] for j in [lo, hi], d in [0, band]
     padded = jnp.concatenate([jnp.full((max(0, -start),), jnp.inf, prev.dtype), prev[max(0, start): hi + 1]])
 
     def body(d, acc):
         shifted = lax.dynamic_slice(padded, (band1 - 1 - d,), (width,))
-        row = lax.dynamic_slice(table, (d, lo), (1, width))[0]  # not table[:, lo:hi+1]: that copies
-        return jnp.minimum(acc, jnp.maximum(shifted, row))
+        return jnp.minimum(acc, jnp.maximum(shifted, row(d, lo, width)))
 
     acc = lax.fori_loop(0, band1, body, jnp.full((width,), jnp.inf, prev.dtype), unroll=4)
     return jnp.full((n1,), jnp.inf, prev.dtype).at[lo: hi + 1].set(acc)
 
 
-def _run_stages(table: jax.Array, d: jax.Array, windows: list[tuple[int, int]], groups: int) -> jax.Array:
-    """Apply one DP stage per window to ``d``, the stages grouped into at most ``groups`` loops."""
+def _run_stages(table: jax.Array, d: jax.Array, windows: list[tuple[int, int]], groups: int,
+                rows: Callable[[jax.Array], Row]) -> jax.Array:
+    """Apply one DP stage per window to ``d`` (stage ``b`` prices with ``rows(b)``), the
+    stages grouped into at most ``groups`` loops."""
     per = -(-len(windows) // max(1, groups))
     for first in range(0, len(windows), per):
         run = windows[first: first + per]
         lo, hi = run[0][0], run[-1][1]  # lo and hi grow with the stage
         if len(run) == 1:
-            d = _window_stage(table, d, lo, hi)
+            d = _window_stage(table, d, lo, hi, rows(first))
         else:
-            d = lax.fori_loop(0, len(run), lambda _, prev, lo=lo, hi=hi: _window_stage(table, prev, lo, hi), d)
+            d = lax.fori_loop(0, len(run), lambda i, prev, lo=lo, hi=hi, first=first:
+                              _window_stage(table, prev, lo, hi, rows(first + i)), d)
     return d
 
 
-def slice_bottleneck(table: jax.Array, k: int, groups: int = 8) -> jax.Array:
+def slice_bottleneck(table: jax.Array, k: int, groups: int = 8, stages: StageParams | None = None) -> jax.Array:
     """The optimal bottleneck ``D_k[n]`` of one order (scalar).
 
     Each stage is computed on its :func:`stage_windows` window only (k = 16 with
     the band about 2n/k: 1.7x fewer operations than whole rows).  Stages are
     grouped into at most ``groups`` runs sharing the union of their windows, so
     the compiled program holds at most ``groups`` loops whatever ``k``.
+
+    With ``stages`` (a heterogeneous pipeline), ``table`` is :func:`segment_parts`' sums
+    and DP stage ``b`` prices them for device ``b`` (:func:`stage_row`).
     """
-    band1, n1 = table.shape
+    band1, n1 = table.shape[0], table.shape[-1]
     windows = stage_windows(n1 - 1, band1 - 1, k)
     if windows[-1][0] > windows[-1][1]:  # k segments of at most ``band`` nodes cannot cover the order
         return jnp.asarray(jnp.inf, table.dtype)
-    return _run_stages(table, _init(table), windows, groups)[-1]
+    return _run_stages(table, _init(table), windows, groups, _stage_rows(table, stages))[-1]
 
 
-def slice_bottleneck_pair(table: jax.Array, k: int, groups: int = 8) -> jax.Array:
+def slice_bottleneck_pair(table: jax.Array, k: int, groups: int = 8,
+                          stages: StageParams | None = None) -> jax.Array:
     """``[D_k[n], D_{k+1}[n]]``: the optimal bottleneck with at most ``k`` and ``k + 1`` stages.
 
     Why the second value: many orders slice to the same bottleneck (the slowest
@@ -104,37 +134,45 @@ def slice_bottleneck_pair(table: jax.Array, k: int, groups: int = 8) -> jax.Arra
     them apart; ``D_{k+1}`` (how well the rest of the order balances) breaks those
     ties.  One DP over the ``k + 1`` stages' windows (each contains the ``k``
     stages' window, so ``D_k[n]`` read after stage ``k`` is exact).
+
+    A heterogeneous pipeline (``stages``) has no ``k + 1``-th device: both values are ``D_k[n]``.
     """
-    band1, n1 = table.shape
+    band1, n1 = table.shape[0], table.shape[-1]
     n = n1 - 1
     inf = jnp.asarray(jnp.inf, table.dtype)
     if k * (band1 - 1) < n:  # k segments cannot cover the order (k + 1 might: still rank last)
         return jnp.stack([inf, inf])
+    if stages is not None:
+        value = slice_bottleneck(table, k, groups, stages)
+        return jnp.stack([value, value])
     windows = stage_windows(n, band1 - 1, k + 1)
-    d = _run_stages(table, _init(table), windows[:k], groups)
-    last = _window_stage(table, d, *windows[k])
+    rows = _stage_rows(table, None)
+    d = _run_stages(table, _init(table), windows[:k], groups, rows)
+    last = _window_stage(table, d, *windows[k], rows(k))
     return jnp.stack([d[-1], last[-1]])
 
 
-def slice_rows(table: jax.Array, k: int) -> jax.Array:
-    """All DP rows ``D_0..D_k``, shape ``(k + 1, n + 1)``."""
+def slice_rows(table: jax.Array, k: int, stages: StageParams | None = None) -> jax.Array:
+    """All DP rows ``D_0..D_k``, shape ``(k + 1, n + 1)`` (``stages``: as :func:`slice_bottleneck`)."""
     d0 = _init(table)
+    rows = _stage_rows(table, stages)
 
-    def body(prev, _):
-        cur = _stage(table, prev)
+    def body(prev, b):
+        cur = _stage(table, prev, None if stages is None else rows(b))
         return cur, cur
 
-    _, rows = lax.scan(body, d0, None, length=k)
-    return jnp.concatenate([d0[None], rows])
+    _, out = lax.scan(body, d0, jnp.arange(k))
+    return jnp.concatenate([d0[None], out])
 
 
-def slice_cuts(table: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+def slice_cuts(table: jax.Array, k: int, stages: StageParams | None = None) -> tuple[jax.Array, jax.Array]:
     """Bottleneck and segment starts: stage ``b`` holds positions ``[starts[b], starts[b+1])``.
 
-    ``starts`` has ``k + 1`` entries with ``starts[0] = 0`` and ``starts[k] = n``.
+    ``starts`` has ``k + 1`` entries with ``starts[0] = 0`` and ``starts[k] = n``
+    (``stages``: as :func:`slice_bottleneck`).
     """
-    rows = slice_rows(table, k)
-    n = table.shape[1] - 1
+    rows = slice_rows(table, k, stages)
+    n = table.shape[-1] - 1
     band1 = table.shape[0]
     dvec = jnp.arange(band1)
 
@@ -143,7 +181,8 @@ def slice_cuts(table: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
         prev = rows[b - 1]
         idx = j - dvec
         prev_vals = jnp.where(idx >= 0, prev[jnp.clip(idx, 0, n)], jnp.inf)
-        vals = jnp.maximum(prev_vals, table[:, j])
+        column = table[:, j] if stages is None else stage_row(table[:, :, j].T, stages, b - 1)
+        vals = jnp.maximum(prev_vals, column)
         d = jnp.argmin(vals).astype(j.dtype)
         return j - d, j - d
 

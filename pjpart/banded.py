@@ -5,8 +5,9 @@ holds an ``(n + 1) x (n + 1)`` table: 0.8 GB at n = 10^4, out of memory beyond. 
 module computes the same optimum row by row of that table, keeping one row at a time.
 
 Band.  Every segment of an optimal slicing costs at most the optimum ``T*``, and a
-segment's cost is at least its work (the other terms are non-negative) and is ``inf``
-above ``memory_limit``.  So given an upper bound ``U >= T*`` (the cost of any slicing of
+segment's cost is at least its work (the other terms are non-negative; on a
+heterogeneous pipeline, its work over the fastest stage's speed) and is ``inf``
+above ``memory_limit`` (the largest stage cap).  So given an upper bound ``U >= T*`` (the cost of any slicing of
 the order; by default the order split by work alone, :func:`balanced_upper_bound`),
 segments whose work exceeds ``U`` or whose weights exceed the memory limit never occur
 in an optimal slicing, and each row needs only the segments up to that length.
@@ -39,19 +40,23 @@ import math
 
 import numpy as np
 
-from .cost import DEFAULT_COST_MODEL, CostModel, evaluate
+from .cost import DEFAULT_COST_MODEL, CostModel, evaluate, homogeneous_relaxation, stage_block_cost
 from .graph import Graph
 from .reference import producer_rectangles, segment_cost_table, slice_order
 
 
-def _events(graph: Graph, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The 2-D difference events ``(row, column, value)`` of the communication table, by row."""
+def _events(graph: Graph, pos: np.ndarray, n: int, split: bool = False) -> tuple[np.ndarray, ...]:
+    """The 2-D difference events ``(row, column, value, channel)`` of the communication
+    table, by row; ``split``: channel 0 for ``in``, 1 for ``out`` (else all 0)."""
     i0, i1, j0, j1, w = producer_rectangles(graph, pos, n)
+    channel = np.zeros(len(i0), dtype=np.int64)
+    if split:  # the first rectangles, one per edge, are ``in``'s
+        channel[len(i0) - int((np.diff(graph.succ_ptr) > 0).sum()):] = 1
     rows = np.concatenate([i0, i0, i1 + 1, i1 + 1])
     cols = np.concatenate([j0, j1 + 1, j0, j1 + 1])
     vals = np.concatenate([w, -w, -w, w])
     by = np.argsort(rows, kind="stable")
-    return rows[by], cols[by], vals[by]
+    return rows[by], cols[by], vals[by], np.tile(channel, 4)[by]
 
 
 def balance_work(work: np.ndarray, k: int) -> np.ndarray:
@@ -120,17 +125,23 @@ def slice_order_banded(graph: Graph, order: np.ndarray, k: int, cost_model: Cost
     P = np.r_[0.0, np.cumsum(graph.params[order])]
     if upper is None:
         upper = balanced_upper_bound(graph, order, k, cm)
+    hetero = cm.heterogeneous
+    if hetero:
+        cm.check_stages(k)
+    relaxed = homogeneous_relaxation(graph, cm)[1]  # a block costs at least its work at the fastest speed
+    fastest = float(cm.stage_terms().speed.max()) if hetero else 1.0
     starts = np.arange(n + 1)
     reach = np.full(n + 1, n)  # the last end a segment from each start may have
     if math.isfinite(upper):
-        reach = np.minimum(reach, np.searchsorted(W, W + upper * (1 + 1e-9), side="right") - 1)
-    if math.isfinite(cm.memory_limit):
-        reach = np.minimum(reach, np.searchsorted(P, P + cm.memory_limit, side="right") - 1)
+        reach = np.minimum(reach, np.searchsorted(W, W + upper * fastest * (1 + 1e-9), side="right") - 1)
+    if math.isfinite(relaxed.memory_limit):
+        reach = np.minimum(reach, np.searchsorted(P, P + relaxed.memory_limit, side="right") - 1)
     reach = np.maximum(reach, starts)
-    rows, cols, vals = _events(graph, pos, n)
+    rows, cols, vals, channel = _events(graph, pos, n, split=hetero)
     bounds = np.searchsorted(rows, np.arange(n + 2))
-    G = np.zeros(n + 2)
-    S = 0.0
+    G = np.zeros((2 if hetero else 1, n + 2))
+    S = np.zeros((len(G), 1))
+    stage = np.arange(k)[:, None]
     D = np.full((k + 1, n + 1), np.inf)
     D[0, 0] = 0.0
     arg = np.tile(np.arange(n + 1), (k + 1, 1))  # start of stage b ending at j (j itself: empty)
@@ -139,17 +150,21 @@ def slice_order_banded(graph: Graph, order: np.ndarray, k: int, cost_model: Cost
             if D[b - 1, i] < D[b, i]:
                 D[b, i], arg[b, i] = D[b - 1, i], i
         lo, hi = bounds[i], bounds[i + 1]
-        np.add.at(G, cols[lo:hi], vals[lo:hi])
+        np.add.at(G, (channel[lo:hi], cols[lo:hi]), vals[lo:hi])
         end = int(reach[i])
         if end > i:
-            comm = S + np.cumsum(G[i: end + 1])[1:]  # segments [i, j), j = i+1 .. end
+            comm = S + np.cumsum(G[:, i: end + 1], axis=1)[:, 1:]  # segments [i, j), j = i+1 .. end
             j = np.arange(i + 1, end + 1)
-            cost = (W[j] - W[i]) + comm / cm.bandwidth + cm.overflow(P[j] - P[i])
-            cand = np.maximum(D[:k, i, None], cost[None, :])
+            if hetero:  # (k, segments): stage b prices its segment with its own device and links
+                cost = stage_block_cost((W[j] - W[i])[None], comm[0][None], comm[1][None], (P[j] - P[i])[None],
+                                        cm, stage)
+            else:
+                cost = (W[j] - W[i]) + comm[0] / cm.bandwidth + cm.overflow(P[j] - P[i])
+            cand = np.maximum(D[:k, i, None], cost)
             better = cand < D[1:, i + 1: end + 1]
             D[1:, i + 1: end + 1] = np.where(better, cand, D[1:, i + 1: end + 1])
             arg[1:, i + 1: end + 1] = np.where(better, i, arg[1:, i + 1: end + 1])
-        S += G[i]
+        S += G[:, i: i + 1]
     for b in range(1, k + 1):
         if D[b - 1, n] < D[b, n]:
             D[b, n], arg[b, n] = D[b - 1, n], n
@@ -178,7 +193,8 @@ def slice_exactly(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel
     >>> slice_exactly(g, g.topological_order(), 2).tolist()
     [0, 0, 0, 1]
     """
-    if graph.n <= FULL_TABLE_MAX_NODES:
+    tables = (cost_model.stages or 1) if cost_model is not None and cost_model.heterogeneous else 1
+    if graph.n * math.sqrt(tables) <= FULL_TABLE_MAX_NODES:  # one table per stage when heterogeneous
         return slice_order(segment_cost_table(graph, order, cost_model), k, order)[1]
     return slice_order_banded(graph, order, k, cost_model)[1]
 

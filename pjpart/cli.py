@@ -20,7 +20,6 @@ with the same graph shape and ``k`` does not compile them again
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -33,7 +32,7 @@ from . import __version__
 from .backends import BACKENDS
 from .compile_cache import default_cache_dir, enable_compilation_cache
 from .bounds import METHODS, lower_bound
-from .cost import CostModel, cost_model_for
+from .cli_cost import add_cost_flags, check_cost_flags, cost_model_of, number as _number
 from .examples import describe_graph, locate_graph
 from .errors import ConfigError, PjpartError
 from .cli_help import DEFAULT_BOUND_TIME, bound_epilog, partition_epilog, wrap, zoo_run_epilog
@@ -92,22 +91,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse's hook
         raise _UsageError(message, self.format_usage())
-
-
-def _number(flag: str, text: str | None, *, positive: bool, allow_inf: bool, unit: str) -> float | None:
-    """The value of a numeric flag; one message per flag naming it and its accepted range."""
-    if text is None:
-        return None
-    rule = ("a number > 0" if positive else "a number >= 0") + (" or inf" if allow_inf else "")
-    rule = rule if allow_inf else "a finite " + rule[2:]
-    try:
-        x = float(text)
-    except ValueError:
-        x = math.nan
-    ok = not math.isnan(x) and (x > 0 if positive else x >= 0) and (allow_inf or math.isfinite(x))
-    if not ok:
-        raise ConfigError(f"{flag} must be {rule} ({unit}), got {text!r}")
-    return x
 
 
 def _integer(flag: str, text: str | None, low: int, *, scientific: bool = False) -> int | None:
@@ -174,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--json-progress", action="store_true", help="progress as JSON lines on stderr")
     part.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
     _cache_flags(part)
-    _cost_flags(part)
+    add_cost_flags(part)
     bnd = sub.add_parser("bound", help="certified lower bounds on the optimal bottleneck", formatter_class=raw,
                          description="Certified lower bounds on the optimal bottleneck of GRAPH in K stages, "
                                      "per method.", epilog=bound_epilog)
@@ -186,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"seconds for all methods (> 0; default {DEFAULT_BOUND_TIME:g})")
     bnd.add_argument("--json", metavar="OUT", default=None, help="write the bounds as JSON (`-`: stdout)")
     bnd.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
-    _cost_flags(bnd)
+    add_cost_flags(bnd)
     zp = sub.add_parser("zoo", help="the bundled model zoo", formatter_class=raw,
                         description="The bundled model zoo: real architectures with H100 roofline costs.",
                         epilog="Examples:\n  pjpart zoo list --all\n  pjpart zoo run --models 'bert-*' -k 4,16")
@@ -231,28 +214,11 @@ def _use_compile_cache(args: argparse.Namespace) -> None:
         print(f"pjpart: warning: no compile cache ({exc})", file=sys.stderr)
 
 
-#: cost-model flag -> (CostModel field, must be > 0, may be inf, unit, meaning)
-COST_FLAGS = {"--bandwidth": ("bandwidth", True, False, "bytes/s", "bytes/s between stages"),
-              "--memory": ("memory", False, True, "bytes", "fast memory per stage (bytes)"),
-              "--overflow-bandwidth": ("overflow_bandwidth", True, False, "bytes/s",
-                                       "bytes/s for weights beyond --memory"),
-              "--memory-limit": ("memory_limit", False, True, "bytes", "hard cap on a stage's params (bytes)")}
-
-
-def _cost_flags(p: argparse.ArgumentParser) -> None:
-    for flag, (name, positive, inf, _, meaning) in COST_FLAGS.items():
-        rule = "> 0" if positive else ">= 0 or inf"
-        p.add_argument(flag, metavar="B" if "bandwidth" in name else "M", default=None,
-                       help=f"{meaning} ({rule}; default: the graph file's cost_model, else "
-                            f"{getattr(CostModel(), name):g})")
-
-
 def _check_flags(args: argparse.Namespace) -> None:
     """Every numeric flag, checked (and converted) before any work; ConfigError naming the flag."""
     if args.command in ("partition", "bound"):
         args.k = _integer("-k", args.k, 1)
-        for flag, (name, positive, inf, unit, _) in COST_FLAGS.items():
-            setattr(args, name, _number(flag, getattr(args, name), positive=positive, allow_inf=inf, unit=unit))
+        check_cost_flags(args)
         _check_output("--json", args.json)
     if args.command in ("partition", "bound") or getattr(args, "zoo_command", None) == "run":
         args.time_limit = _number("--time-limit", args.time_limit, positive=True, allow_inf=False, unit="seconds")
@@ -271,27 +237,6 @@ def _check_flags(args: argparse.Namespace) -> None:
         args.max_evaluations = _integer("--max-evaluations", args.max_evaluations, 1, scientific=True)
         if args.report is not None and os.path.isdir(args.report):
             raise ConfigError(f"--report {args.report!r} is a folder; give a file name (.html or .md)")
-
-
-def _cost_model(graph, args: argparse.Namespace) -> tuple[CostModel, str]:
-    """The cost model of a run and where each field came from (flags, the graph file, defaults)."""
-    try:
-        cm = cost_model_for(graph)
-    except PjpartError as exc:
-        raise type(exc)(f"{args.graph}: the graph file's cost_model: {exc}") from None
-    cm = cm.replace(bandwidth=args.bandwidth, memory=args.memory, overflow_bandwidth=args.overflow_bandwidth,
-                    memory_limit=args.memory_limit)
-    hint = graph.meta.get("cost_model") or {}
-    flags = [flag for flag, (name, *_) in COST_FLAGS.items() if getattr(args, name) is not None]
-    given = {COST_FLAGS[f][0] for f in flags}
-    names = [f.name for f in dataclasses.fields(cm)]
-    from_file = [n for n in names if n in hint and n not in given]
-    default = [n for n in names if n not in hint and n not in given]
-    if not from_file and not flags:
-        return cm, "the defaults"
-    parts = ([f"the graph file's cost_model: {', '.join(from_file)}"] if from_file else []) \
-        + ([", ".join(flags)] if flags else []) + ([f"defaults: {', '.join(default)}"] if default else [])
-    return cm, "from " + "; ".join(parts)
 
 
 def _given(value):
@@ -321,7 +266,7 @@ def _write_json(data: dict, path: str) -> None:
 def _cmd_partition(args: argparse.Namespace) -> int:
     table = sys.stderr if args.json == "-" else sys.stdout
     graph = _load(args, table)
-    cm, source = _cost_model(graph, args)
+    cm, source = cost_model_of(graph, args)
     solver = Solver()
     result = solver.partition(graph, args.k, cm, preset=args.preset, seed=0 if args.seed is None else args.seed,
                        time_limit=_given(args.time_limit), max_evaluations=_given(args.max_evaluations),
@@ -340,7 +285,7 @@ def _cmd_partition(args: argparse.Namespace) -> int:
 def _cmd_bound(args: argparse.Namespace) -> int:
     table = sys.stderr if args.json == "-" else sys.stdout
     graph = _load(args, table)
-    cm, source = _cost_model(graph, args)
+    cm, source = cost_model_of(graph, args)
     methods = args.method or ["auto"]
     bound = lower_bound(graph, args.k, cm, methods="auto" if methods == ["auto"] else
                         [m for m in methods if m != "auto"],

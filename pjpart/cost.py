@@ -13,6 +13,14 @@ consumer in ``S``; ``out(S)`` sums ``sizeout(u)`` once per producer ``u`` in
 ``S`` with a consumer outside ``S``.  A block whose ``params`` exceed the hard
 ``memory_limit`` costs ``inf``.
 
+Heterogeneous pipelines (SPEC section 5).  A cost model may carry per-stage lists
+(``stage_speed``, ``stage_memory``, ``stage_memory_limit``: ``k`` values;
+``link_bandwidth``: ``k - 1``, the link from stage ``b`` to ``b + 1``); stage ``b`` then
+costs ``f_b(S) = work(S) / stage_speed[b] + in(S) / link[b - 1] + out(S) / link[b] +
+max(0, params(S) - stage_memory[b]) / overflow_bandwidth`` (``inf`` above
+``stage_memory_limit[b]``).  ``in(S_0)`` and ``out(S_{k-1})`` are always 0 (data flows
+forward), so the links before stage 0 and after stage ``k - 1`` never matter.
+
 Example
 -------
 >>> from pjpart import Graph, CostModel, evaluate
@@ -24,136 +32,14 @@ Example
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .cost_model import (DEFAULT_COST_MODEL, STAGE_FIELDS, CostModel, StageTerms, cost_model_for,
+                         homogeneous_relaxation, stage_block_cost)
 from .errors import InfeasibleError, PjpartError
 from .graph import Graph, GraphError, check_k
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Hardware parameters of the block cost (SPEC section 1).
-
-    Attributes
-    ----------
-    bandwidth : float
-        Bytes/s between stages (positive; default 1).
-    memory : float
-        Fast memory per stage, in bytes (non-negative or ``inf``, the default).
-    overflow_bandwidth : float
-        Bytes/s for weights beyond ``memory`` (positive; default 1).
-    memory_limit : float
-        Hard cap on a block's params (``inf``: none, the default); a block above it costs ``inf``.
-
-    Every field is stored as a float.
-
-    Raises
-    ------
-    GraphError
-        On a field that is not a number, a NaN, a non-positive bandwidth or a negative memory.
-
-    Examples
-    --------
-    >>> cm = CostModel(bandwidth=2, memory=10, memory_limit=20)
-    >>> cm.bandwidth, cm.overflow([4, 16, 25]).tolist()   # 6 bytes beyond memory at 1 byte/s
-    (2.0, [0.0, 6.0, inf])
-    >>> cm.to_json()["memory"], CostModel().to_json()["memory"]
-    (10.0, None)
-    >>> CostModel(bandwidth=0)
-    Traceback (most recent call last):
-    ...
-    pjpart.errors.GraphError: cost model field 'bandwidth' must be a positive number, got 0
-    """
-
-    bandwidth: float = 1.0
-    memory: float = math.inf
-    overflow_bandwidth: float = 1.0
-    memory_limit: float = math.inf
-
-    def __post_init__(self) -> None:
-        for name in ("bandwidth", "overflow_bandwidth"):
-            x = getattr(self, name)
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not (x > 0) or math.isnan(x):
-                raise GraphError(f"cost model field {name!r} must be a positive number, got {x!r}")
-        for name in ("memory", "memory_limit"):
-            x = getattr(self, name)
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or x < 0:
-                raise GraphError(f"cost model field {name!r} must be a non-negative number or inf, got {x!r}")
-        for name in ("bandwidth", "memory", "overflow_bandwidth", "memory_limit"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-
-    def overflow(self, params: Any) -> np.ndarray:
-        """Overflow time (plus ``inf`` beyond ``memory_limit``) of blocks with these params."""
-        params = np.asarray(params, dtype=np.float64)
-        if math.isinf(self.memory):
-            over = np.zeros_like(params)
-        else:
-            over = np.maximum(0.0, params - self.memory) / self.overflow_bandwidth
-        if not math.isinf(self.memory_limit):
-            over = np.where(params > self.memory_limit, np.inf, over)
-        return over
-
-    def to_json(self) -> dict:
-        """Fields as JSON (``inf`` written as ``null``)."""
-        return {k: (None if math.isinf(v) else v) for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_json(cls, data: Any) -> "CostModel":
-        """Inverse of :meth:`to_json`; unknown fields are an error, ``null`` means ``inf``."""
-        if not isinstance(data, dict):
-            raise GraphError(f"cost model must be an object, got {data!r}")
-        names = {"bandwidth", "memory", "overflow_bandwidth", "memory_limit"}
-        unknown = set(data) - names
-        if unknown:
-            raise GraphError(f"unknown cost model field(s) {sorted(unknown)}; known: {sorted(names)}")
-        return cls(**{key: (math.inf if val is None else val) for key, val in data.items()})
-
-    def replace(self, **changes: Any) -> "CostModel":
-        """A copy with the given fields changed (``None`` values are ignored)."""
-        fields = dict(self.__dict__)
-        fields.update({key: val for key, val in changes.items() if val is not None})
-        return CostModel(**fields)
-
-
-DEFAULT_COST_MODEL = CostModel()
-
-
-def cost_model_for(graph: Graph) -> CostModel:
-    """The cost model a graph file recommends (its ``cost_model`` field), else the SPEC defaults.
-
-    Exporters that know the hardware (e.g. the bundled ResNet-50, costed for a
-    25 GB/s link) record it there, so ``pjpart partition FILE -k K`` is
-    meaningful without flags; explicit arguments always win.
-
-    Parameters
-    ----------
-    graph
-        The graph; its recommendation is ``graph.meta["cost_model"]`` (JSON, as
-        :meth:`CostModel.to_json` writes it).
-
-    Returns
-    -------
-    CostModel
-        The recommended model, or ``CostModel()`` (the SPEC defaults) when there is none.
-
-    Raises
-    ------
-    GraphError
-        When the recommendation is not a valid cost model (:meth:`CostModel.from_json`).
-
-    Examples
-    --------
-    >>> import pjpart
-    >>> cost_model_for(pjpart.load_graph(pjpart.example_path("resnet50"))).bandwidth
-    25000000000.0
-    >>> cost_model_for(Graph.from_arrays(work=[1, 2], edges=[(0, 1)])) == CostModel()
-    True
-    """
-    hint = graph.meta.get("cost_model")
-    return DEFAULT_COST_MODEL if hint is None else CostModel.from_json(hint)
 
 
 def stages_needed(params: Any, limit: float) -> int:
@@ -235,6 +121,11 @@ def check_feasible(graph: Graph, cost_model: CostModel, k: int | None = None) ->
     pjpart.errors.InfeasibleError: no feasible partition: the weights (55 in all) need at least 2 stages of memory_limit 50, k = 1
     """
     cm = cost_model
+    if cm.heterogeneous:
+        if k is not None:
+            cm.check_stages(k)
+        _check_stage_limits(graph, cm)
+        cm = homogeneous_relaxation(graph, cm)[1]  # the largest cap: a node above it fits nowhere
     if math.isfinite(cm.memory_limit):
         bad = np.flatnonzero(graph.params > cm.memory_limit)
         if len(bad):
@@ -245,16 +136,31 @@ def check_feasible(graph: Graph, cost_model: CostModel, k: int | None = None) ->
         if k is not None and need > k:
             raise InfeasibleError(f"no feasible partition: the weights ({graph.params.sum():g} in all) need at "
                                   f"least {need} stages of memory_limit {cm.memory_limit:g}, k = {k}")
+    cm = cost_model
     with np.errstate(over="ignore", divide="ignore"):
-        terms = {"bandwidth": 2 * float(graph.sizeout.sum()) / cm.bandwidth,
-                 "overflow_bandwidth": 0.0 if math.isinf(cm.memory) else  # the soft term: no memory_limit
-                 max(0.0, float(graph.params.sum()) - cm.memory) / cm.overflow_bandwidth}
+        t = cm.stage_terms()  # the slowest stage and link (the scalar fields for a scalar model)
+        link = "link_bandwidth" if cm.link_bandwidth is not None else "bandwidth"
+        memory = float(t.memory.min()) if cm.heterogeneous else cm.memory
+        terms = {link: 2 * float(graph.sizeout.sum()) / float(np.r_[t.bandwidth_in[1:], cm.bandwidth].min()),
+                 "overflow_bandwidth": 0.0 if math.isinf(memory) else  # the soft term: no memory_limit
+                 max(0.0, float(graph.params.sum()) - memory) / cm.overflow_bandwidth,
+                 "stage_speed": float(graph.work.sum()) / float(t.speed.min()) - float(graph.work.sum())}
         total = float(graph.work.sum()) + sum(terms.values())
     if not math.isfinite(total):
         field = next((f for f, v in terms.items() if not math.isfinite(v)), None)
-        culprit = f"cost model field {field!r} ({getattr(cm, field):g})" if field else "the graph's totals"
+        shown = getattr(cm, field) if field else None
+        shown = min(shown) if isinstance(shown, tuple) else shown
+        culprit = f"cost model field {field!r} ({shown:g})" if field else "the graph's totals"
         raise PjpartError(f"{culprit} makes stage costs overflow float64 (sums up to {total}); "
                           f"use other units, e.g. seconds and bytes/s")
+
+
+def _check_stage_limits(graph: Graph, cm: CostModel) -> None:
+    """Per-stage caps: the weights must fit their sum (each node sits on one stage)."""
+    limits = cm.stage_terms().memory_limit
+    if np.isfinite(limits).all() and float(graph.params.sum()) > float(limits.sum()) * (1 + 1e-12):
+        raise InfeasibleError(f"no feasible partition: the weights ({graph.params.sum():g} in all) exceed the "
+                              f"stages' stage_memory_limit ({limits.sum():g} in all)")
 
 
 def check_assignment(graph: Graph, assignment: Any, k: int) -> np.ndarray:
@@ -339,8 +245,13 @@ def stage_breakdown(graph: Graph, assignment: Any, k: int, cost_model: CostModel
     inb = np.einsum("bvk,v->bk", reads, graph.sizeout)
     sends = reads.any(axis=2)  # producer u is read by some other stage
     outb = np.einsum("bvk,v->bk", onehot & sends[:, :, None], graph.sizeout)
-    overflow = cm.overflow(params)
-    cost = _block_cost(work, inb + outb, overflow, cm)
+    if cm.heterogeneous:
+        stage = np.arange(k)
+        overflow = cm.stage_overflow(params, stage)
+        cost = stage_block_cost(work, inb, outb, params, cm, stage)
+    else:
+        overflow = cm.overflow(params)
+        cost = _block_cost(work, inb + outb, overflow, cm)
     out = {"work": work, "params": params, "in": inb, "out": outb, "overflow": overflow, "cost": cost,
            "nodes": onehot.sum(axis=1)}
     if single:
@@ -403,12 +314,14 @@ def stage_cost(graph: Graph, assignments: Any, stages: Any, cost_model: CostMode
     A = np.atleast_2d(np.asarray(assignments))
     inside = A == np.asarray(stages).reshape(-1, 1)
     work, params = inside @ graph.work, inside @ graph.params
-    comm = np.zeros(len(A))
+    comm = np.zeros((2, len(A)))
     if graph.m:
         src, dst = graph.edges[:, 0], graph.edges[:, 1]
         starts = producer_starts(src)
-        comm = border_traffic(inside[:, src], inside[:, dst], starts, graph.sizeout[src[starts]])
-    return _block_cost(work, comm, cm.overflow(params), cm)
+        comm = border_traffic(inside[:, src], inside[:, dst], starts, graph.sizeout[src[starts]], split=True)
+    if cm.heterogeneous:
+        return stage_block_cost(work, comm[1], comm[0], params, cm, np.broadcast_to(np.asarray(stages), len(A)))
+    return _block_cost(work, comm[0] + comm[1], cm.overflow(params), cm)
 
 
 def producer_starts(src: np.ndarray) -> np.ndarray:
@@ -418,15 +331,22 @@ def producer_starts(src: np.ndarray) -> np.ndarray:
 
 
 def border_traffic(src_inside: np.ndarray, dst_inside: np.ndarray, starts: np.ndarray,
-                   size: np.ndarray) -> np.ndarray:
+                   size: np.ndarray, split: bool = False) -> np.ndarray:
     """Per row, the bytes a stage sends plus those it receives: ``src_inside`` / ``dst_inside``
     ``(R, E)`` say whether each edge's ends are in the stage, ``starts`` is
     :func:`producer_starts` of the edges and ``size`` each producer's output bytes.  A
-    producer's bytes count once per direction, however many of its consumers cross."""
-    return (np.logical_or.reduceat(src_inside & ~dst_inside, starts, axis=1) @ size     # out: to later stages
-            + np.logical_or.reduceat(~src_inside & dst_inside, starts, axis=1) @ size)  # in: from earlier ones
+    producer's bytes count once per direction, however many of its consumers cross.
+    ``split``: ``(2, R)``, the bytes sent (out) and received (in) apart."""
+    out = np.logical_or.reduceat(src_inside & ~dst_inside, starts, axis=1) @ size  # to later stages
+    inn = np.logical_or.reduceat(~src_inside & dst_inside, starts, axis=1) @ size  # from earlier ones
+    return np.stack([out, inn]) if split else out + inn
 
 
 def _block_cost(work: np.ndarray, comm: np.ndarray, overflow: np.ndarray, cm: CostModel) -> np.ndarray:
     """``f(S) = work(S) + (in(S) + out(S)) / bandwidth + overflow(S)``: the formula, once."""
     return work + comm / cm.bandwidth + overflow
+
+
+__all__ = ["DEFAULT_COST_MODEL", "STAGE_FIELDS", "CostModel", "StageTerms", "border_traffic", "check_assignment",
+           "check_feasible", "cost_model_for", "evaluate", "homogeneous_relaxation", "producer_starts",
+           "stage_block_cost", "stage_breakdown", "stage_cost", "stages_needed"]

@@ -36,7 +36,8 @@ import numpy as np
 
 from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
-from .kernel_inputs import band_bucket, compiled_kernels, graph_arrays, population_fitness, stages_from_starts
+from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, population_fitness,
+                            stages_from_starts)
 from .banded import slice_exactly
 from .reference import decode_keys
 
@@ -124,13 +125,10 @@ class Evaluator:
         self._fixed_band = None if band is None else int(min(max(int(band), 1), graph.n))
         self._setup_devices()
         self._arrays = self._put(graph_arrays(graph, dtype))
-        cm = self.cost_model
-        from .kernels import CostParams
-
-        self._cost = self._put(CostParams(*(jnp.asarray(x, dtype) for x in
-                                            (cm.bandwidth, cm.memory, cm.overflow_bandwidth, cm.memory_limit))))
+        self._cost = self._put(cost_params(self.cost_model, self.k, dtype))
+        # a segment costs at least its work at the fastest stage's speed (see set_upper_bound)
+        self._fastest = float(self.cost_model.stage_terms().speed.max()) if self.cost_model.heterogeneous else 1.0
         self._setup_decoder()
-        n = graph.n
         if upper_bound is None and self._fixed_band is None:
             upper_bound = self._own_order_bound()
         self.upper_bound = math.inf
@@ -204,7 +202,8 @@ class Evaluator:
 
         self.upper_bound = float(upper_bound)
         # margin: float rounding of the prefix sums must never cut a needed segment
-        margin = self.upper_bound * (1 + 1e-3) if math.isfinite(self.upper_bound) else np.finfo(np.float32).max
+        margin = self.upper_bound * self._fastest * (1 + 1e-3) if math.isfinite(self.upper_bound) \
+            else np.finfo(np.float32).max
         self._band_bound = self._put(jnp.asarray(margin, self.dtype))
 
     def _own_order_bound(self) -> float:
@@ -284,7 +283,8 @@ class Evaluator:
 
     def _batch(self, band: int) -> int:
         """Candidates per DP sub-batch so that its tables fit ``memory_budget`` bytes."""
-        table = (band + 1) * (self.graph.n + 1) * self.dtype.itemsize
+        # a heterogeneous pipeline's table keeps four sums per segment (kernels.segment_parts)
+        table = (band + 1) * (self.graph.n + 1) * self.dtype.itemsize * (4 if self.cost_model.heterogeneous else 1)
         per_candidate = table * 8 + 64 * self.graph.n
         batch = int(max(1, min(self.chunk_size, self.memory_budget // per_candidate)))
         if self.cache_budget:

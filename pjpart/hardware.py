@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from importlib import resources
 
 from .cost import CostModel
@@ -67,6 +68,47 @@ class Hardware:
 
 
 HARDWARE = ("h100", "tpu_v4", "l4")
+
+
+def pipeline_cost_model(devices: Any, reference: str | Hardware | None = None,
+                        dtype: str = "float32") -> CostModel:
+    """The heterogeneous cost model (SPEC section 5) of a pipeline of these devices, in order.
+
+    Stage ``b``'s speed is its peak FLOP/s on ``dtype`` over the ``reference`` device's (the
+    hardware the graph's ``work`` was costed for; by default the first device), its fast
+    memory its HBM, and the link from stage ``b`` to ``b + 1`` runs at the slower of the two
+    devices' interconnects; weights beyond HBM stream at the slowest host link.  The speed
+    ratio is the compute roofline's: memory-bound ops speed up by the HBM ratio instead,
+    so on mixed fleets it is an estimate, like the profiles themselves.
+
+    Parameters
+    ----------
+    devices
+        Profile names or :class:`Hardware` objects, one per stage (``"h100,h100,l4,l4"``
+        as a comma-separated string is accepted too).
+    reference
+        The profile the graph's ``work`` is for (a graph's ``meta["hardware"]``).
+    dtype
+        The ops' input dtype, for the peak FLOP/s (the graph's ``meta["dtype"]``).
+
+    Examples
+    --------
+    >>> cm = pipeline_cost_model("h100,h100,l4,l4")
+    >>> [round(s, 3) for s in cm.stage_speed], cm.link_bandwidth, cm.stage_device
+    ([1.0, 1.0, 0.122, 0.122], (450000000000.0, 32000000000.0, 32000000000.0), ('h100', 'h100', 'l4', 'l4'))
+    """
+    if isinstance(devices, str):
+        devices = [d.strip() for d in devices.split(",")]
+    hws = [load_hardware(d) if isinstance(d, str) else d for d in devices]
+    if not hws:
+        raise GraphError("a pipeline needs at least one device")
+    ref = hws[0] if reference is None else load_hardware(reference) if isinstance(reference, str) else reference
+    links = [min(a.interconnect_bandwidth, b.interconnect_bandwidth) for a, b in zip(hws, hws[1:])]
+    return CostModel(bandwidth=links[0] if links else hws[0].interconnect_bandwidth,
+                     overflow_bandwidth=min(h.host_bandwidth for h in hws),
+                     stage_speed=[h.peak(dtype) / ref.peak(dtype) for h in hws],
+                     stage_memory=[h.hbm_bytes for h in hws], link_bandwidth=links or None,
+                     stage_device=[h.name for h in hws])
 
 
 def load_hardware(name: str) -> Hardware:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .cost import CostModel
 from .graph import Graph
 
 
@@ -107,4 +108,21 @@ def graph_arrays(graph: Graph, dtype) -> Any:
         inb=jnp.asarray(inb, dtype), outb=jnp.asarray(outb, dtype))
 
 
-__all__ = ["band_bucket", "compiled_kernels", "graph_arrays", "population_fitness", "stages_from_starts"]
+def cost_params(cost_model: CostModel, k: int, dtype: Any) -> Any:
+    """The cost model as kernel arguments: :class:`pjpart.kernels.CostParams` (scalars), or for a
+    heterogeneous pipeline :class:`pjpart.kernels.StageParams` (``(k,)`` arrays per stage)."""
+    import jax.numpy as jnp
+
+    from .kernels import CostParams, StageParams
+
+    cm = cost_model
+    if not cm.heterogeneous:
+        return CostParams(*(jnp.asarray(x, dtype) for x in
+                            (cm.bandwidth, cm.memory, cm.overflow_bandwidth, cm.memory_limit)))
+    cm.check_stages(k)
+    t = cm.stage_terms()
+    return StageParams(*(jnp.asarray(x, dtype) for x in (t.speed, t.memory, t.memory_limit, t.bandwidth_in,
+                                                           t.bandwidth_out, cm.overflow_bandwidth)))
+
+
+__all__ = ["band_bucket", "compiled_kernels", "cost_params", "graph_arrays", "population_fitness", "stages_from_starts"]

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cost import CostModel, evaluate
+from .cost import CostModel, evaluate, stage_block_cost
 from .graph import Graph
 
 
@@ -90,6 +90,33 @@ def mask_bits(masks: Any, width: int) -> np.ndarray:
     return np.unpackbits(raw.reshape(len(masks), size), axis=1, bitorder="little")[:, :width].astype(bool)
 
 
+class _Sums:
+    """Per-downset sums the block costs are made of (see :func:`block_costs`)."""
+
+    def __init__(self, graph: Graph, bits: np.ndarray) -> None:
+        n = graph.n
+        self.bits = bits
+        self.fb = bits.astype(np.float64)
+        adj = np.zeros((n, n))
+        if graph.m:
+            adj[graph.edges[:, 0], graph.edges[:, 1]] = 1.0
+        self.C = self.fb @ adj.T                      # (D, n) consumers of u inside each downset
+        self.deg = adj.sum(axis=1)
+        self.work, self.params = self.fb @ graph.work, self.fb @ graph.params
+        self.size = graph.sizeout
+
+    def column(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(J, work, params, in, out)`` of the blocks ``I - J`` for the downsets ``J <= I``,
+        ``I`` the ``i``-th (``J`` ascending, so ``I`` itself last)."""
+        subset = (self.fb @ (1.0 - self.fb[i])) == 0          # J <= I
+        J = np.flatnonzero(subset)
+        bj = self.bits[J]
+        inn = ((self.C[i] > self.C[J]) & bj) @ self.size
+        leaves = self.bits[i] & (self.C[i] < self.deg)        # nodes of I with a consumer outside I
+        out = leaves @ self.size - (bj & leaves) @ self.size
+        return J, self.work[i] - self.work[J], self.params[i] - self.params[J], inn, out
+
+
 def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel,
                 should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
     """``cost[J, I] = f(I - J)`` for downsets ``J <= I`` (``inf`` elsewhere), from per-downset sums.
@@ -100,31 +127,45 @@ def block_costs(graph: Graph, bits: np.ndarray, cost_model: CostModel,
     in ``I``: ``in = sum sizeout(u) [u in J, C[I,u] > C[J,u]]`` and
     ``out = sum sizeout(u) [u in I - J, C[I,u] < outdeg(u)]``.
     """
-    n = graph.n
-    fb = bits.astype(np.float64)
-    adj = np.zeros((n, n))
-    if graph.m:
-        adj[graph.edges[:, 0], graph.edges[:, 1]] = 1.0
-    C = fb @ adj.T                      # (D, n) consumers of u inside each downset
-    deg = adj.sum(axis=1)
-    work, params = fb @ graph.work, fb @ graph.params
+    sums = _Sums(graph, bits)
     D = len(bits)
     cost = np.full((D, D), np.inf)
-    size = graph.sizeout
     for i in range(D):
         if should_stop is not None and i % 64 == 63 and should_stop():
             return None
-        subset = (fb @ (1.0 - fb[i])) == 0          # J <= I
-        J = np.flatnonzero(subset)
-        bj = bits[J]
-        inn = ((C[i] > C[J]) & bj) @ size
-        leaves = bits[i] & (C[i] < deg)               # nodes of I with a consumer outside I
-        out = leaves @ size - (bj & leaves) @ size
-        cost[J, i] = (work[i] - work[J]) + (inn + out) / cost_model.bandwidth \
-            + cost_model.overflow(params[i] - params[J])
+        J, work, params, inn, out = sums.column(i)
+        cost[J, i] = work + (inn + out) / cost_model.bandwidth + cost_model.overflow(params)
         if np.isfinite(cost_model.memory_limit):
-            cost[J[params[i] - params[J] > cost_model.memory_limit], i] = np.inf
+            cost[J[params > cost_model.memory_limit], i] = np.inf
     return cost
+
+
+def _stage_dp(graph: Graph, bits: np.ndarray, k: int, cost_model: CostModel,
+              should_stop: Callable[[], bool] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(F, arg)`` of the DP for a heterogeneous pipeline, where block costs depend on the stage.
+
+    Column by column instead of a ``(k, D, D)`` cost array: the downsets are sorted by size,
+    so every ``J <= I`` other than ``I`` comes before ``I`` and its ``F_{b-1}(J)`` is final
+    when ``I`` is priced; ``J = I`` (an empty stage ``b``) reads ``F_{b-1}(I)``, computed just
+    before in the same column.  ``arg[b, I]`` is the minimising ``J`` (the first among ties).
+    Memory ``O(k D)`` besides the sums.
+    """
+    sums = _Sums(graph, bits)
+    D = len(bits)
+    F = np.full((k + 1, D), np.inf)
+    F[0, 0] = 0.0
+    arg = np.zeros((k + 1, D), dtype=np.int64)
+    stage = np.arange(k)[:, None]
+    for i in range(D):
+        if should_stop is not None and i % 64 == 63 and should_stop():
+            return None
+        J, work, params, inn, out = sums.column(i)
+        cost = stage_block_cost(work[None], inn[None], out[None], params[None], cost_model, stage)  # (k, |J|)
+        for b in range(1, k + 1):
+            vals = np.maximum(F[b - 1, J], cost[b - 1])
+            best = int(np.argmin(vals))
+            F[b, i], arg[b, i] = vals[best], J[best]
+    return F, arg
 
 
 def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: int = 1024,
@@ -134,29 +175,38 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: i
     block costs and at each stage).
 
     The value returned is recomputed from the assignment by the reference
-    evaluator, so it is exactly the cost of a feasible partition.
+    evaluator, so it is exactly the cost of a feasible partition.  On a heterogeneous
+    pipeline stage ``b`` prices its block with its own device (:func:`_stage_dp`).
     """
     sets = downsets(graph, max_downsets)
     if sets is None:
         return None
     D = len(sets)
     bits = mask_bits(sets, graph.n)
-    cost = block_costs(graph, bits, cost_model, should_stop)
-    if cost is None:
-        return None
-    F = np.full((k + 1, D), np.inf)
-    F[0, 0] = 0.0
-    for b in range(1, k + 1):
-        if should_stop is not None and should_stop():
+    if cost_model.heterogeneous:
+        solved = _stage_dp(graph, bits, k, cost_model, should_stop)
+        if solved is None:
             return None
-        F[b] = np.maximum(F[b - 1][:, None], cost).min(axis=0)
+        F, arg = solved
+        previous = lambda b, cur: int(arg[b, cur])  # noqa: E731
+    else:
+        cost = block_costs(graph, bits, cost_model, should_stop)
+        if cost is None:
+            return None
+        F = np.full((k + 1, D), np.inf)
+        F[0, 0] = 0.0
+        for b in range(1, k + 1):
+            if should_stop is not None and should_stop():
+                return None
+            F[b] = np.maximum(F[b - 1][:, None], cost).min(axis=0)
+        previous = lambda b, cur: int(np.argmin(np.maximum(F[b - 1], cost[:, cur])))  # noqa: E731
     if not np.isfinite(F[k, D - 1]):
         return np.inf, np.zeros(graph.n, dtype=np.int64)  # no feasible partition (memory_limit)
     # trace back the chain of downsets
     assignment = np.zeros(graph.n, dtype=np.int64)
     cur = D - 1  # V is the largest downset
     for b in range(k, 0, -1):
-        prev = int(np.argmin(np.maximum(F[b - 1], cost[:, cur])))
+        prev = previous(b, cur)
         assignment[bits[cur] & ~bits[prev]] = b - 1
         cur = prev
     return float(evaluate(graph, assignment, k, cost_model).max()), assignment

@@ -33,7 +33,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
+from .cost import CostModel, DEFAULT_COST_MODEL, evaluate, stage_block_cost
 from .graph import Graph, GraphError, check_k
 
 
@@ -81,12 +81,23 @@ def communication_table(graph: Graph, order: np.ndarray) -> np.ndarray:
     per segment; the O(m) rectangles go into a 2-D difference array that two
     cumulative sums turn into the table.
     """
+    return sum(communication_tables(graph, order))
+
+
+def communication_tables(graph: Graph, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(IN, OUT)``: :func:`communication_table` with ``in(S)`` and ``out(S)`` apart (a
+    heterogeneous pipeline prices them on different links)."""
     n = graph.n
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
-    D = np.zeros((n + 2, n + 2), dtype=np.float64)
-    _rectangles(D, *producer_rectangles(graph, pos, n))
-    return np.cumsum(np.cumsum(D, axis=0), axis=1)[: n + 1, : n + 1]
+    i0, i1, j0, j1, s = producer_rectangles(graph, pos, n)
+    received = len(i0) - int((np.diff(graph.succ_ptr) > 0).sum())  # the first rectangles: one per edge
+    tables = []
+    for part in (slice(0, received), slice(received, None)):
+        D = np.zeros((n + 2, n + 2), dtype=np.float64)
+        _rectangles(D, i0[part], i1[part], j0[part], j1[part], s[part])
+        tables.append(np.cumsum(np.cumsum(D, axis=0), axis=1)[: n + 1, : n + 1])
+    return tables[0], tables[1]
 
 
 def producer_rectangles(graph: Graph, pos: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
@@ -112,7 +123,11 @@ def producer_rectangles(graph: Graph, pos: np.ndarray, n: int) -> tuple[np.ndarr
 
 
 def segment_cost_table(graph: Graph, order: np.ndarray, cost_model: CostModel | None = None) -> np.ndarray:
-    """``C[i, j] = f(order[i:j])`` for ``0 <= i <= j <= n`` (``C[i, i] = 0``); ``inf`` below the diagonal."""
+    """``C[i, j] = f(order[i:j])`` for ``0 <= i <= j <= n`` (``C[i, i] = 0``); ``inf`` below the diagonal.
+
+    For a heterogeneous model (SPEC section 5) one table per stage, ``(k, n + 1, n + 1)``:
+    ``C[b, i, j] = f_b(order[i:j])``; :func:`slice_order` takes either.
+    """
     cm = cost_model or DEFAULT_COST_MODEL
     order = np.asarray(order, dtype=np.int64)
     n = graph.n
@@ -120,30 +135,41 @@ def segment_cost_table(graph: Graph, order: np.ndarray, cost_model: CostModel | 
         raise GraphError("order must be a permutation of the node indices")
     W = np.r_[0.0, np.cumsum(graph.work[order])]
     P = np.r_[0.0, np.cumsum(graph.params[order])]
-    C = (W[None, :] - W[:, None]) + communication_table(graph, order) / cm.bandwidth
-    C = C + cm.overflow(np.maximum(P[None, :] - P[:, None], 0.0))
-    C[np.tril_indices(n + 1, -1)] = np.inf
-    C[np.diag_indices(n + 1)] = 0.0
+    if cm.heterogeneous:
+        inn, out = communication_tables(graph, order)
+        b = np.arange(cm.stages)[:, None, None]
+        C = stage_block_cost((W[None, :] - W[:, None])[None], inn[None], out[None],
+                             np.maximum(P[None, :] - P[:, None], 0.0)[None], cm, b)
+    else:
+        C = (W[None, :] - W[:, None]) + communication_table(graph, order) / cm.bandwidth
+        C = C + cm.overflow(np.maximum(P[None, :] - P[:, None], 0.0))
+    C[..., np.tril_indices(n + 1, -1)[0], np.tril_indices(n + 1, -1)[1]] = np.inf
+    C[..., np.arange(n + 1), np.arange(n + 1)] = 0.0
     return C
 
 
 def slice_order(table: np.ndarray, k: int, order: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Optimal split of an order into at most ``k`` contiguous segments (min of the max cost).
 
-    ``D_b[j] = min_{i <= j} max(D_{b-1}[i], C[i, j])`` with ``D_0 = [0, inf, ...]``.
+    ``D_b[j] = min_{i <= j} max(D_{b-1}[i], C[i, j])`` with ``D_0 = [0, inf, ...]``;
+    with one table per stage ``(k, n + 1, n + 1)`` (a heterogeneous model), stage ``b`` reads
+    its own.
     Returns ``(bottleneck, stages)``: ``stages[p]`` is the stage of position ``p``,
     or, when ``order`` is given, of node ``v`` (indexed by node).
     """
     k = check_k(k)
-    n = table.shape[0] - 1
+    n = table.shape[-1] - 1
+    if table.ndim == 3 and len(table) != k:
+        raise GraphError(f"{len(table)} stage tables for k = {k}")
+    stage_table = (lambda b: table[b - 1]) if table.ndim == 3 else (lambda b: table)
     D = np.full((k + 1, n + 1), np.inf)
     D[0, 0] = 0.0
     for b in range(1, k + 1):
-        D[b] = np.maximum(D[b - 1][:, None], table).min(axis=0)
+        D[b] = np.maximum(D[b - 1][:, None], stage_table(b)).min(axis=0)
     stages_by_pos = np.empty(n, dtype=np.int64)
     j = n
     for b in range(k, 0, -1):
-        i = int(np.argmin(np.maximum(D[b - 1][: j + 1], table[: j + 1, j])))
+        i = int(np.argmin(np.maximum(D[b - 1][: j + 1], stage_table(b)[: j + 1, j])))
         stages_by_pos[i:j] = b - 1
         j = i
     if order is None:

@@ -77,15 +77,26 @@ def _figures(result: PartitionResult) -> dict:
 
 def _rows(result: PartitionResult) -> list[list[str]]:
     b = result.breakdown
+    devices = _devices(result)
     rows = []
     for s in range(result.k):
-        rows.append([str(s), str(int(b["nodes"][s])), f"{b['work'][s]:.6g}", f"{b['in'][s]:.6g}",
-                     f"{b['out'][s]:.6g}", f"{b['overflow'][s]:.6g}", f"{result.stage_costs[s]:.6g}"
-                     + (" ◀ bottleneck" if result.stage_costs[s] == result.bottleneck else "")])
+        rows.append([str(s)] + ([devices[s]] if devices else []) + [
+            str(int(b["nodes"][s])), f"{b['work'][s]:.6g}", f"{b['in'][s]:.6g}",
+            f"{b['out'][s]:.6g}", f"{b['overflow'][s]:.6g}", f"{result.stage_costs[s]:.6g}"
+            + (" ◀ bottleneck" if result.stage_costs[s] == result.bottleneck else "")])
     return rows
 
 
+def _devices(result: PartitionResult) -> list[str] | None:
+    """Per stage of a heterogeneous pipeline (SPEC section 5): device name and relative speed."""
+    return result.cost_model.stage_labels() if result.cost_model.heterogeneous else None
+
+
 HEAD = ["stage", "nodes", "work", "in", "out", "overflow", "cost"]
+
+
+def _head(result: PartitionResult) -> list[str]:
+    return HEAD[:1] + ["device"] + HEAD[1:] if result.cost_model.heterogeneous else HEAD
 
 
 def _certificate(result: PartitionResult) -> str:
@@ -109,7 +120,7 @@ def write_report(result: PartitionResult, path: str) -> str:
             with open(names[key], "wb") as fh:
                 fh.write(data)
         lines = [f"# Pipeline partition of {result.graph}", "", info, "", "## Partition", "",
-                 "| " + " | ".join(HEAD) + " |", "|" + "---:|" * len(HEAD)]
+                 "| " + " | ".join(_head(result)) + " |", "|" + "---:|" * len(_head(result))]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(result)]
         lines += ["", "## Stage costs", "", f"![stage costs]({os.path.basename(names['stages'])})", "",
                   "## Convergence", "", f"![convergence]({os.path.basename(names['convergence'])})", "",
@@ -120,7 +131,7 @@ def write_report(result: PartitionResult, path: str) -> str:
         def img(key: str) -> str:
             return f'<img alt="{key}" src="data:image/png;base64,{base64.b64encode(figs[key]).decode()}">'
 
-        table = "<table><tr>" + "".join(f"<th>{h}</th>" for h in HEAD) + "</tr>" + "".join(
+        table = "<table><tr>" + "".join(f"<th>{h}</th>" for h in _head(result)) + "</tr>" + "".join(
             "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in _rows(result)) + "</table>"
         text = f"""<!doctype html><html><head><meta charset="utf-8"><title>pjpart: {html.escape(result.graph)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:2px 10px;text-align:right}}</style>

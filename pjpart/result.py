@@ -183,6 +183,8 @@ def make_result(graph: Graph, assignment: Any, k: int, cost_model: CostModel, *,
 
     Empty stages move to the end (the stages used keep their order, so every edge still
     goes forward and every cost is the same): stages ``0 .. stages_used - 1`` hold the nodes.
+    Not on a heterogeneous pipeline, where stage ``b`` is device ``b`` and moving a block
+    would change its cost.
 
     >>> import pjpart
     >>> g = pjpart.Graph.from_arrays(work=[1, 2], edges=[(0, 1)])
@@ -190,8 +192,9 @@ def make_result(graph: Graph, assignment: Any, k: int, cost_model: CostModel, *,
     [0, 1]
     """
     assignment = check_assignment(graph, assignment, k).copy()  # stages in range, edges forward
-    used = np.unique(assignment)
-    assignment = np.searchsorted(used, assignment).astype(np.int64)
+    if not cost_model.heterogeneous:  # on a heterogeneous pipeline a stage is a device: nothing moves
+        used = np.unique(assignment)
+        assignment = np.searchsorted(used, assignment).astype(np.int64)
     parts = stage_breakdown(graph, assignment, k, cost_model)
     costs = parts["cost"]
     bottleneck = float(costs.max())

@@ -54,7 +54,7 @@ from typing import Any, Callable, Iterable
 
 from .backends import check as _check_backend
 from .backends import run_cells, spread, usable_cores
-from .cost import CostModel, cost_model_for
+from .cost import STAGE_FIELDS, CostModel, cost_model_for
 from .examples import resolve_graph
 from .errors import ConfigError, PjpartError
 from .graph import Graph
@@ -72,6 +72,9 @@ COST_FIELDS = tuple(f.name for f in dataclasses.fields(CostModel))
 #: what determines a record's result: the resume key
 SETTINGS = ("graph", "graph_hash", "n", "m", "k", "method", "seed", "time_limit",
             "max_evaluations") + COST_FIELDS + ("overrides",)
+
+#: settings a record may lack: the per-stage lists of a heterogeneous pipeline (absent: scalar)
+OPTIONAL_FIELDS = STAGE_FIELDS + ("stage_device",)
 
 #: fields that depend on the machine and the moment, not on the settings
 MACHINE_FIELDS = ("seconds", "hostname", "cpus", "pjpart_version")
@@ -134,13 +137,13 @@ def settings(graph: Graph, k: int, method: str | Method, seed: int = 0, cost_mod
 
 def resume_key(rec: dict) -> str | None:
     """The resume key of a record (``None`` when it lacks one of :data:`SETTINGS`)."""
-    if any(name not in rec for name in SETTINGS):
+    if any(name not in rec for name in SETTINGS if name not in OPTIONAL_FIELDS):
         return None
 
     def norm(x: Any) -> Any:  # 10 and 10.0 (CSV, JSON) are one setting
         return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
 
-    return json.dumps([norm(rec[name]) for name in SETTINGS], default=str)
+    return json.dumps([norm(rec.get(name)) for name in SETTINGS], default=str)
 
 
 def machine() -> dict:
@@ -286,7 +289,7 @@ def share_bounds(records: list[dict]) -> list[dict]:
             r["own_bound"], r["own_bound_method"] = r.get("bound"), r.get("bound_method")
         if r["own_bound"] is None:
             continue
-        key = (r["graph_hash"], int(r["k"]), tuple(r.get(name) for name in COST_FIELDS))
+        key = (r["graph_hash"], int(r["k"]), json.dumps([r.get(name) for name in COST_FIELDS], default=str))
         groups.setdefault(key, []).append(r)
     for rows in groups.values():
         best = max(rows, key=lambda r: float(r["own_bound"]))  # the first of equal bounds

@@ -28,9 +28,15 @@ def format_cost_model(cm: CostModel, units: dict | None = None, source: str | No
     """``cost model: bandwidth 2.5e+10 B/s, memory inf B, ... (from ...)``."""
     units = units or {}
     w, b, p = units.get("work", "s"), units.get("sizeout", "B"), units.get("params", "B")
-    unit = {"bandwidth": f"{b}/{w}", "overflow_bandwidth": f"{p}/{w}", "memory": p, "memory_limit": p}
-    fields = [f"{f.name.replace('_', ' ')} {_fmt_value(getattr(cm, f.name))}"
-              + (f" {unit[f.name]}" if f.name in unit else "") for f in dataclasses.fields(cm)]
+    unit = {"bandwidth": f"{b}/{w}", "overflow_bandwidth": f"{p}/{w}", "memory": p, "memory_limit": p,
+            "stage_memory": p, "stage_memory_limit": p, "link_bandwidth": f"{b}/{w}"}
+    fields = []
+    for f in dataclasses.fields(cm):
+        value = getattr(cm, f.name)
+        if value is None:  # a per-stage list not given
+            continue
+        shown = "[" + ", ".join(_fmt_value(x) for x in value) + "]" if isinstance(value, tuple) else _fmt_value(value)
+        fields.append(f"{f.name.replace('_', ' ')} {shown}" + (f" {unit[f.name]}" if f.name in unit else ""))
     return "cost model: " + ", ".join(fields) + (f" ({source})" if source else "")
 
 
@@ -40,14 +46,18 @@ def format_table(result: PartitionResult, units: dict | None = None, cost_source
     units = units or {}
     w, b, p = units.get("work", "s"), units.get("sizeout", "B"), units.get("params", "B")
     bd = result.breakdown
+    cm = result.cost_model
     cols = [f"work [{w}]", f"in [{b}]", f"out [{b}]", f"params [{p}]", f"overflow [{w}]", f"cost [{w}]"]
-    head = f"{'stage':>5} {'nodes':>6} " + " ".join(f"{c:>12}" for c in cols)
+    devices = cm.stage_labels() if cm.heterogeneous else None
+    head = f"{'stage':>5} " + (f"{'device':>14} " if devices else "") + f"{'nodes':>6} " \
+        + " ".join(f"{c:>12}" for c in cols)
     lines = [f"graph {result.graph}: k={result.k}, method {result.method} ({result.stopped_by}), "
              f"{result.evaluations} evaluations in {result.seconds:.2f} s", head, "-" * len(head)]
     for s in range(result.k):
         mark = "  <- bottleneck" if result.stage_costs[s] == result.bottleneck else ""
         vals = [bd["work"][s], bd["in"][s], bd["out"][s], bd["params"][s], bd["overflow"][s], result.stage_costs[s]]
-        lines.append(f"{s:>5} {int(bd['nodes'][s]):>6} " + " ".join(f"{v:>12.6g}" for v in vals) + mark)
+        lines.append(f"{s:>5} " + (f"{devices[s]:>14} " if devices else "") + f"{int(bd['nodes'][s]):>6} "
+                     + " ".join(f"{v:>12.6g}" for v in vals) + mark)
     lines.append("-" * len(head))
     lines.append(format_cost_model(result.cost_model, units, cost_source))
     used = getattr(result, "stages_used", result.k)

@@ -31,3 +31,19 @@ def fixed_shape_dag(rng, n=N, m=M):
     edges = [(int(perm[pairs[c][0]]), int(perm[pairs[c][1]])) for c in chosen]
     col = lambda: np.where(rng.random(n) < 0.15, 0.0, rng.random(n))
     return Graph.from_arrays(work=col(), params=col(), sizeout=col(), edges=edges)
+
+
+def stage_setting(rng, k, graph=None, trial=0):
+    """A random heterogeneous pipeline of ``k`` stages (SPEC section 5), by ``trial``: speeds
+    and links; plus per-stage soft memories; plus per-stage hard caps (some stage may hold
+    no big node)."""
+    kind = trial % 3
+    fields = {"stage_speed": rng.uniform(0.25, 4, k).tolist(), "bandwidth": float(rng.uniform(0.5, 2))}
+    if k > 1:
+        fields["link_bandwidth"] = rng.uniform(0.2, 5, k - 1).tolist()
+    if kind >= 1:
+        fields.update(stage_memory=rng.uniform(0, 1.5, k).tolist(), overflow_bandwidth=float(rng.uniform(0.5, 2)))
+    if kind == 2:
+        total = float(graph.params.sum()) if graph is not None else 3.0
+        fields["stage_memory_limit"] = (rng.uniform(0.4, 1.2, k) * max(total, 1e-9)).tolist()
+    return CostModel(**fields)

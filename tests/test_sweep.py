@@ -45,12 +45,12 @@ def test_sweep_releases_compiled_kernels_after_each_graph():
 
 
 def test_records_carry_what_determines_them_and_resume_only_on_all_of_it():
-    from pjpart.sweep import SETTINGS, resume_key
+    from pjpart.sweep import OPTIONAL_FIELDS, SETTINGS, resume_key
 
     g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)], name="chain")
     recs = pjpart.sweep([g], ks=[2], methods=["fast", "greedy"], progress=False)
     fast, greedy = recs
-    assert set(SETTINGS) <= set(fast)
+    assert set(SETTINGS) - set(OPTIONAL_FIELDS) <= set(fast)  # the per-stage lists: heterogeneous only
     assert fast["time_limit"] == pjpart.load_preset("fast").stop.time_limit and greedy["time_limit"] is None
     assert fast["max_evaluations"] is None and fast["overrides"] == "{}"
     assert (fast["bandwidth"], fast["memory"], fast["memory_limit"]) == (1.0, None, None)  # inf as None

@@ -27,6 +27,9 @@ exact MIP with the time that is left.  Each solver formulation also carries
 the best bound found before it as a row ``T >= bound`` (valid: the bound is
 ``<= T*``), so a later method never reports less than an earlier one proved.
 
+Heterogeneous pipelines (SPEC 5): all are proven for them (``stages.py`` per superblock); ``mincut``
+bounds the homogeneous relaxation (:func:`pjpart.cost.homogeneous_relaxation`).
+
 Safety.  Solver values go through :func:`pjpart.bounds.stages.safe_bound`
 (relative 1e-6 plus absolute 1e-7 on costs scaled to about 1).  A method whose
 value is above a known partition's cost (``upper_bound``) is refused: with
@@ -234,8 +237,10 @@ def _exact_dp(request: BoundRequest, budget: Budget) -> MethodBound:
         status = "no time" if budget.expired() else f"skipped (more than {request.max_downsets} downsets)"
         return MethodBound("exact-dp", 0.0, status, time.perf_counter() - t0)
     if not math.isfinite(exact[0]):
+        caps = request.cost_model.stage_memory_limit
+        limit = f"stage_memory_limit {list(caps)}" if caps else f"memory_limit {request.cost_model.memory_limit:g}"
         raise InfeasibleError(f"no feasible partition: the exact DP over all downsets finds none with "
-                              f"k = {request.k} stages of memory_limit {request.cost_model.memory_limit:g}")
+                              f"k = {request.k} stages of {limit}")
     return MethodBound("exact-dp", exact[0], "optimal", time.perf_counter() - t0)
 
 

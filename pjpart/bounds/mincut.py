@@ -20,6 +20,10 @@ Numerics.  SciPy's max-flow takes int32 capacities; finite capacities are
 scaled so they sum to at most 2^29 and rounded *down*, which can only lower
 each cut, so the bound stays valid; it is divided back by the scale.
 
+Heterogeneous pipelines (SPEC section 5): the bound is computed for the homogeneous
+relaxation (:func:`pjpart.cost.homogeneous_relaxation`: fastest speed, fastest link,
+largest memory), whose optimum is at most the pipeline's, so it stays valid.
+
 This bound does not depend on ``k``: it is the cost floor a node's
 neighbourhood imposes however many stages there are, which is what limits
 communication-heavy models at large ``k`` (where ``work(V)/k`` is tiny).
@@ -40,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..cost import CostModel
+from ..cost import CostModel, homogeneous_relaxation
 from ..graph import Graph
 
 _FINITE_TOTAL = 2 ** 29
@@ -101,6 +105,7 @@ def node_closure_values(graph: Graph, cost_model: CostModel, should_stop: Callab
     >>> node_closure_values(g, pjpart.CostModel(), should_stop=lambda: True)[1]
     0
     """
+    graph, cost_model = homogeneous_relaxation(graph, cost_model)  # scalar models: unchanged
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import maximum_flow
 

@@ -36,6 +36,19 @@ relaxation of it (the LP, a MIP dual bound under a time limit) is lower still.
 ``r = 2`` and ``r = 3`` (``(b, 1, k-1-b)``: the stages before, at and after
 stage ``b``) are cheap: ``r * n`` binaries instead of ``k * n``.
 
+Heterogeneous pipelines (SPEC section 5): stage ``b`` of speed ``s_b``, links ``l_{b-1}`` in and
+``l_b`` out, memory ``M_b``, cap ``L_b``.  For superblock ``X_j`` of stages ``B_j``, multiply
+``f_b(S_b) <= T*`` by ``s_b`` and sum over ``B_j``::
+
+    work(X_j) + a_j in(X_j) + b_j out(X_j) + m_j max(0, params(X_j) - sum M_b) / ob <= (sum s_b) T*
+
+with ``a_j = min s_b / l_{b-1}`` over the stages of ``B_j`` after stage 0 (stage 0 receives
+nothing), ``b_j = min s_b / l_b`` over those before stage ``k - 1``, ``m_j = min s_b``: valid
+because ``in(X_j) <= sum in(S_b)`` and ``out(X_j) <= sum out(S_b)`` separately (the argument
+above counts them apart), and overflow is convex; caps sum to ``params(X_j) <= sum L_b``.  With
+one stage per superblock these rows are ``f_b(S_b) <= T`` exactly, so the MIP stays exact; with
+every ``s_b = 1`` and equal links and memories they are the scalar rows.
+
 Numerics.  Costs are divided by ``scale`` (the combinatorial bound) so the
 solver sees values near 1; the bound is mapped back and made safe by
 :func:`safe_bound`.
@@ -188,20 +201,65 @@ def stage_problem(graph: Graph, caps: tuple, cost_model: CostModel, *, integer: 
         inn = cp.Variable((len(producers), r), nonneg=True, name="in")
         diff = S @ x - D @ x
         cons += [E @ out >= diff, E @ inn >= -diff]
-        size = graph.sizeout[producers] / (cm.bandwidth * scale)
-        stage = stage + size @ (out + inn)
-    if math.isfinite(cm.memory):
-        o = cp.Variable(r, nonneg=True, name="overflow")
-        cons.append(o >= (graph.params @ x - c * cm.memory) / (cm.overflow_bandwidth * scale))
-        stage = stage + o
-    if math.isfinite(cm.memory_limit):
-        cons.append(graph.params @ x <= c * cm.memory_limit)
+        if cm.heterogeneous:
+            w = _superblock_weights(cm, caps)
+            size = graph.sizeout[producers] / scale
+            stage = stage + size @ (cp.multiply(out, w["out"][None, :]) + cp.multiply(inn, w["in"][None, :]))
+        else:
+            size = graph.sizeout[producers] / (cm.bandwidth * scale)
+            stage = stage + size @ (out + inn)
+    if cm.heterogeneous:
+        stage, c = _superblock_memory(cp, cm, caps, graph.params @ x, stage, cons, scale)
+    else:
+        if math.isfinite(cm.memory):
+            o = cp.Variable(r, nonneg=True, name="overflow")
+            cons.append(o >= (graph.params @ x - c * cm.memory) / (cm.overflow_bandwidth * scale))
+            stage = stage + o
+        if math.isfinite(cm.memory_limit):
+            cons.append(graph.params @ x <= c * cm.memory_limit)
     cons += [stage <= c * T, T >= max(comb, floor) / scale]
     # nodes may not sit in an empty superblock: c_j = 0 forces work there to 0 only, so pin them
     for j in np.flatnonzero(c == 0):
         cons.append(x[:, int(j)] == 0)
     problem = cp.Problem(cp.Minimize(T), cons)
     return StageProblem(problem=problem, x=x, T=T, caps=caps, scale=scale, integer=integer)
+
+
+def _superblock_weights(cm: CostModel, caps: tuple) -> dict:
+    """Per superblock ``j`` of a heterogeneous pipeline (stages ``B_j``): ``sigma`` = the sum of
+    their speeds, ``min`` = the slowest, ``in`` / ``out`` = the least ``speed_b / link`` over
+    the stages that can receive / send (stage 0 receives nothing, stage ``k - 1`` sends
+    nothing; 0 when none can), ``memory`` and ``limit`` the sums (see the module docstring)."""
+    t = cm.stage_terms()
+    k = len(t.speed)
+    w = {name: np.zeros(len(caps)) for name in ("sigma", "min", "in", "out", "memory", "limit")}
+    start = 0
+    for j, cj in enumerate(caps):
+        B = np.arange(start, start + cj)
+        start += cj
+        if not cj:
+            continue
+        recv, send = B[B >= 1], B[B <= k - 2]
+        w["sigma"][j], w["min"][j] = t.speed[B].sum(), t.speed[B].min()
+        w["in"][j] = (t.speed[recv] / t.bandwidth_in[recv]).min() if len(recv) else 0.0
+        w["out"][j] = (t.speed[send] / t.bandwidth_out[send]).min() if len(send) else 0.0
+        w["memory"][j], w["limit"][j] = t.memory[B].sum(), t.memory_limit[B].sum()
+    return w
+
+
+def _superblock_memory(cp, cm: CostModel, caps: tuple, params, stage, cons: list, scale: float):
+    """The overflow and cap rows of a heterogeneous pipeline's superblocks; returns the row
+    expressions and the right-hand side factor ``sigma`` (``stage <= sigma T``)."""
+    w = _superblock_weights(cm, caps)
+    soft = np.flatnonzero(np.isfinite(w["memory"]) & (np.asarray(caps) > 0))
+    if len(soft):
+        o = cp.Variable(len(caps), nonneg=True, name="overflow")
+        cons.append(o[soft] >= (params[soft] - w["memory"][soft]) / (cm.overflow_bandwidth * scale))
+        stage = stage + cp.multiply(w["min"], o)
+    hard = np.flatnonzero(np.isfinite(w["limit"]) & (np.asarray(caps) > 0))
+    if len(hard):
+        cons.append(params[hard] <= w["limit"][hard])
+    return stage, w["sigma"]
 
 
 def solve_stage_problem(sp_: StageProblem, *, time_limit: float | None = None, solver: str | None = None,

@@ -60,7 +60,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..cost import CostModel, _block_cost, border_traffic, evaluate, producer_starts, stage_breakdown, stage_cost
+from ..cost import (CostModel, _block_cost, border_traffic, evaluate, producer_starts, stage_block_cost,
+                    stage_breakdown, stage_cost)
 from ..errors import ConfigError
 from ..graph import Graph
 from ..banded import slice_exactly
@@ -369,14 +370,17 @@ def split_costs(graph: Graph, assignment: np.ndarray, s: int, window: np.ndarray
         mine = to_first if stage == s else ~to_first
         work = fixed @ graph.work + mine @ graph.work[window]
         params = fixed @ graph.params + mine @ graph.params[window]
-        comm = np.full(len(to_first), base["in"][stage] + base["out"][stage])
+        hetero = cost_model.heterogeneous  # out and in apart: they travel on different links (SPEC 5)
+        comm = np.ones(len(to_first)) * (np.array([[base["out"][stage]], [base["in"][stage]]]) if hetero
+                                         else base["in"][stage] + base["out"][stage])
         if len(edges):
             inside = labels == stage
             starts = producer_starts(edges[:, 0])
             share = border_traffic(inside[:, local[edges[:, 0]]], inside[:, local[edges[:, 1]]], starts,
-                                   graph.sizeout[edges[starts, 0]])
-            comm = comm - share[0] + share[1:]
-        costs[:, col] = _block_cost(work, comm, cost_model.overflow(params), cost_model)
+                                   graph.sizeout[edges[starts, 0]], split=hetero)
+            comm = comm - share[..., :1] + share[..., 1:]
+        costs[:, col] = stage_block_cost(work, comm[1], comm[0], params, cost_model, stage) if hetero \
+            else _block_cost(work, comm, cost_model.overflow(params), cost_model)
     return costs
 
 
