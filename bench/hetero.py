@@ -40,7 +40,7 @@ def pipelines() -> dict:
     return {"2xH100+2xL4": two, "4xH100+4xL4": four}
 
 
-def one(name: str, label: str, mixed, time_limit: float) -> dict:
+def one(name: str, label: str, mixed, time_limit: float, certify_seconds: float) -> dict:
     import pjpart
     from pjpart.cost import evaluate
 
@@ -52,7 +52,12 @@ def one(name: str, label: str, mixed, time_limit: float) -> dict:
     homog = pjpart.partition(g, k, base, time_limit=time_limit, seed=0)
     recost = float(evaluate(g, homog.assignment, k, mixed).max())
     chain = pjpart.baseline(g, k, "chain-balanced", mixed)
-    return {"model": name, "n": g.n, "pipeline": label, "k": k, "aware": aware.bottleneck,
+    # a longer certificate of the aware answer, as `pjpart bound` gives it (the bounds only, 60 s)
+    longer = aware.lower_bound if aware.gap == 0 else pjpart.lower_bound(
+        g, k, mixed, time_limit=certify_seconds, upper_bound=aware.bottleneck).value
+    longer = max(longer, aware.lower_bound)
+    return {"certified_gap": aware.bottleneck / longer - 1, "certify_seconds": certify_seconds,
+            "model": name, "n": g.n, "pipeline": label, "k": k, "aware": aware.bottleneck,
             "aware_bound": aware.lower_bound, "aware_bound_method": aware.bound_method, "aware_gap": aware.gap,
             "aware_seconds": aware.seconds, "aware_method": aware.method,
             "homogeneous_on_h100": homog.bottleneck, "homogeneous_recosted": recost,
@@ -71,7 +76,7 @@ def write(rows: list[dict], info: dict, out: str, time_limit: float) -> None:
 
     with open(out + ".json", "w") as f:
         json.dump({"machine": info, "time_limit": time_limit, "rows": rows}, f, indent=1)
-    keys = [k for k in rows[0] if not k.endswith("stage_costs")]
+    keys = [key for key in rows[0] if not key.endswith("stage_costs")]
     with open(out + ".csv", "w", newline="") as f:
         w = csv.DictWriter(f, keys, extrasaction="ignore")
         w.writeheader()
@@ -81,13 +86,16 @@ def write(rows: list[dict], info: dict, out: str, time_limit: float) -> None:
              f"{info.get('date')}, commit {info.get('commit')}, jax {info.get('jax')}.", "",
              "Bottlenecks in seconds per inference on the mixed pipeline (float64 re-evaluation). "
              "*aware*: `pjpart.partition` with the pipeline's cost model, its certified gap and bound method; "
-             "*homogeneous*: the partition for {k} identical H100 stages re-costed on the pipeline; "
-             "*chain-balanced*: the graph's order split by work alone, costed on the pipeline.", "",
-             "| model | n | pipeline | aware | gap | bound | homogeneous | x faster | chain-balanced | x faster |",
-             "|---|---:|---|---:|---:|---|---:|---:|---:|---:|"]
+             "*homogeneous*: the partition for k identical H100 stages re-costed on the pipeline; "
+             "*chain-balanced*: the graph's order split by work alone, costed on the pipeline; "
+             f"*gap after certify*: the aware answer's gap once `pjpart.lower_bound` has had {rows[0]['certify_seconds']:g} s "
+             "more (only where the run left a gap).", "",
+             "| model | n | pipeline | aware | gap | bound | gap after certify | homogeneous | x faster "
+             "| chain-balanced | x faster |",
+             "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['n']} | {r['pipeline']} | {r['aware']:.4g} | {100 * r['aware_gap']:.2f}% "
-                     f"| {r['aware_bound_method']} | {r['homogeneous_recosted']:.4g} | "
+                     f"| {r['aware_bound_method']} | {100 * r['certified_gap']:.2f}% | {r['homogeneous_recosted']:.4g} | "
                      f"{r['speedup_vs_homogeneous']:.2f} | {r['chain_balanced']:.4g} | "
                      f"{r['speedup_vs_chain_balanced']:.2f} |")
     speed = np.array([r["speedup_vs_homogeneous"] for r in rows])
@@ -111,6 +119,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--time-limit", type=float, default=20.0)
     ap.add_argument("--models", default=MODELS)
+    ap.add_argument("--certify", type=float, default=60.0, help="seconds of bounds alone where the run left a gap")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "hetero"))
     args = ap.parse_args()
     sys.path.insert(0, HERE)
@@ -119,7 +128,7 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         for label, mixed in pipelines().items():
-            row = one(name, label, mixed, args.time_limit)
+            row = one(name, label, mixed, args.time_limit, args.certify)
             print(json.dumps({k: v for k, v in row.items() if not k.endswith("stage_costs")}), flush=True)
             rows.append(row)
     write(rows, machine_info(), args.out, args.time_limit)

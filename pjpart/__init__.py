@@ -18,9 +18,11 @@ from .errors import ConfigError, GraphError, InfeasibleError, PjpartError
 from .graph import Graph
 from .graph_io import load_graph, save_graph
 from .result import PartitionResult
-from .importers import from_jax, from_keras, load_regal
+from .importers import from_jax, from_keras, from_onnx, from_torch, load_regal
 from .search import BASELINES, NOT_GIVEN, PRESETS, SearchConfig, Solver, baseline, load_preset, partition
 from .sweep import share_bounds, sweep, write_records
+from .coarsen import coarsen  # after .search, which imports the module pjpart.coarsen
+from . import export  # pjpart.export: runtime plans (torch_pipe, per-stage ONNX, layouts)
 
 __version__ = "0.1.0"
 
@@ -40,6 +42,7 @@ __all__ = [
     "PjpartError",
     "SearchConfig",
     "Solver",
+    "coarsen",
     "combinatorial_bound",
     "cost_model_for",
     "enable_compilation_cache",
@@ -47,6 +50,8 @@ __all__ = [
     "evaluate",
     "from_jax",
     "from_keras",
+    "from_onnx",
+    "from_torch",
     "load_regal",
     "example_path",
     "load_graph",

@@ -4,6 +4,7 @@
 model by name; ``example:NAME`` / ``zoo:NAME`` choose) and prints the stage table;
 ``--json OUT`` writes the result (``--json -``: to stdout, the table then goes to
 stderr).  ``pjpart bound GRAPH -k K`` prints certified lower bounds per method.
+``pjpart export RESULT --format F`` turns a result into a runtime's plan (:mod:`pjpart.cli_export`).
 ``python -m pjpart`` is the same command.
 
 Exit codes: 0 success, 2 bad input (``pjpart: error: <message>`` on stderr, no
@@ -36,6 +37,7 @@ from .cli_cost import add_cost_flags, check_cost_flags, cost_model_of, number as
 from .examples import describe_graph, locate_graph
 from .errors import ConfigError, PjpartError
 from .cli_help import DEFAULT_BOUND_TIME, bound_epilog, partition_epilog, wrap, zoo_run_epilog
+from .cli_export import add_coarsen_flag, add_export_parser, apply_coarsen, check_coarsen, run_export
 from .search import NOT_GIVEN, PRESETS, Solver
 from .tables import format_bound, format_cost_model, format_table
 
@@ -131,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
                 epilog="Examples:\n  pjpart partition tiny -k 2\n  pjpart zoo list\n  pjpart partition --help",
                 formatter_class=raw)
     p.add_argument("--version", action="version", version=f"pjpart {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{partition,bound,zoo}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{partition,bound,zoo,export}")
     part = sub.add_parser("partition", help="split a graph into k pipeline stages", formatter_class=raw,
                           description=wrap("Split GRAPH into at most K pipeline stages minimising the slowest "
                                             "stage's cost, and certify it with a lower bound."),
@@ -158,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
     _cache_flags(part)
     add_cost_flags(part)
+    add_coarsen_flag(part)
     bnd = sub.add_parser("bound", help="certified lower bounds on the optimal bottleneck", formatter_class=raw,
                          description="Certified lower bounds on the optimal bottleneck of GRAPH in K stages, "
                                      "per method.", epilog=bound_epilog)
@@ -170,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     bnd.add_argument("--json", metavar="OUT", default=None, help="write the bounds as JSON (`-`: stdout)")
     bnd.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
     add_cost_flags(bnd)
+    add_coarsen_flag(bnd)
     zp = sub.add_parser("zoo", help="the bundled model zoo", formatter_class=raw,
                         description="The bundled model zoo: real architectures with H100 roofline costs.",
                         epilog="Examples:\n  pjpart zoo list --all\n  pjpart zoo run --models 'bert-*' -k 4,16")
@@ -194,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     zr.add_argument("--address", metavar="A", default=None,
                     help="an existing Dask scheduler (tcp://host:8786) or Ray cluster (auto) to run on")
     _cache_flags(zr)
+    add_export_parser(sub, raw)
     return p
 
 
@@ -216,6 +221,7 @@ def _use_compile_cache(args: argparse.Namespace) -> None:
 
 def _check_flags(args: argparse.Namespace) -> None:
     """Every numeric flag, checked (and converted) before any work; ConfigError naming the flag."""
+    check_coarsen(args)
     if args.command in ("partition", "bound"):
         args.k = _integer("-k", args.k, 1)
         check_cost_flags(args)
@@ -252,7 +258,7 @@ def _load(args: argparse.Namespace, stream: TextIO):
     for w in caught:
         _emit(f"pjpart: warning: {w.message}", sys.stderr)
     _emit(describe_graph(graph, source, args.graph), stream)
-    return graph
+    return apply_coarsen(graph, args, lambda text: _emit(text, stream))
 
 
 def _write_json(data: dict, path: str) -> None:
@@ -346,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_bound(args)
         if args.command == "zoo":
             return _cmd_zoo(args)
+        if args.command == "export":
+            return run_export(args, _emit)
     except BrokenPipeError:  # the reader closed stdout: nothing more to say
         _drop(sys.stdout)
         return 0

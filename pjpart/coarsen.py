@@ -27,10 +27,13 @@ maximal chains:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from .errors import GraphError
 from .graph import Graph
+from .scopes import common_prefix, execution_order, layer_structure, module_at, module_paths
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,4 +105,154 @@ def contract_chains(graph: Graph) -> Coarsening:
     return Coarsening(coarse, members, chain_order, starts)
 
 
-__all__ = ["Coarsening", "contract_chains"]
+def _group_keys(graph: Graph, key: Any) -> tuple[list, str]:
+    """One key per node (``None``: the node stays alone) and a description of the key."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        if key < 1:
+            raise GraphError(f"coarsen: a module depth must be >= 1, got {key}")
+        return [module_at(p, int(key)) for p in module_paths(graph)], f"module depth {int(key)}"
+    if isinstance(key, str):
+        if key != "layer":
+            raise GraphError(f"coarsen: key must be a module depth (an integer >= 1), 'layer', a function of "
+                             f"the node id, a dict or a list of keys; got {key!r}")
+        return list(layer_structure(graph).units), "layer"
+    if callable(key):
+        return [key(v) for v in graph.ids], "function"
+    if isinstance(key, dict):
+        return [key.get(v, key.get(str(v))) for v in graph.ids], "dict"
+    keys = list(key)
+    if len(keys) != graph.n:
+        raise GraphError(f"coarsen: {len(keys)} keys given for {graph.n} nodes")
+    return keys, "list"
+
+
+def _labels(graph: Graph, keys: list, order: np.ndarray, runs: bool) -> tuple[np.ndarray, list]:
+    """Group per node (numbered by first appearance in ``order``) and a unique label per group."""
+    taken = {str(graph.ids[v]) for v in range(graph.n) if keys[v] is None}
+    group = np.empty(graph.n, dtype=np.int64)
+    labels: list = []
+    index: dict = {}
+    count: dict = {}
+    last = object()
+    for v in order.tolist():
+        k = keys[v]
+        if k is None:
+            group[v] = len(labels)
+            labels.append(graph.ids[v])
+        elif runs and k == last:
+            group[v] = len(labels) - 1
+        elif not runs and k in index:
+            group[v] = index[k]
+        else:
+            count[k] = count.get(k, 0) + 1
+            label = str(k) if count[k] == 1 else f"{k}#{count[k]}"
+            while label in taken:
+                count[k] += 1
+                label = f"{k}#{count[k]}"
+            taken.add(label)
+            index[k] = group[v] = len(labels)
+            labels.append(label)
+        last = k
+    return group, labels
+
+
+def coarsen(graph: Graph, key: Any, runs: bool = True) -> Coarsening:
+    """Group the nodes of ``graph`` by a key (a module depth, ``"layer"``, any key) into a coarse DAG.
+
+    So a partition can be found, and expressed, in the units a runtime accepts (modules for
+    ``torch.distributed.pipelining``, layers for DeepSpeed, Megatron and vLLM).
+
+    * **Acyclic by construction** (``runs=True``): a group is a *run* of consecutive nodes with
+      the same key in the graph's execution order (its node order when topological, as the
+      importers write it, else a topological order).  Contracting consecutive intervals of a
+      topological order leaves every edge going forward, so the result is a DAG; a key that
+      comes back after another is a second node (``"layers.0#2"``).  ``runs=False`` puts all
+      nodes of a key in one group and checks the result instead (a cycle is an error).
+    * **Costs**: a group's ``work`` and ``params`` are its members' sums; its ``sizeout`` is the
+      sum of its members' outputs read outside it (or its last member's when none is).  So a
+      coarse partition's stage costs are an upper bound on the same partition's costs on
+      ``graph`` (:meth:`Coarsening.project`), exact when each group sends one tensor.
+    * **Ids**: a group is named by its key (``"layers.3"``); a node whose key is ``None`` stays
+      alone, with its own id.  The coarse nodes keep the common prefix of their members' module
+      paths (of those in a module) in ``meta["scopes"]``, so a coarse graph can be coarsened again.
+
+    Parameters
+    ----------
+    graph
+        The graph.
+    key
+        ``int`` d >= 1: the module at depth d of each node's module path
+        (:func:`pjpart.scopes.module_paths`; the importers record them);
+        ``"layer"``: each node's layer unit (:func:`pjpart.scopes.layer_structure`: ``embed``,
+        ``layers.0``, ..., ``head``); a function ``node id -> key``; a dict ``{node id: key}``
+        (nodes it lacks stay alone); or a list of one key per node.
+    runs
+        Group consecutive runs only (always acyclic), or every node of a key (checked).
+
+    Returns
+    -------
+    Coarsening
+        ``.graph`` (the coarse graph, same name, ``meta["coarsened"]`` saying how), ``.members``
+        (the coarse node of every node) and :meth:`Coarsening.project` (a coarse assignment on
+        the graph's nodes).
+
+    Raises
+    ------
+    GraphError
+        On a bad key, a depth key on a graph without module paths that mean anything, no layer
+        structure (``"layer"``), or (``runs=False``) a grouping that makes a cycle, naming it.
+
+    Examples
+    --------
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4, 5], sizeout=[8, 8, 8, 8, 0],
+    ...     edges=[(0, 1), (1, 2), (2, 3), (1, 3), (3, 4)],
+    ...     ids=["embed", "layers.0.attn", "layers.0.mlp", "layers.1.attn", "head"])
+    >>> c = coarsen(g, 2)
+    >>> c.graph.ids, c.graph.work.tolist(), c.graph.sizeout.tolist(), c.members.tolist()
+    (('embed', 'layers.0', 'layers.1', 'head'), [1.0, 5.0, 4.0, 5.0], [8.0, 16.0, 8.0, 0.0], [0, 1, 1, 2, 3])
+    >>> coarsen(g, "layer").graph.ids == c.graph.ids
+    True
+    >>> coarsen(g, lambda v: "a" if v in ("embed", "head") else None, runs=False).graph.n
+    Traceback (most recent call last):
+    ...
+    pjpart.errors.GraphError: coarsen: grouping by key makes a cycle (graph has a cycle through node 'a': 'a' <- ... <- 'a'); with runs=True the groups are consecutive runs, always acyclic
+    """
+    keys, what = _group_keys(graph, key)
+    order = execution_order(graph)
+    group, labels = _labels(graph, keys, order, runs)
+    count = len(labels)
+    work, params, sizeout = np.zeros(count), np.zeros(count), np.zeros(count)
+    np.add.at(work, group, graph.work)
+    np.add.at(params, group, graph.params)
+    read_outside = np.zeros(graph.n, dtype=bool)
+    edges = np.zeros((0, 2), dtype=np.int64)
+    if graph.m:
+        gu, gv = group[graph.edges[:, 0]], group[graph.edges[:, 1]]
+        cross = gu != gv
+        read_outside[graph.edges[cross, 0]] = True
+        edges = np.unique(np.stack([gu[cross], gv[cross]], axis=1), axis=0) if cross.any() else edges
+    np.add.at(sizeout, group[read_outside], graph.sizeout[read_outside])
+    sends = np.zeros(count, dtype=bool)
+    sends[group[read_outside]] = True
+    position = np.empty(graph.n, dtype=np.int64)
+    position[order] = np.arange(graph.n)
+    chain_order = np.lexsort((position, group))
+    starts = np.searchsorted(group[chain_order], np.arange(count + 1))
+    tails = chain_order[starts[1:] - 1]
+    sizeout[~sends] = graph.sizeout[tails[~sends]]
+    paths = module_paths(graph)
+    scopes = {str(labels[c]): list(common_prefix([paths[v] for v in chain_order[starts[c]:starts[c + 1]].tolist()
+                                                  if paths[v]]))  # module-less glue does not empty it
+              for c in range(count)}
+    meta = dict(graph.meta, scopes=scopes, coarsened={"key": what, "runs": runs, "nodes": graph.n})
+    try:
+        coarse = Graph.from_arrays(work=work, params=params, sizeout=sizeout, edges=edges, ids=labels,
+                                   name=graph.name, meta=meta)
+    except GraphError as exc:
+        raise GraphError(f"coarsen: grouping by key makes a cycle ({exc}); with runs=True the groups are "
+                         f"consecutive runs, always acyclic") from None
+    return Coarsening(coarse, group, chain_order.astype(np.int64), starts.astype(np.int64))
+
+
+__all__ = ["Coarsening", "coarsen", "contract_chains"]

@@ -65,7 +65,7 @@ def example_path(name: str) -> str:
 
 
 def _looks_like_path(spec: str) -> bool:
-    return os.sep in spec or "/" in spec or spec.endswith((".json", ".gz", ".pbtxt"))
+    return os.sep in spec or "/" in spec or spec.endswith((".json", ".gz", ".pbtxt", ".onnx"))
 
 
 def locate_graph(spec: str, strict: bool = False) -> tuple[Graph, str]:

@@ -1,5 +1,8 @@
 """Graph files: SPEC JSON (``.json``, gzip-compressed ``.json.gz``) read and written, every
 failure to read one a :class:`~pjpart.GraphError` naming the file and what is wrong.
+:func:`load_graph` chooses the reader by the file's extension: ``.onnx`` an ONNX model
+(:func:`pjpart.from_onnx`), ``.pbtxt`` / ``.pbtxt.gz`` a REGAL ``CostGraphDef``
+(:func:`pjpart.load_regal`), anything else SPEC JSON.
 
 >>> import os, tempfile, pjpart
 >>> path = os.path.join(tempfile.mkdtemp(), "chain.json.gz")
@@ -52,15 +55,36 @@ def _read_text(path: str) -> str:
     return text
 
 
+def _load_model_file(path: str) -> Graph:
+    """A graph from a model file read by an importer (``.onnx``, ``.pbtxt``), errors naming the file."""
+    if not os.path.exists(path):
+        raise GraphError(f"{path}: no such graph file")
+    if os.path.isdir(path):
+        raise GraphError(f"{path}: is a folder, not a graph file")
+    if path.lower().endswith(".onnx"):
+        from .importers.onnx import from_onnx as read
+    else:
+        from .importers.regal import load_regal as read
+    try:
+        return read(path)
+    except GraphError as exc:
+        raise GraphError(str(exc) if str(exc).startswith(path) else f"{path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraphError(f"{path}: cannot read graph file ({exc})") from None
+
+
 def load_graph(path: str | os.PathLike, strict: bool = False) -> Graph:
-    """Load a graph from a SPEC JSON file (``.json`` or gzip-compressed ``.json.gz``).
+    """Load a graph from a file, the reader chosen by its extension: SPEC JSON, ONNX or REGAL pbtxt.
 
     Parameters
     ----------
     path
-        The file; gzip is recognised by its magic bytes (a ``.gz`` name must be gzip).
+        The file: ``.onnx`` is an ONNX model (:func:`pjpart.from_onnx` at op granularity on the
+        H100 profile), ``.pbtxt`` or ``.pbtxt.gz`` a REGAL ``CostGraphDef`` (:func:`pjpart.load_regal`),
+        anything else (``.json``, ``.json.gz``) SPEC JSON, gzip recognised by its magic bytes (a
+        ``.gz`` name must be gzip).
     strict
-        Make an unknown node field an error instead of a ``UserWarning``.
+        Make an unknown node field of a JSON file an error instead of a ``UserWarning``.
 
     Returns
     -------
@@ -91,6 +115,8 @@ def load_graph(path: str | os.PathLike, strict: bool = False) -> Graph:
     pjpart.errors.GraphError: no/such/graph.json: no such graph file
     """
     path = os.fspath(path)
+    if path.lower().endswith((".onnx", ".pbtxt", ".pbtxt.gz")):
+        return _load_model_file(path)
     text = _read_text(path)
     try:
         data = json.loads(text)

@@ -176,6 +176,20 @@ class PartitionResult:
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1)
 
+    def export(self, format: str, out: Any = None, **options: Any) -> Any:
+        """This partition as a runtime's plan: ``stages``, ``onnx``, ``torch``, ``deepspeed``, ``megatron``
+        or ``vllm`` (:func:`pjpart.export.export`; ``graph=``, ``model=``, ``layers=`` as there).
+
+        >>> import pjpart
+        >>> g = pjpart.Graph.from_arrays(work=[1, 4, 4, 1], edges=[(0, 1), (1, 2), (2, 3)],
+        ...                              ids=["embed", "layers.0", "layers.1", "head"])
+        >>> pjpart.partition(g, k=2, seed=0).export("vllm", graph=g)["VLLM_PP_LAYER_PARTITION"]
+        '1,1'
+        """
+        from .export import export
+
+        return export(self, format, out, **options)
+
 
 def make_result(graph: Graph, assignment: Any, k: int, cost_model: CostModel, *, lower_bound: float,
                 bound_method: str, **info: Any) -> PartitionResult:

@@ -25,10 +25,11 @@ import pjpart
 MAPPED_PACKAGES = ("pjpart.kernels",)
 
 #: module -> the optional dependency its examples call (imported lazily, so the import works without it)
-NEEDS = {"pjpart.bounds.api": "cvxpy", "pjpart.bounds.stages": "cvxpy"}
+NEEDS = {"pjpart.bounds.api": "cvxpy", "pjpart.bounds.stages": "cvxpy", "pjpart.importers.onnx": "onnx",
+         "pjpart.importers.torch_export": "torch", "pjpart.export.torch_split": "torch"}
 
 #: modules whose examples take more than about 1.5 s (they compile kernels or run searches)
-SLOW = {"pjpart.evaluator", "pjpart.search.brkga_jax"}
+SLOW = {"pjpart.evaluator", "pjpart.search.brkga_jax", "pjpart.importers.torch_export", "pjpart.export.torch_split"}
 
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 

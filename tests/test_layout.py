@@ -54,7 +54,8 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 
 @pytest.mark.parametrize("room, forbidden", [("bounds", "pjpart.search"), ("kernels", "pjpart.search"),
-                                              ("importers", "pjpart.search"), ("importers", "pjpart.bounds")])
+                                              ("importers", "pjpart.search"), ("importers", "pjpart.bounds"),
+                                              ("export", "pjpart.search"), ("export", "pjpart.bounds")])
 def test_imports_point_down(room, forbidden):
     folder = KERNELS if room == "kernels" else ROOT / room
     bad = {str(p.name): sorted(n for n in _imports(p) if n.startswith(forbidden))
