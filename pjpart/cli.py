@@ -33,13 +33,15 @@ from . import __version__
 from .backends import BACKENDS
 from .compile_cache import default_cache_dir, enable_compilation_cache
 from .bounds import METHODS, lower_bound
-from .cli_cost import add_cost_flags, check_cost_flags, cost_model_of, number as _number
+from .bounds.cache import BoundCache
+from .cli_cost import (add_bound_cache_flags, add_cost_flags, bound_cache_of, check_cost_flags, cost_model_of,
+                       number as _number)
 from .examples import describe_graph, locate_graph
 from .errors import ConfigError, PjpartError
 from .cli_help import DEFAULT_BOUND_TIME, bound_epilog, partition_epilog, wrap, zoo_run_epilog
 from .cli_export import add_coarsen_flag, add_export_parser, apply_coarsen, check_coarsen, run_export
 from .search import NOT_GIVEN, PRESETS, Solver
-from .tables import format_bound, format_cost_model, format_table
+from .tables import bound_best, bound_header, bound_row, format_cost_model, format_table
 
 # ----------------------------------------------------------------------------- output
 
@@ -160,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     part.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
     _cache_flags(part)
     add_cost_flags(part)
+    add_bound_cache_flags(part)
     add_coarsen_flag(part)
     bnd = sub.add_parser("bound", help="certified lower bounds on the optimal bottleneck", formatter_class=raw,
                          description="Certified lower bounds on the optimal bottleneck of GRAPH in K stages, "
@@ -173,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     bnd.add_argument("--json", metavar="OUT", default=None, help="write the bounds as JSON (`-`: stdout)")
     bnd.add_argument("--strict", action="store_true", help="an unknown node field in the graph file is an error")
     add_cost_flags(bnd)
+    add_bound_cache_flags(bnd)
     add_coarsen_flag(bnd)
     zp = sub.add_parser("zoo", help="the bundled model zoo", formatter_class=raw,
                         description="The bundled model zoo: real architectures with H100 roofline costs.",
@@ -277,7 +281,7 @@ def _cmd_partition(args: argparse.Namespace) -> int:
     result = solver.partition(graph, args.k, cm, preset=args.preset, seed=0 if args.seed is None else args.seed,
                        time_limit=_given(args.time_limit), max_evaluations=_given(args.max_evaluations),
                        engine=_given(args.engine), quiet=args.quiet or not (sys.stderr.isatty() or args.json_progress),
-                       json_progress=args.json_progress)
+                       json_progress=args.json_progress, bound_cache=bound_cache_of(args))
     _emit(format_table(result, graph.units, source), table)
     if args.report:
         from .report import write_report
@@ -293,10 +297,14 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     graph = _load(args, table)
     cm, source = cost_model_of(graph, args)
     methods = args.method or ["auto"]
+    folder = bound_cache_of(args)
+    _emit(bound_header(graph.name, args.k), table)  # then a line per method as it ends
     bound = lower_bound(graph, args.k, cm, methods="auto" if methods == ["auto"] else
                         [m for m in methods if m != "auto"],
-                        time_limit=DEFAULT_BOUND_TIME if args.time_limit is None else args.time_limit)
-    _emit(format_bound(graph.name, bound) + "\n" + format_cost_model(cm, graph.units, source), table)
+                        time_limit=DEFAULT_BOUND_TIME if args.time_limit is None else args.time_limit,
+                        on_method=lambda r: _emit(bound_row(r), table),
+                        cache=None if folder is None else BoundCache(folder))
+    _emit(bound_best(bound) + "\n" + format_cost_model(cm, graph.units, source), table)
     if args.json:
         _write_json({"graph": graph.name, "cost_model": cm.to_json(), **bound.to_json()}, args.json)
     return 0

@@ -90,6 +90,27 @@ def check_cost_flags(args: argparse.Namespace) -> None:
             raise ConfigError(f"--devices must be profile names separated by commas, got {','.join(args.devices)!r}")
 
 
+def add_bound_cache_flags(p: argparse.ArgumentParser) -> None:
+    """``--bound-cache DIR`` / ``--no-bound-cache``: bounds kept on disk by problem."""
+    from .bounds.cache import default_bound_dir
+
+    p.add_argument("--bound-cache", metavar="DIR", default=None,
+                   help=f"keep proven bounds by problem in DIR and start from them (default: {default_bound_dir()}, "
+                        "or $PJPART_BOUND_CACHE_DIR)")
+    p.add_argument("--no-bound-cache", action="store_true", help="neither read nor write cached bounds")
+
+
+def bound_cache_of(args: argparse.Namespace) -> str | None:
+    """The bound cache folder of a run (``None``: off)."""
+    from .bounds.cache import default_bound_dir
+
+    if args.no_bound_cache:
+        if args.bound_cache is not None:
+            raise ConfigError("--bound-cache and --no-bound-cache exclude each other")
+        return None
+    return args.bound_cache or default_bound_dir()
+
+
 def _flag_of(field: str) -> str | None:
     return next((f for f, spec in {**COST_FLAGS, **STAGE_FLAGS}.items() if spec[0] == field), None)
 
@@ -134,4 +155,5 @@ def cost_model_of(graph, args: argparse.Namespace) -> tuple[CostModel, str]:
     return cm, "from " + "; ".join(parts)
 
 
-__all__ = ["COST_FLAGS", "STAGE_FLAGS", "add_cost_flags", "check_cost_flags", "cost_model_of", "number"]
+__all__ = ["COST_FLAGS", "STAGE_FLAGS", "add_bound_cache_flags", "add_cost_flags", "bound_cache_of",
+           "check_cost_flags", "cost_model_of", "number"]

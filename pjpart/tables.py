@@ -70,14 +70,24 @@ def format_table(result: PartitionResult, units: dict | None = None, cost_source
     return "\n".join(lines)
 
 
+def bound_header(graph_name: str, k: int) -> str:
+    """The first lines of :func:`format_bound` (printed before the methods run, by ``pjpart bound``)."""
+    return (f"graph {graph_name}: k={k}, lower bounds (proven <= the optimal bottleneck)\n"
+            f"{'method':<14} {'bound':>14} {'seconds':>9}  status")
+
+
+def bound_row(r: Any) -> str:
+    """One method's line of :func:`format_bound` (printed as the method ends)."""
+    return f"{r.method:<14} {r.value:>14.6g} {r.seconds:>9.2f}  {r.status}"
+
+
+def bound_best(bound: Bound) -> str:
+    return f"best: {bound.value:.6g} ({bound.method}) in {bound.seconds:.2f} s"
+
+
 def format_bound(graph_name: str, bound: Bound) -> str:
     """One line per method: value, status, seconds; then the best."""
-    lines = [f"graph {graph_name}: k={bound.k}, lower bounds (proven <= the optimal bottleneck)",
-             f"{'method':<14} {'bound':>14} {'seconds':>9}  status"]
-    for r in bound.results:
-        lines.append(f"{r.method:<14} {r.value:>14.6g} {r.seconds:>9.2f}  {r.status}")
-    lines.append(f"best: {bound.value:.6g} ({bound.method}) in {bound.seconds:.2f} s")
-    return "\n".join(lines)
+    return "\n".join([bound_header(graph_name, bound.k)] + [bound_row(r) for r in bound.results] + [bound_best(bound)])
 
 
-__all__ = ["format_bound", "format_cost_model", "format_table"]
+__all__ = ["bound_best", "bound_header", "bound_row", "format_bound", "format_cost_model", "format_table"]

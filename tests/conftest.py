@@ -11,12 +11,15 @@ def rng():
 
 @pytest.fixture(autouse=True, scope="session")
 def _compile_cache_in_tmp(tmp_path_factory):
-    """The command line keeps compiled kernels on disk; tests that run it in this process
-    write to a temporary folder, not to the user's cache."""
-    old = os.environ.get("PJPART_CACHE_DIR")
-    os.environ["PJPART_CACHE_DIR"] = str(tmp_path_factory.mktemp("compile-cache"))
+    """The command line keeps compiled kernels and bounds on disk; tests that run it in this
+    process (and the subprocesses they start) write to temporary folders, not to the user's cache."""
+    names = {"PJPART_CACHE_DIR": "compile-cache", "PJPART_BOUND_CACHE_DIR": "bound-cache"}
+    old = {name: os.environ.get(name) for name in names}
+    for name, folder in names.items():
+        os.environ[name] = str(tmp_path_factory.mktemp(folder))
     yield
-    if old is None:
-        os.environ.pop("PJPART_CACHE_DIR", None)
-    else:
-        os.environ["PJPART_CACHE_DIR"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

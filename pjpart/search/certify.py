@@ -14,6 +14,7 @@ import warnings
 
 from ..bounds import available_methods, combinatorial_bound, lower_bound
 from ..bounds.background import BackgroundBounds
+from ..bounds.cache import BoundCache
 from ..budget import Budget
 from ..errors import InfeasibleError
 from ..problem import Problem
@@ -39,6 +40,10 @@ class BoundSource:
         self.value = combinatorial_bound(problem.graph, problem.k, problem.cost_model)
         self.method = "combinatorial"
         self._pending: BackgroundBounds | None = None
+        self.cache = BoundCache(policy.cache) if policy.cache is not None else None
+        cached = self.cache.best(problem.graph, problem.k, problem.cost_model) if self.cache else None
+        if cached is not None:  # a later run of the same problem starts from what was proven
+            self._offer(cached[0], f"{cached[1]} (cached)")
 
     def request(self, upper: float) -> dict | None:
         """Arguments of :func:`pjpart.lower_bound` within the policy's time (``None`` when only
@@ -48,7 +53,7 @@ class BoundSource:
             return None
         p = self.problem
         return dict(graph=p.graph, k=p.k, cost_model=p.cost_model, methods=available_methods(names),
-                    time_limit=self.policy.seconds(self.budget.time_limit), upper_bound=upper)
+                    time_limit=self.policy.seconds(self.budget.time_limit), upper_bound=upper, cache=self.cache)
 
     def compute(self, upper: float) -> None:
         """Compute the bound here and now."""
@@ -110,6 +115,16 @@ class BoundSource:
 
     def gap(self, value: float) -> float:
         return relative_gap(value, self.value)
+
+    def for_result(self, found: float) -> tuple[float, str]:
+        """``(bound, method)`` to certify a partition of cost ``found`` with: a cached bound above
+        it is dropped with a warning (a cache written by a buggy run certifies nothing)."""
+        if self.method.endswith("(cached)") and self.value > found * (1 + 1e-9):
+            warnings.warn(f"cached bound {self.value!r} ({self.method}) is above a found partition's cost "
+                          f"{found!r}; ignored", RuntimeWarning, stacklevel=2)
+            self.value = combinatorial_bound(self.problem.graph, self.problem.k, self.problem.cost_model)
+            self.method = "combinatorial"
+        return self.value, self.method
 
     def _offer(self, value: float, method: str) -> None:
         if value > self.value:

@@ -22,6 +22,7 @@ pjpart.errors.ConfigError: setting 'population' must be an integer >= 2, got 1.5
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
@@ -112,13 +113,16 @@ class BoundPolicy:
     ``methods``: ``"auto"`` or comma-separated names of :data:`pjpart.bounds.METHODS`;
     ``share`` of the time limit, at most ``time_limit`` seconds (also the bound time of
     a run without a time limit); ``niceness`` of the bounds process once the search
-    needs every core.
+    needs every core; ``cache``: a folder of bounds kept by problem
+    (:class:`pjpart.bounds.cache.BoundCache`; ``None``: none), read at the start, written as
+    methods end.
     """
 
     methods: str = "auto"
     share: float = 0.5
     time_limit: float = 30.0
     niceness: int = 19
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.methods, str) or not self.methods.strip():
@@ -134,6 +138,8 @@ class BoundPolicy:
         _number("bound_share", self.share, 0.0, 1.0)
         _number("bound_time_limit", self.time_limit, 0.0)
         _int("bound_niceness", self.niceness, 0)
+        if self.cache is not None and not isinstance(self.cache, (str, os.PathLike)):
+            raise ConfigError(f"setting 'bound_cache' must be a folder path or None, got {self.cache!r}")
 
     def names(self) -> list[str] | str:
         """``"auto"`` or the list of method names."""
@@ -298,6 +304,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "max_evaluations": ("stop", "max_evaluations"), "target_gap": ("stop", "target_gap"),
     "bound_methods": ("bounds", "methods"), "bound_share": ("bounds", "share"),
     "bound_time_limit": ("bounds", "time_limit"), "bound_niceness": ("bounds", "niceness"),
+    "bound_cache": ("bounds", "cache"),
     "local_search": ("finish", "local_search"), "finish_share": ("finish", "share"),
     "coarse_finish_share": ("finish", "coarse_share"),
     **{name: ("", name) for name in ("islands", "migrate_every", "migrate_count", "restart_after", "tiebreak",

@@ -143,7 +143,7 @@ class Solver:
         if bounds.proves(floor.value):
             if building is not None and not building.done():
                 budget.leave(building)
-            return floor, (bounds.value, bounds.method), None
+            return floor, bounds.for_result(floor.value), None
         run = Tracker(cfg, budget, bounds, progress, callback)
         evaluator = _search(searched, cfg, run, orders, start, seed, alongside, building, floor.value)
         if coarse is None:
@@ -154,7 +154,7 @@ class Solver:
         # its window ends well within the time limit; a proof of the answer ends it at once
         bounds.collect(wait=run.stopped_by != "interrupted", found=best.value)
         bounds.stop()
-        return best, (bounds.value, bounds.method), run
+        return best, bounds.for_result(best.value), run
 
 
 def _coarsening(problem: Problem, cfg: SearchConfig) -> Coarsening | None:

@@ -1,0 +1,245 @@
+"""The bound methods behind :func:`pjpart.lower_bound`, one per name in :data:`REGISTRY`: each
+``method(request: BoundRequest, budget: Budget) -> MethodBound``, stopping by the budget.
+Their proofs are in the modules named in :mod:`pjpart.bounds.api`'s table.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..budget import Budget
+from ..cost import CostModel
+from ..errors import InfeasibleError
+from ..graph import Graph
+from .combinatorial import combinatorial_bound
+
+#: below this many seconds left a solver problem is not started
+_MIN_SOLVER_SECONDS = 0.05
+
+
+
+@dataclass(frozen=True)
+class BoundRequest:
+    """What every bound method is given: the problem, and the best bound proven before it.
+
+    Parameters
+    ----------
+    graph, k, cost_model
+        The partitioning problem.
+    max_downsets
+        ``exact-dp`` runs only on lattices with at most this many downsets.
+    floor
+        The best bound so far (``<= T*``); solver formulations add it as a valid row.
+    resume
+        The method's own unfinished result from an earlier run (a cached ``MethodBound.to_json()``):
+        ``mincut`` goes on after the nodes it did (``done``), the superblock families after the
+        coarsenings solved to optimality (``optimal_caps``); the value it had stays proven.
+    """
+
+    graph: Graph
+    k: int
+    cost_model: CostModel
+    max_downsets: int = 4096
+    floor: float = 0.0
+    resume: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MethodBound:
+    """One method's outcome: its safe value (0 when it proved nothing), status and time.
+
+    Attributes
+    ----------
+    method : str
+        The method's name (:data:`METHODS`).
+    value : float
+        Its safe lower bound; 0 when it proved nothing.
+    status : str
+        How it ended: e.g. ``"proven"``, ``"optimal"``, ``"no time"``, ``"refused"``, or the
+        solver's status.
+    seconds : float
+        The time it took.
+    detail : dict
+        Method-specific extras (e.g. ``refused_value``), added to :meth:`to_json`.
+
+    Examples
+    --------
+    >>> MethodBound("combinatorial", 9.0, "proven", 0.25).to_json()
+    {'method': 'combinatorial', 'value': 9.0, 'status': 'proven', 'seconds': 0.25}
+    """
+
+    method: str
+    value: float
+    status: str
+    seconds: float
+    detail: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"method": self.method, "value": self.value, "status": self.status,
+                "seconds": round(self.seconds, 4), **self.detail}
+
+
+def _spread(lo: int, hi: int) -> list[int]:
+    """``lo..hi`` in coverage order: middle first, then quarters, eighths, ... (each value once)."""
+    out: list[int] = []
+    seen = set()
+    spans = [(lo, hi)]
+    while spans:
+        nxt = []
+        for a, b in spans:
+            if a > b:
+                continue
+            mid = (a + b) // 2
+            if mid not in seen:
+                seen.add(mid)
+                out.append(mid)
+            nxt += [(a, mid - 1), (mid + 1, b)]
+        spans = nxt
+    return out
+
+
+def _family(request: BoundRequest, caps_list: list[tuple], budget: Budget, name: str,
+            per_problem: float | None) -> MethodBound:
+    """Max over coarsenings, each solved within the budget; the dual bound of the last one counts too."""
+    from .stages import solve_stage_problem, stage_problem
+
+    t0 = time.perf_counter()
+    best, best_caps, solved, statuses = 0.0, None, 0, set()
+    optimal = [tuple(c) for c in request.resume.get("optimal_caps", [])]
+    if optimal:  # solved by an earlier run: their best value stays proven
+        best, best_caps = float(request.resume.get("value", 0.0)), request.resume.get("caps")
+    for caps in [c for c in caps_list if tuple(c) not in optimal]:
+        left = budget.remaining()
+        if left <= _MIN_SOLVER_SECONDS:
+            break
+        limit = left if per_problem is None else min(left, per_problem)
+        sol = solve_stage_problem(stage_problem(request.graph, caps, request.cost_model, floor=request.floor),
+                                  time_limit=limit)
+        solved += 1
+        statuses.add(sol.status)
+        if sol.status == "optimal":
+            optimal.append(tuple(caps))
+        if sol.bound > best:
+            best, best_caps = sol.bound, caps
+    done = len(set(optimal) & {tuple(c) for c in caps_list})
+    status = "optimal" if done == len(caps_list) else (
+        f"partial ({done}/{len(caps_list)} coarsenings)" if solved or done else "no time")
+    return MethodBound(name, best, status, time.perf_counter() - t0,
+                       {"caps": list(best_caps) if best_caps else None, "solved": solved,
+                        "optimal_caps": [list(c) for c in optimal]})
+
+
+def _combinatorial(request: BoundRequest, budget: Budget) -> MethodBound:
+    t0 = time.perf_counter()
+    value = combinatorial_bound(request.graph, request.k, request.cost_model)
+    return MethodBound("combinatorial", value, "proven", time.perf_counter() - t0)
+
+
+def _mincut(request: BoundRequest, budget: Budget) -> MethodBound:
+    from .mincut import node_closure_values
+
+    t0 = time.perf_counter()
+    n = request.graph.n
+    before = int(request.resume.get("done", 0))  # nodes an earlier run did, heaviest first as here
+    order = np.argsort(-request.graph.work)
+    vals, done = node_closure_values(request.graph, request.cost_model, budget.stopper(), nodes=order[before:])
+    value = max(float(vals.max(initial=0.0)), float(request.resume.get("value", 0.0)) if before else 0.0)
+    done += before
+    status = "proven" if done == n else f"partial ({done}/{n} nodes)"
+    return MethodBound("mincut", value, status, time.perf_counter() - t0, {"done": done})
+
+
+def _exact_dp(request: BoundRequest, budget: Budget) -> MethodBound:
+    from ..lattice import exact_partition
+
+    t0 = time.perf_counter()
+    exact = exact_partition(request.graph, request.k, request.cost_model, request.max_downsets,
+                            should_stop=budget.stopper())
+    if exact is None:
+        status = "no time" if budget.expired() else f"skipped (more than {request.max_downsets} downsets)"
+        return MethodBound("exact-dp", 0.0, status, time.perf_counter() - t0)
+    if not math.isfinite(exact[0]):
+        caps = request.cost_model.stage_memory_limit
+        limit = f"stage_memory_limit {list(caps)}" if caps else f"memory_limit {request.cost_model.memory_limit:g}"
+        raise InfeasibleError(f"no feasible partition: the exact DP over all downsets finds none with "
+                              f"k = {request.k} stages of {limit}")
+    return MethodBound("exact-dp", exact[0], "optimal", time.perf_counter() - t0)
+
+
+def _solver_time_left(name: str, budget: Budget, t0: float) -> MethodBound | None:
+    """Import CVXPY, then a "no time" result when too little time is left for a problem (else None)."""
+    import cvxpy  # noqa: F401  (its first import is slow: counted before a problem's time limit is set)
+
+    if budget.remaining() <= _MIN_SOLVER_SECONDS:
+        return MethodBound(name, 0.0, "no time", time.perf_counter() - t0)
+    return None
+
+
+def _superblock(request: BoundRequest, budget: Budget, name: str, caps: Callable[[int], list[tuple]]) -> MethodBound:
+    t0 = time.perf_counter()
+    # one coarsening may not eat the whole budget: a later, better one would never run
+    per = max(1.0, budget.remaining() / 4)
+    late = _solver_time_left(name, budget, t0)
+    if late is not None:
+        return late
+    if request.k == 1:
+        return MethodBound(name, 0.0, "skipped (k = 1)", 0.0)
+    return _family(request, caps(request.k), budget, name, per)
+
+
+def _superblock2(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _superblock(request, budget, "superblock2", lambda k: [(c, k - c) for c in _spread(1, k - 1)])
+
+
+def _superblock3(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _superblock(request, budget, "superblock3", lambda k: [(b, 1, k - 1 - b) for b in _spread(0, k - 1)])
+
+
+def _whole(request: BoundRequest, budget: Budget, name: str, integer: bool) -> MethodBound:
+    """The exact stage-assignment problem (the MIP, or its LP relaxation) with all the time left."""
+    t0 = time.perf_counter()
+    late = _solver_time_left(name, budget, t0)
+    if late is not None:
+        return late
+    from .stages import solve_stage_problem, stage_problem
+
+    left = budget.remaining()
+    if left <= _MIN_SOLVER_SECONDS:
+        return MethodBound(name, 0.0, "no time", 0.0)
+    prob = stage_problem(request.graph, (1,) * request.k, request.cost_model, integer=integer, floor=request.floor)
+    sol = solve_stage_problem(prob, time_limit=left)
+    return MethodBound(name, sol.bound, sol.status, time.perf_counter() - t0)
+
+
+def _lp(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _whole(request, budget, "lp", integer=False)
+
+
+def _mip(request: BoundRequest, budget: Budget) -> MethodBound:
+    return _whole(request, budget, "mip", integer=True)
+
+
+#: every bound method, by name: ``method(request, budget) -> MethodBound``, stopping by the budget
+REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
+    "combinatorial": _combinatorial,
+    "mincut": _mincut,
+    "exact-dp": _exact_dp,
+    "superblock2": _superblock2,
+    "superblock3": _superblock3,
+    "lp": _lp,
+    "mip": _mip,
+}
+#: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
+METHODS = tuple(REGISTRY)
+#: what ``methods="auto"`` runs, in this order
+AUTO = ("combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "mip")
+#: the methods that run without CVXPY
+SOLVER_FREE = ("combinatorial", "mincut", "exact-dp")
+
+
+__all__ = ["AUTO", "METHODS", "REGISTRY", "SOLVER_FREE", "BoundRequest", "MethodBound"]
