@@ -255,4 +255,12 @@ def coarsen(graph: Graph, key: Any, runs: bool = True) -> Coarsening:
     return Coarsening(coarse, group, chain_order.astype(np.int64), starts.astype(np.int64))
 
 
-__all__ = ["Coarsening", "coarsen", "contract_chains"]
+def at_module_depth(graph: Graph, depth: int) -> Graph:
+    """An importer's module granularity: ``graph`` grouped by module at ``depth``
+    (:func:`coarsen`), recorded in its ``meta``."""
+    coarse = coarsen(graph, depth).graph
+    coarse.meta.update(granularity="module", depth=depth)
+    return coarse
+
+
+__all__ = ["Coarsening", "at_module_depth", "coarsen", "contract_chains"]

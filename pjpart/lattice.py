@@ -168,19 +168,44 @@ def _stage_dp(graph: Graph, bits: np.ndarray, k: int, cost_model: CostModel,
     return F, arg
 
 
+#: above this many downsets the column DP of :mod:`pjpart.lattice_dp` runs (no ``D x D`` table)
+DENSE_MAX_DOWNSETS = 512
+
+
 def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: int = 1024,
-                    should_stop: Callable[[], bool] | None = None) -> tuple[float, np.ndarray] | None:
+                    should_stop: Callable[[], bool] | None = None,
+                    reduce: bool = True, upper: float = np.inf,
+                    seconds: float = np.inf) -> tuple[float, np.ndarray] | None:
     """``(optimum, assignment)`` by the downset DP, or ``None`` if the graph has more than
     ``max_downsets`` downsets or ``should_stop()`` ends it first (asked every 64 rows of the
     block costs and at each stage).
 
-    The value returned is recomputed from the assignment by the reference
+    With ``reduce`` the DP runs on :func:`pjpart.reduce.reduce_graph`'s graph (the same
+    optimum, often a far smaller lattice: cheap mask and pooling nodes merged) and the answer
+    is projected back.  The value returned is recomputed from the assignment by the reference
     evaluator, so it is exactly the cost of a feasible partition.  On a heterogeneous
-    pipeline stage ``b`` prices its block with its own device (:func:`_stage_dp`).
+    pipeline stage ``b`` prices its block with its own device (:func:`_stage_dp`).  Lattices
+    above :data:`DENSE_MAX_DOWNSETS` go to :func:`pjpart.lattice_dp.large_exact_partition`,
+    pruned by ``upper`` (a known partition's cost; the optimum is never pruned), and not
+    started when estimated to need more than ``seconds``.
     """
-    sets = downsets(graph, max_downsets)
+    if reduce:
+        from .reduce import reduce_graph
+
+        reduced = reduce_graph(graph, cost_model, k)
+        if reduced.graph.n < graph.n:
+            found = exact_partition(reduced.graph, k, cost_model, max_downsets, should_stop, False, upper, seconds)
+            if found is None or not np.isfinite(found[0]):
+                return found
+            assignment = reduced.project(found[1])
+            return float(evaluate(graph, assignment, k, cost_model).max()), assignment
+    sets = downsets(graph, min(max_downsets, DENSE_MAX_DOWNSETS))
     if sets is None:
-        return None
+        if max_downsets <= DENSE_MAX_DOWNSETS:
+            return None
+        from .lattice_dp import large_exact_partition
+
+        return large_exact_partition(graph, k, cost_model, max_downsets, upper, should_stop, seconds)
     D = len(sets)
     bits = mask_bits(sets, graph.n)
     if cost_model.heterogeneous:

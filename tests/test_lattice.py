@@ -83,3 +83,42 @@ def test_exact_solvers_agree(rng):
         dp_value, dp_assignment = exact_partition(g, k, cm)
         assert abs(dp_value - opt) <= 1e-12 * max(1, opt)
         assert abs(evaluate(g, dp_assignment, k, cm).max() - opt) <= 1e-12 * max(1, opt)
+
+
+def test_the_column_dp_is_exact_with_and_without_an_upper_bound():
+    """pjpart.lattice_dp against exhaustive search: scalar and per-stage models, memory caps,
+    upper bounds at, above and far above the optimum (pruning must never lose it)."""
+    import math
+
+    from pjpart.lattice_dp import large_exact_partition
+    from pjpart.reference import exhaustive_partition
+
+    from cases import cost_setting, fixed_shape_dag, stage_setting
+
+    rng = np.random.default_rng(21)
+    for trial in range(600):
+        n = int(rng.integers(2, 9))
+        g = fixed_shape_dag(rng, n, int(rng.integers(n - 1, min(n * (n - 1) // 2, 2 * n) + 1)))
+        k = int(rng.integers(1, 6))
+        cm = stage_setting(rng, k, g, trial) if trial % 2 else cost_setting(rng, trial)
+        best, _ = exhaustive_partition(g, k, cm)
+        upper = best * (1 + rng.choice([0.0, 0.1, 1.0])) if math.isfinite(best) and trial % 3 else math.inf
+        value, assignment = large_exact_partition(g, k, cm, 10 ** 5, upper=upper)
+        assert value == pytest.approx(best, rel=1e-9, abs=1e-300) or (math.isinf(best) and math.isinf(value))
+        if math.isfinite(value):
+            assert evaluate(g, assignment, k, cm).max() == value
+
+
+def test_the_column_dp_gives_up_past_its_limits(monkeypatch):
+    from pjpart.lattice_dp import large_exact_partition
+
+    from cases import fixed_shape_dag
+
+    g = fixed_shape_dag(np.random.default_rng(5), 16, 18)
+    assert len(downsets(g, 10 ** 5)) > 256  # more than one chunk of columns
+    assert large_exact_partition(g, 4, CostModel(), max_downsets=3) is None
+    assert large_exact_partition(g, 4, CostModel(), 10 ** 5, seconds=1e-9) is None  # estimated too long
+    assert large_exact_partition(g, 4, CostModel(), 10 ** 5, should_stop=lambda: True) is None
+    value, _ = large_exact_partition(g, 4, CostModel(), 10 ** 5)
+    monkeypatch.setattr(pjpart.lattice, "DENSE_MAX_DOWNSETS", 10 ** 5)  # the D x D table DP as the reference
+    assert value == pytest.approx(exact_partition(g, 4, CostModel(), 10 ** 5, reduce=False)[0], rel=1e-12)

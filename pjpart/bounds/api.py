@@ -48,6 +48,7 @@ Example
 from __future__ import annotations
 
 import importlib.util
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from ..cost import CostModel, check_feasible, cost_model_for
 from ..errors import ConfigError
 from ..result import PROOF_TOLERANCE
 from ..graph import Graph, check_k
+from ..reduce import reduce_graph
 from .cache import BoundCache, is_final
 from .methods import AUTO, METHODS, REGISTRY, SOLVER_FREE, BoundRequest, MethodBound
 
@@ -152,7 +154,7 @@ def available_methods(methods: str | Sequence[str] = "auto") -> tuple[str, ...]:
 
 def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, methods="auto",
                 time_limit: float | None = 30.0, upper_bound: float | None = None, strict: bool = False,
-                max_downsets: int = 4096, on_method: Callable[[MethodBound], None] | None = None,
+                max_downsets: int = 100_000, on_method: Callable[[MethodBound], None] | None = None,
                 cache: BoundCache | None = None) -> Bound:
     """A lower bound on the optimal bottleneck of ``graph`` into ``k`` stages.
 
@@ -213,6 +215,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
     k = check_k(k)
     cm = cost_model or cost_model_for(graph)
     check_feasible(graph, cm, k)
+    reduced = reduce_graph(graph, cm, k).graph  # the same optimum, so the same bounds hold (pjpart.reduce)
     names = _names(methods)
     if "combinatorial" not in names:
         names.insert(0, "combinatorial")
@@ -230,7 +233,9 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             rec = cached[name]
             res = MethodBound(name, float(rec["value"]), rec["status"] + " (cached)", 0.0)
         else:
-            res = REGISTRY[name](BoundRequest(graph, k, cm, max_downsets, best.value, cached.get(name, {})), budget)
+            request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}),
+                                   math.inf if upper_bound is None else float(upper_bound))
+            res = REGISTRY[name](request, budget)
             if cache is not None and res.status != "refused" and (res.value > 0 or is_final(res.status)):
                 cache.store(graph, k, cm, res)
         if upper_bound is not None and res.value > upper_bound * (1 + 1e-9):

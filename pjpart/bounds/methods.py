@@ -35,6 +35,8 @@ class BoundRequest:
         ``exact-dp`` runs only on lattices with at most this many downsets.
     floor
         The best bound so far (``<= T*``); solver formulations add it as a valid row.
+    upper
+        A known partition's cost (``inf``: none): the large lattice DP prunes by it.
     resume
         The method's own unfinished result from an earlier run (a cached ``MethodBound.to_json()``):
         ``mincut`` goes on after the nodes it did (``done``), the superblock families after the
@@ -44,9 +46,10 @@ class BoundRequest:
     graph: Graph
     k: int
     cost_model: CostModel
-    max_downsets: int = 4096
+    max_downsets: int = 100_000
     floor: float = 0.0
     resume: dict = field(default_factory=dict)
+    upper: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -159,9 +162,10 @@ def _exact_dp(request: BoundRequest, budget: Budget) -> MethodBound:
 
     t0 = time.perf_counter()
     exact = exact_partition(request.graph, request.k, request.cost_model, request.max_downsets,
-                            should_stop=budget.stopper())
+                            should_stop=budget.stopper(), upper=request.upper, seconds=budget.remaining())
     if exact is None:
-        status = "no time" if budget.expired() else f"skipped (more than {request.max_downsets} downsets)"
+        status = "no time" if budget.expired() else \
+            f"skipped (more than {request.max_downsets} downsets, or more than the time left)"
         return MethodBound("exact-dp", 0.0, status, time.perf_counter() - t0)
     if not math.isfinite(exact[0]):
         caps = request.cost_model.stage_memory_limit
@@ -169,6 +173,30 @@ def _exact_dp(request: BoundRequest, budget: Budget) -> MethodBound:
         raise InfeasibleError(f"no feasible partition: the exact DP over all downsets finds none with "
                               f"k = {request.k} stages of {limit}")
     return MethodBound("exact-dp", exact[0], "optimal", time.perf_counter() - t0)
+
+
+def _relaxed_dp(request: BoundRequest, budget: Budget) -> MethodBound:
+    """The exact DP on the graph less its cheapest sources and sinks (a relaxation, proof in
+    :func:`pjpart.reduce.drop_free_nodes`), when that lattice fits and the graph's own does not."""
+    from ..lattice import downsets, exact_partition
+    from ..reduce import drop_free_nodes
+
+    t0 = time.perf_counter()
+    g, k, cm = request.graph, request.k, request.cost_model
+    if downsets(g, request.max_downsets) is not None:
+        return MethodBound("relaxed-dp", 0.0, "skipped (exact-dp fits)", time.perf_counter() - t0)
+    scale = max(request.floor, combinatorial_bound(g, k, cm))
+    relaxed = drop_free_nodes(g, cm, k, request.max_downsets, scale)
+    if relaxed is None:
+        return MethodBound("relaxed-dp", 0.0, f"skipped (more than {request.max_downsets} downsets)",
+                           time.perf_counter() - t0)
+    exact = exact_partition(relaxed[0], k, cm, request.max_downsets, should_stop=budget.stopper(), upper=request.upper,
+                            seconds=budget.remaining())
+    if exact is None:
+        return MethodBound("relaxed-dp", 0.0, "no time", time.perf_counter() - t0)
+    value = float(exact[0]) if math.isfinite(exact[0]) else 0.0
+    return MethodBound("relaxed-dp", value, f"proven ({relaxed[1]} nodes dropped)", time.perf_counter() - t0,
+                       {"dropped": relaxed[1]})
 
 
 def _solver_time_left(name: str, budget: Budget, t0: float) -> MethodBound | None:
@@ -229,6 +257,7 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
     "combinatorial": _combinatorial,
     "mincut": _mincut,
     "exact-dp": _exact_dp,
+    "relaxed-dp": _relaxed_dp,
     "superblock2": _superblock2,
     "superblock3": _superblock3,
     "lp": _lp,
@@ -237,9 +266,9 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
 #: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
 METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
-AUTO = ("combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "mip")
+AUTO = ("combinatorial", "mincut", "exact-dp", "relaxed-dp", "superblock2", "superblock3", "mip")
 #: the methods that run without CVXPY
-SOLVER_FREE = ("combinatorial", "mincut", "exact-dp")
+SOLVER_FREE = ("combinatorial", "mincut", "exact-dp", "relaxed-dp")
 
 
 __all__ = ["AUTO", "METHODS", "REGISTRY", "SOLVER_FREE", "BoundRequest", "MethodBound"]

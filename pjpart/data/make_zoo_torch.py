@@ -15,11 +15,19 @@ and imported through one of the two new importers:
 * ``vit-s16-torch``: ViT-S/16 (12 layers, 6 heads, 384 wide), batch 1, through
   :func:`pjpart.from_torch` (``torch.export`` and ``FlopCounterMode``) at module depth 2;
 * ``mixer-b16-torch``: MLP-Mixer-B/16 (Tolstikhin et al., 2021), batch 1, through
-  :func:`pjpart.from_torch` at module depth 2.
+  :func:`pjpart.from_torch` at module depth 2;
+* ``gpt-decoder-op``: a decoder-only transformer (GPT/Llama-like: token and learned position
+  embeddings, 16 pre-norm blocks of RMSNorm, causal attention with q/k/v/o projections and
+  ``scaled_dot_product_attention``, SwiGLU MLP; 1024 wide, 16 heads, MLP 2816, vocabulary 32000,
+  untied head: 272M parameters), 1 x 512 tokens, through :func:`pjpart.from_torch` at op granularity;
+* ``moe-op``: the same decoder with 4 blocks whose MLP is a mixture of 8 SwiGLU experts with
+  expert-choice routing (Zhou et al., 2022): each expert takes its 128 best tokens (top-2's share
+  of 512), so shapes are static and every expert computes on its share only; op granularity.
 
 Costs are the H100 profile's.  The graphs keep their module paths (``meta["scopes"]``), so
-their partitions export to the runtimes (:mod:`pjpart.export`).  ``--only NAME`` rebuilds some;
-the index is rebuilt for the whole folder.
+their partitions export to the runtimes (:mod:`pjpart.export`).  ``NAME ...`` (or ``--only
+NAME ...``) rebuilds some: ``python -m pjpart.data.make_zoo_torch gpt-decoder-op moe-op``;
+the index is rebuilt for the whole folder (from the files, so the others' entries stay as they are).
 """
 
 from __future__ import annotations
@@ -177,6 +185,98 @@ class Mixer(nn.Module):
         return self.head(self.norm(x).mean(1))
 
 
+class RMSNorm(nn.Module):
+    """Written out (square, mean, rsqrt, scale), as a Llama checkpoint's modelling code does."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.gate_proj, self.up_proj = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(dim, dim, bias=False) for _ in range(4))
+
+    def forward(self, x):
+        b, s, d = x.shape
+        q, k, v = (p(x).view(b, s, self.heads, d // self.heads).transpose(1, 2)
+                   for p in (self.q_proj, self.k_proj, self.v_proj))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(y.transpose(1, 2).reshape(b, s, d))
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp: nn.Module) -> None:
+        super().__init__()
+        self.input_norm, self.attn = RMSNorm(dim), CausalSelfAttention(dim, heads)
+        self.post_attention_norm, self.mlp = RMSNorm(dim), mlp
+
+    def forward(self, x):
+        x = x + self.attn(self.input_norm(x))
+        return x + self.mlp(self.post_attention_norm(x))
+
+
+class ExpertChoiceMoE(nn.Module):
+    """Mixture of experts with expert-choice routing (Zhou et al., 2022): static shapes for ``torch.export``.
+
+    The router's softmax scores every (token, expert); each expert takes its ``capacity`` best
+    tokens (``topk`` over its column: ``tokens * top_k / experts``, top-2's share), runs its SwiGLU
+    on them alone and adds the gated outputs back at their rows (``index_add``).
+    """
+
+    def __init__(self, dim: int, hidden: int, experts: int = 8, top_k: int = 2, tokens: int = 512) -> None:
+        super().__init__()
+        self.capacity = tokens * top_k // experts
+        self.router = nn.Linear(dim, experts, bias=False)
+        self.experts = nn.ModuleList(SwiGLU(dim, hidden) for _ in range(experts))
+
+    def forward(self, x):
+        b, s, d = x.shape
+        flat = x.reshape(b * s, d)
+        scores = self.router(flat).softmax(-1)
+        out = torch.zeros_like(flat)
+        for e, expert in enumerate(self.experts):
+            weight, rows = scores[:, e].topk(self.capacity)
+            out = out.index_add(0, rows, expert(flat.index_select(0, rows)) * weight.unsqueeze(-1))
+        return out.view(b, s, d)
+
+
+class Decoder(nn.Module):
+    """A decoder-only transformer: token and learned position embeddings, pre-norm blocks (causal
+    attention, then a SwiGLU MLP, or ``experts`` of them routed by :class:`ExpertChoiceMoE`), final
+    norm, untied LM head."""
+
+    def __init__(self, vocab: int = 32000, dim: int = 1024, layers: int = 16, heads: int = 16, hidden: int = 2816,
+                 seq: int = 512, experts: int = 0, top_k: int = 2) -> None:
+        super().__init__()
+        self.embed_tokens, self.embed_positions = nn.Embedding(vocab, dim), nn.Embedding(seq, dim)
+        self.layers = nn.ModuleList(
+            DecoderBlock(dim, heads, ExpertChoiceMoE(dim, hidden, experts, top_k, seq) if experts else
+                         SwiGLU(dim, hidden)) for _ in range(layers))
+        self.norm, self.lm_head = RMSNorm(dim), nn.Linear(dim, vocab, bias=False)
+
+    def forward(self, tokens):
+        x = self.embed_tokens(tokens) + self.embed_positions(torch.arange(tokens.shape[1]))
+        for block in self.layers:
+            x = block(x)
+        return self.lm_head(self.norm(x))
+
+
 def via_onnx(model: nn.Module, example: torch.Tensor, name: str, granularity: str, depth: int):
     from pjpart import from_onnx
 
@@ -203,6 +303,14 @@ MODELS = {
                       "ViT-S/16 in PyTorch -> pjpart.from_torch (torch.export, module depth 2)"),
     "mixer-b16-torch": (Mixer, lambda: torch.randn(1, 3, 224, 224), via_torch, "module", 2, "mlp",
                         "MLP-Mixer-B/16 in PyTorch -> pjpart.from_torch (torch.export, module depth 2)"),
+    "gpt-decoder-op": (Decoder, lambda: torch.randint(0, 32000, (1, 512)), via_torch, "op", 1, "transformer",
+                       "decoder-only transformer (16 layers, 16 heads, 1024 wide, SwiGLU 2816, RMSNorm, 512 "
+                       "tokens) in PyTorch -> pjpart.from_torch (torch.export, op granularity)"),
+    "moe-op": (lambda: Decoder(layers=4, experts=8, top_k=2), lambda: torch.randint(0, 32000, (1, 512)), via_torch,
+               "op", 1, "transformer",
+               "mixture-of-experts decoder (4 layers, 1024 wide, 8 SwiGLU experts of 2816 with expert-choice "
+               "routing at top-2 capacity, 512 tokens) in PyTorch -> pjpart.from_torch (torch.export, op "
+               "granularity)"),
 }
 
 
@@ -218,15 +326,22 @@ def build(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help="models to build (default: all)")
     ap.add_argument("--only", nargs="*", default=None)
     args = ap.parse_args(argv)
+    only = None if args.only is None and not args.names else set(args.names) | set(args.only or ())
+    unknown = sorted(only - set(MODELS)) if only else []
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     for name, (_, _, _, granularity, _, family, source) in MODELS.items():
-        if args.only is not None and name not in args.only:
+        if only is not None and name not in only:
             continue
         t0 = time.perf_counter()
         g, shape = build(name)
+        # the zoo's op-level graphs are the ``-op`` ones (``zoo.names(granularity="op")``)
+        level = "op" if name.endswith("-op") else "layer"
         write(g, name, {"source": source, "family": family, "batch_size": shape[0], "input_shape": [list(shape)],
-                        "hardware": "h100", "granularity": "layer", "n": g.n, "m": g.m, "dtype": "float32"})
+                        "hardware": "h100", "granularity": level, "n": g.n, "m": g.m, "dtype": "float32"})
         print(f"{name:<18} n={g.n:>5} m={g.m:>5} GFLOP={g.meta['flops'] / 1e9:8.2f} "
               f"params={g.params.sum() / 1e6:8.1f} MB  {time.perf_counter() - t0:5.1f} s", flush=True)
     from pjpart.zoo import build_index

@@ -328,11 +328,9 @@ def from_onnx(model: Any, granularity: str = "op", depth: int = 1, hardware: Any
     graph.meta["opset"] = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=None)
     if granularity == "op":
         return graph
-    from ..coarsen import coarsen
+    from ..coarsen import at_module_depth
 
-    coarse = coarsen(graph, depth).graph
-    coarse.meta.update(granularity="module", depth=depth)
-    return coarse
+    return at_module_depth(graph, depth)
 
 
 def _to_graph(st: Structure, shapes: dict, hw: Any, name: str) -> Graph:

@@ -160,11 +160,9 @@ def from_torch(module: Any, example_inputs: Any = (), granularity: str = "op", d
     graph = _to_graph(program, hw, name or type(module).__name__, torch)
     if granularity == "op":
         return graph
-    from ..coarsen import coarsen
+    from ..coarsen import at_module_depth
 
-    coarse = coarsen(graph, depth).graph
-    coarse.meta.update(granularity="module", depth=depth)
-    return coarse
+    return at_module_depth(graph, depth)
 
 
 def _to_graph(program: Any, hw: Any, name: str, torch: Any) -> Graph:

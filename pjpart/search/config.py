@@ -243,7 +243,7 @@ class SearchConfig:
     tiebreak: bool = True
     target_generations: int | None = None
     engine: str = "auto"
-    exact_max_downsets: int = 2048
+    exact_max_downsets: int = 10_000
     coarsen_min_nodes: int = 0
     description: str = ""
 

@@ -34,7 +34,7 @@ from ..cost import CostModel, stages_needed
 from ..errors import ConfigError, InfeasibleError
 from ..evaluator import Evaluator
 from ..graph import Graph
-from ..lattice import exact_partition
+from ..lattice import DENSE_MAX_DOWNSETS, exact_partition
 from ..problem import Problem
 from ..reference import order_to_keys
 from ..result import PartitionResult
@@ -121,12 +121,9 @@ class Solver:
                coarse: Coarsening | None) -> tuple[Candidate, tuple, Tracker | None]:
         """The stages between validation and certification: ``(best, (bound, bound method), run)``,
         ``run`` being ``None`` when no search ran (exact, or a seed order proven optimal)."""
-        if cfg.exact_max_downsets:
-            exact = exact_partition(problem.graph, problem.k, problem.cost_model, cfg.exact_max_downsets,
-                                    should_stop=budget.stopper())
-            if exact is not None:
-                order = problem.graph.topological_order()
-                return Candidate(exact[1], exact[0], order, "exact"), (exact[0], "exact-dp"), None
+        exact = _exact(problem, cfg, budget)
+        if exact is not None:
+            return exact, (exact.value, "exact-dp"), None
         searched = problem if coarse is None else Problem(coarse.graph, problem.k, problem.cost_model)
         orders = seed_orders(searched.graph)
         # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the seeds are sliced
@@ -155,6 +152,30 @@ class Solver:
         bounds.collect(wait=run.stopped_by != "interrupted", found=best.value)
         bounds.stop()
         return best, bounds.for_result(best.value), run
+
+
+#: a run shorter than this does not start the column DP (loading its compiled loop takes a
+#: third of a second from numba's cache, two seconds without)
+LARGE_EXACT_MIN_SECONDS = 3.0
+
+
+def _exact(problem: Problem, cfg: SearchConfig, budget: Budget) -> Candidate | None:
+    """The optimum by the lattice DP when the (reduced) graph has at most ``exact_max_downsets``
+    downsets: small lattices at once (the dense DP), larger ones by the column DP pruned by the
+    best seed order's cost, within half the time limit (else the search gets the time back)."""
+    if not cfg.exact_max_downsets:
+        return None
+    g, k, cm = problem.graph, problem.k, problem.cost_model
+    found = exact_partition(g, k, cm, min(cfg.exact_max_downsets, DENSE_MAX_DOWNSETS), budget.stopper())
+    if found is None and cfg.exact_max_downsets > DENSE_MAX_DOWNSETS and not (
+            budget.limited and budget.time_limit < LARGE_EXACT_MIN_SECONDS):
+        upper = seed_candidate(problem, seed_orders(g)).value
+        within = budget.within(0.5 * budget.time_limit) if budget.limited else budget
+        found = exact_partition(g, k, cm, cfg.exact_max_downsets, within.stopper(), upper=upper,
+                                seconds=within.remaining())
+    if found is None:
+        return None
+    return Candidate(found[1], found[0], g.topological_order(), "exact")
 
 
 def _coarsening(problem: Problem, cfg: SearchConfig) -> Coarsening | None:

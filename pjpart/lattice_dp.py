@@ -1,0 +1,260 @@
+"""The downset DP for large lattices (10^4-10^5 downsets and more): column by column, pruned
+by a known partition's cost, with every block's cost priced from the two downsets' frontiers.
+
+The DP of :mod:`pjpart.lattice`, ``F_b(I) = min over downsets J <= I of max(F_{b-1}(J),
+f_b(I - J))``, holds an ``D x D`` block-cost table there: 10 GB at ``D = 35,000``.  Here:
+
+* **Columns.**  Downsets sorted by size: every ``J < I`` comes before ``I``, so its row of
+  ``F`` is final when ``I`` is priced (``J = I``, an empty stage, reads ``F_{b-1}(I)``, set
+  just before for the same column).  Memory ``O(k D + D n)`` bytes.
+* **Pruning by an upper bound** ``U`` (a partition's cost; ``inf``: none).  A block costs at
+  least its work at the fastest speed, so only ``J`` with ``work(I) - work(J) <= U * fastest``
+  can serve: ``J`` is searched among the downsets sorted by work in that window, then kept if
+  ``J <= I`` (a bitset test).  States worth more than ``U`` are dropped.  The partition of cost
+  ``U`` is a chain of downsets all within these limits, so the optimum is never pruned: the
+  result is exact (and equal to ``U`` when nothing is better).
+* **Block costs from frontiers.**  Write ``P(X)`` for the producers in ``X`` with a consumer
+  outside ``X`` and ``C_X(u)`` for the number of ``u``'s consumers in ``X``.  For ``J <= I``
+  (so producers feeding ``I - J`` from outside lie in ``J``, and consumers of ``I - J`` outside
+  it lie outside ``I``)::
+
+      out(I - J) = sum_{u in P(I)} s(u) - sum_{u in P(I) & J} s(u)
+      in(I - J)  = sum_{u in P(J)} s(u) [C_I(u) > C_J(u)]
+
+  so a pair costs ``O(|P(I)| + |P(J)|)``, the frontiers' widths, not ``O(n)``.
+
+>>> import pjpart
+>>> from pjpart.lattice import exact_partition
+>>> from pjpart.generators import dnn_like
+>>> g = dnn_like(40, seed=2)
+>>> value, _ = large_exact_partition(g, 4, pjpart.CostModel(), 10 ** 5)
+>>> bool(abs(value - exact_partition(g, 4, pjpart.CostModel(), 10 ** 5, reduce=False)[0]) <= 1e-9 * value)
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable
+
+import numpy as np
+from .cost import CostModel, evaluate
+from .graph import Graph
+from .lattice import downsets
+
+
+class _Lattice:
+    """Downsets as packed bit rows (``words``), with their sums and frontiers ``P(X)``; and each
+    node's consumers as a bit row (``consumers``), so ``C_I(u) > C_J(u)``, a consumer of ``u`` in
+    ``I - J``, is ``consumers[u] & I & ~J != 0``: memory ``O(D (n / 64 + width))``."""
+
+    def __init__(self, graph: Graph, sets: list[int]) -> None:
+        n = graph.n
+        self.n = n
+        nbytes = -(-(n + 1) // 64) * 8  # room for the dummy node n that pads the frontiers
+        raw = np.frombuffer(b"".join(m.to_bytes(nbytes, "little") for m in sets), dtype=np.uint8)
+        self.words = raw.reshape(len(sets), nbytes).view(np.uint64).copy()       # (D, W)
+        cons = np.zeros((n + 1, nbytes * 8), dtype=bool)
+        if graph.m:
+            cons[graph.edges[:, 0], graph.edges[:, 1]] = True
+        self.consumers = np.packbits(cons, axis=1, bitorder="little").view(np.uint64)  # (n + 1, W)
+        self.work, self.params = np.zeros(len(sets)), np.zeros(len(sets))
+        for lo in range(0, len(sets), 4096):  # in chunks: (rows, n) bits at a time
+            bits = self._bits(lo)
+            self.work[lo: lo + 4096], self.params[lo: lo + 4096] = bits @ graph.work, bits @ graph.params
+        self.graph = graph
+
+    def _bits(self, lo: int) -> np.ndarray:
+        rows = self.words[lo: lo + 4096].view(np.uint8)
+        return np.unpackbits(rows, axis=1, bitorder="little")[:, : self.n].astype(bool)
+
+    def prepare(self) -> None:
+        """The frontiers (after the time estimate, which needs only the bits and the work)."""
+        n, fronts = self.n, []
+        for lo in range(0, len(self.words), 4096):
+            outside = (self.consumers[None, :n, :] & ~self.words[lo: lo + 4096, None, :]).any(axis=2)
+            fronts.append(self._bits(lo) & outside)                                # P(X)
+        front = np.concatenate(fronts)
+        width = max(1, int(front.sum(axis=1).max()))
+        self.front = np.full((len(self.words), width), n, dtype=np.int64)
+        rows, cols = np.nonzero(front)
+        self.front[rows, np.arange(len(rows)) - np.searchsorted(rows, rows)] = cols
+        self.size = np.r_[self.graph.sizeout, 0.0]
+        self.out = self.size[self.front].sum(axis=1)                             # sum over P(X)
+
+    def members(self, i: int) -> np.ndarray:
+        """Downset ``i`` as a boolean node mask."""
+        return np.unpackbits(self.words[i].view(np.uint8), bitorder="little")[: self.n].astype(bool)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel():
+    """The column loop, compiled by numba (cached on disk): the pairs ``(J, I)`` are irregular
+    (a window per column, an early exit per subset test), where NumPy would build a temporary
+    per step and XLA needs static shapes."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def columns(first, last, words, work, params, front, consumers, size, out_sum,
+                by_work, sorted_work, F, arg, reach, keep_below, total, terms, hetero):
+        k = F.shape[0] - 1
+        speed, memory, limit, b_in, b_out, obw = terms[0], terms[1], terms[2], terms[3], terms[4], terms[5, 0]
+        best = np.empty(k + 1)
+        pick = np.empty(k + 1, np.int64)
+        for i in range(first, last):
+            lo = np.searchsorted(sorted_work, work[i] - reach - 1e-12 * abs(work[i]))
+            hi = np.searchsorted(sorted_work, work[i] * (1 + 1e-12), side="right")
+            b_lo, b_hi = 1, k
+            if reach < np.inf and reach > 0:
+                b_lo = max(1, int(np.ceil(work[i] / reach - 1e-9)))
+                b_hi = min(k, k - int(np.ceil((total - work[i]) / reach - 1e-9)) + 1)
+            if b_lo > b_hi:
+                continue
+            best[:] = np.inf
+            pick[:] = i
+            for t in range(lo, hi):
+                j = by_work[t]
+                if j == i:
+                    continue
+                inside = True
+                for w in range(words.shape[1]):
+                    if words[j, w] & ~words[i, w]:
+                        inside = False
+                        break
+                if not inside:
+                    continue
+                useful = False
+                for b in range(b_lo, b_hi + 1):
+                    if F[b - 1, j] <= keep_below:
+                        useful = True
+                        break
+                if not useful:
+                    continue
+                d_work, d_params = work[i] - work[j], params[i] - params[j]
+                out = out_sum[i]  # less the frontier of I inside J
+                for t2 in range(front.shape[1]):
+                    u = front[i, t2]
+                    if (words[j, u >> 6] >> np.uint64(u & 63)) & np.uint64(1):
+                        out -= size[u]
+                inn = 0.0  # the frontier of J with a consumer in I - J
+                for t2 in range(front.shape[1]):
+                    u = front[j, t2]
+                    for w in range(words.shape[1]):
+                        if consumers[u, w] & words[i, w] & ~words[j, w]:
+                            inn += size[u]
+                            break
+                for b in range(b_lo, b_hi + 1):
+                    s = b - 1 if hetero else 0
+                    over = 0.0
+                    if d_params > limit[s]:
+                        over = np.inf
+                    elif d_params > memory[s]:
+                        over = (d_params - memory[s]) / obw
+                    if hetero:
+                        cost = d_work / speed[s] + inn / b_in[s] + out / b_out[s] + over
+                    else:
+                        cost = d_work + (inn + out) / b_in[0] + over
+                    value = max(F[b - 1, j], cost)
+                    if value < best[b]:
+                        best[b], pick[b] = value, j
+            for b in range(b_lo, b_hi + 1):  # J = I (stage b empty) reads F[b - 1, I], set just before
+                value, start = best[b], pick[b]
+                if F[b - 1, i] < value:  # an empty stage, when strictly better
+                    value, start = F[b - 1, i], i
+                if value <= keep_below:
+                    F[b, i], arg[b, i] = value, start
+
+    return columns
+
+
+def _terms(cost_model: CostModel, k: int) -> np.ndarray:
+    """``(6, k)``: speed, memory, cap, link in, link out, overflow bandwidth per stage (column 0
+    only for a scalar model: its bandwidth as the link)."""
+    t = cost_model.stage_terms() if cost_model.heterogeneous else None
+    terms = np.zeros((6, k))
+    if t is None:
+        terms[:, 0] = [1.0, cost_model.memory, cost_model.memory_limit, cost_model.bandwidth, cost_model.bandwidth,
+                       cost_model.overflow_bandwidth]
+    else:
+        terms[:5] = [t.speed, t.memory, t.memory_limit, t.bandwidth_in, t.bandwidth_out]
+        terms[5, 0] = cost_model.overflow_bandwidth
+    return terms
+
+
+#: measured cost of the compiled loop per (J, I) pair and per column, for the time estimate
+SECONDS_PER_PAIR, SECONDS_PER_COLUMN = 30e-9, 3e-6
+
+
+def _pairs(lat: _Lattice, by_work: np.ndarray, reach: float, samples: int = 64) -> float:
+    """The number of pairs ``J <= I`` within the work window, from ``samples`` columns."""
+    D = len(lat.work)
+    sorted_work = lat.work[by_work]
+    picks = np.unique(np.linspace(0, D - 1, min(D, samples)).astype(np.int64))
+    counts = []
+    for i in picks.tolist():
+        lo = np.searchsorted(sorted_work, lat.work[i] - reach - 1e-12 * abs(lat.work[i]))
+        hi = np.searchsorted(sorted_work, lat.work[i] * (1 + 1e-12), side="right")
+        cand = by_work[lo:hi]
+        counts.append(int((~(lat.words[cand] & ~lat.words[i]).any(axis=1)).sum()))
+    return float(np.mean(counts)) * D
+
+
+def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: int,
+                          upper: float = math.inf, should_stop: Callable[[], bool] | None = None,
+                          seconds: float = math.inf) -> tuple[float, np.ndarray] | None:
+    """``(optimum, assignment)`` by the pruned column DP (module docstring), or ``None`` past
+    ``max_downsets`` downsets or when ``should_stop()`` (asked every 256 columns) says stop.
+
+    Parameters
+    ----------
+    graph, k, cost_model
+        The problem (per-stage models too: stage ``b`` prices its blocks with its device).
+    max_downsets
+        Give up on larger lattices.
+    upper
+        The cost of a known partition, or ``inf``: the tighter, the faster.
+    seconds
+        Give up at once (``None``) when the DP is estimated to need longer (pairs counted on
+        64 sampled columns, times :data:`SECONDS_PER_PAIR`).
+
+    Returns
+    -------
+    (float, numpy.ndarray) or None
+        The optimum, recomputed in float64 from the assignment (``inf``: no feasible partition),
+        and each node's stage.
+    """
+    sets = downsets(graph, max_downsets)
+    if sets is None:
+        return None
+    lat = _Lattice(graph, sets)
+    D = len(sets)
+    fastest = float(cost_model.stage_terms().speed.max()) if cost_model.heterogeneous else 1.0
+    reach = upper * fastest * (1 + 1e-9) if math.isfinite(upper) else math.inf
+    keep_below = upper * (1 + 1e-9) if math.isfinite(upper) else math.inf
+    by_work = np.argsort(lat.work, kind="stable")
+    if math.isfinite(seconds) and _pairs(lat, by_work, reach) * SECONDS_PER_PAIR + D * SECONDS_PER_COLUMN > seconds:
+        return None
+    lat.prepare()
+    F = np.full((k + 1, D), np.inf)
+    F[0, 0] = 0.0
+    arg = np.zeros((k + 1, D), dtype=np.int64)
+    columns = _kernel()
+    for first in range(0, D, 256):
+        if should_stop is not None and first and should_stop():
+            return None
+        columns(first, min(D, first + 256), lat.words, lat.work, lat.params, lat.front, lat.consumers,
+                lat.size, lat.out, by_work, lat.work[by_work], F, arg, reach, keep_below, float(lat.work[D - 1]),
+                _terms(cost_model, k), cost_model.heterogeneous)
+    if not np.isfinite(F[k, D - 1]):
+        return math.inf, np.zeros(graph.n, dtype=np.int64)
+    assignment = np.zeros(graph.n, dtype=np.int64)
+    cur = D - 1
+    for b in range(k, 0, -1):
+        prev = int(arg[b, cur])
+        assignment[lat.members(cur) & ~lat.members(prev)] = b - 1
+        cur = prev
+    return float(evaluate(graph, assignment, k, cost_model).max()), assignment
+
+
+__all__ = ["large_exact_partition"]
