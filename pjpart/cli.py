@@ -187,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     zl.add_argument("--all", action="store_true", help="include op-granularity graphs")
     zr = zsub.add_parser("run", help="partition every (model, k); resumes from --out", formatter_class=raw,
                          epilog=zoo_run_epilog)
-    zr.add_argument("--models", default=None, help="shell pattern(s), comma-separated (default: all, layer level)")
+    zr.add_argument("--models", default=None, help="shell pattern(s) or names, comma-separated (default: all, "
+                                                   "layer level; a name runs at any granularity)")
     zr.add_argument("-k", default="2,4,8,16,32,64", help="comma-separated stage counts (default 2,4,8,16,32,64)")
     zr.add_argument("--preset", default="default", choices=PRESETS, help="search preset (default: default)")
     zr.add_argument("--time-limit", metavar="S", default=None,

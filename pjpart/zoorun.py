@@ -164,6 +164,9 @@ def run_zoo(models: str | None, ks: list[int], preset: str = "default", time_lim
     with every earlier row in ``out``.
     """
     names = zoo.names(models)
+    if models:  # a model named exactly runs at any granularity (`--models bert-base-op`)
+        exact = [m.strip() for m in models.split(",") if m.strip() in zoo.index()]
+        names = sorted(set(names) | set(exact))
     if not names:
         raise GraphError(f"no zoo model matches {models!r}; see `pjpart zoo list`")
     if os.path.exists(out) and not os.path.isdir(out):

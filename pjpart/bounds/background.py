@@ -63,6 +63,7 @@ class BackgroundBounds:
 
     def __init__(self, request: dict) -> None:
         self.best: tuple[float, str] | None = None
+        self.seen: list[str] = []  # the methods that have reported, in order
         self.error: str | None = None
         self.nice: int | None = None
         self.done = threading.Event()
@@ -91,8 +92,10 @@ class BackgroundBounds:
             msg = json.loads(line)
             if "error" in msg:
                 self.error = msg["error"]
-            elif self.best is None or msg["value"] > self.best[0]:
-                self.best = (float(msg["value"]), msg["method"])
+            else:
+                self.seen.append(msg["method"])
+                if self.best is None or msg["value"] > self.best[0]:
+                    self.best = (float(msg["value"]), msg["method"])
             if msg.get("done"):
                 self.nice = msg.get("nice")
         if self.error is None and self.proc.wait() != 0 and not self.killed:

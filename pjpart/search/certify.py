@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 
-from ..bounds import available_methods, combinatorial_bound, lower_bound
+from ..bounds import AUTO, SOLVER_FREE, available_methods, combinatorial_bound, lower_bound
 from ..bounds.background import BackgroundBounds
 from ..bounds.cache import BoundCache
 from ..budget import Budget
@@ -40,6 +40,7 @@ class BoundSource:
         self.value = combinatorial_bound(problem.graph, problem.k, problem.cost_model)
         self.method = "combinatorial"
         self._pending: BackgroundBounds | None = None
+        self._lower_later = False
         self.cache = BoundCache(policy.cache) if policy.cache is not None else None
         cached = self.cache.best(problem.graph, problem.k, problem.cost_model) if self.cache else None
         if cached is not None:  # a later run of the same problem starts from what was proven
@@ -75,9 +76,21 @@ class BoundSource:
 
     def deprioritise(self) -> None:
         """The bounds process runs at the policy's niceness from now on (it started at 0, to
-        use the core XLA's compilation leaves idle)."""
-        if self._pending is not None and self.policy.niceness:
-            self._pending.renice(self.policy.niceness)
+        use the core XLA's compilation leaves idle), once its solver-free methods have
+        reported: the lattice DPs prove most answers in seconds at full priority, and starved
+        behind the search they would not finish in time; the solvers then yield to the search."""
+        self._lower_later = True
+        self._maybe_lower()
+
+    def _maybe_lower(self) -> None:
+        pending = self._pending
+        if pending is None or not self._lower_later or not self.policy.niceness:
+            return
+        names = self.policy.names()
+        free = [m for m in (AUTO if names == "auto" else names) if m in SOLVER_FREE]
+        if set(free) <= set(pending.seen) | {"combinatorial"} or pending.done.is_set():
+            pending.renice(self.policy.niceness)
+            self._lower_later = False
 
     def collect(self, wait: bool = False, found: float | None = None) -> None:
         """Take the bounds published so far; with ``wait``, wait for the rest until the run's
@@ -87,6 +100,7 @@ class BoundSource:
         pending = self._pending
         if pending is None:
             return
+        self._maybe_lower()
         if pending.best is not None:
             self._offer(*pending.best)
         if wait and not (found is not None and self.proves(found)):
