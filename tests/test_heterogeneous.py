@@ -134,16 +134,21 @@ def test_the_kernels_price_each_stage_with_its_own_device():
         assert np.allclose(evaluate(g, assignments, k, cm).max(axis=1), values, rtol=1e-12)
 
 
-def test_every_bound_method_stays_below_the_optimum():
-    rng = np.random.default_rng(5)
-    methods = available_methods(list(METHODS))
-    for trial in range(24):
+def feasible_pipelines(seed, trials, ks):
+    """``(trial, graph, k, cost model, optimum)`` of random tiny pipelines with a feasible partition."""
+    rng = np.random.default_rng(seed)
+    for trial in range(trials):
         g = tiny(rng, n=int(rng.integers(3, 7)))
-        k = int(rng.integers(1, 4))
+        k = int(rng.integers(*ks))
         cm = stage_setting(rng, k, g, trial)
         best, _ = exhaustive_partition(g, k, cm)
-        if not math.isfinite(best):
-            continue
+        if math.isfinite(best):
+            yield trial, g, k, cm, best
+
+
+def test_every_bound_method_stays_below_the_optimum():
+    methods = available_methods(list(METHODS))
+    for trial, g, k, cm, best in feasible_pipelines(5, 24, (1, 4)):
         for name in methods:
             b = lower_bound(g, k, cm, methods=[name], time_limit=None, strict=True, upper_bound=best)
             assert b.value <= best * (1 + 1e-9), (trial, name, b.value, best)
@@ -152,15 +157,8 @@ def test_every_bound_method_stays_below_the_optimum():
 def test_the_stage_mip_is_exact_on_a_pipeline():
     from pjpart.bounds.stages import solve_stage_problem, stage_problem
 
-    rng = np.random.default_rng(9)
     done = 0
-    for trial in range(12):
-        g = tiny(rng, n=int(rng.integers(3, 7)))
-        k = int(rng.integers(2, 4))
-        cm = stage_setting(rng, k, g, trial)
-        best, _ = exhaustive_partition(g, k, cm)
-        if not math.isfinite(best):
-            continue
+    for trial, g, k, cm, best in feasible_pipelines(9, 12, (2, 4)):
         sol = solve_stage_problem(stage_problem(g, (1,) * k, cm))
         assert sol.status == "optimal" and sol.bound == pytest.approx(best, rel=1e-5), (trial, sol, best)
         assert sol.bound <= best * (1 + 1e-9)
