@@ -172,6 +172,35 @@ def _stage_dp(graph: Graph, bits: np.ndarray, k: int, cost_model: CostModel,
 DENSE_MAX_DOWNSETS = 512
 
 
+def pricing_model(graph: Graph, cost_model: CostModel) -> CostModel:
+    """The model the DPs price blocks with: the hard weight caps a few ulps of the graph's total
+    weight looser.  Why: a DP takes a block's params as a difference of downset sums, which can
+    land an ulp above a cap the block's own sum meets exactly (and a DP that rejected that block
+    would lose the optimum: a bound above it).  Looser caps make the DP a relaxation at the
+    boundary; :func:`checked` then keeps its answer only when the float64 evaluation agrees."""
+    slack = 1e-13 * max(float(graph.params.sum()), 1e-300)
+    caps = {}
+    if np.isfinite(cost_model.memory_limit):
+        caps["memory_limit"] = cost_model.memory_limit + slack
+    if cost_model.stage_memory_limit is not None:
+        caps["stage_memory_limit"] = [c + slack for c in cost_model.stage_memory_limit]
+    return cost_model.replace(**caps) if caps else cost_model
+
+
+def checked(graph: Graph, k: int, cost_model: CostModel, optimum: float, assignment: np.ndarray,
+            pruned: bool) -> tuple[float, np.ndarray] | None:
+    """A DP's answer as :func:`exact_partition` returns it: ``(cost, assignment)`` when the
+    float64 evaluation of the pick equals the DP's optimum (to 1e-9); ``(inf, ...)`` only for a
+    DP that found nothing without pruning (no partition fits even the looser caps); otherwise
+    ``None``: not solved, the search takes over."""
+    if not np.isfinite(optimum):
+        return None if pruned else (np.inf, np.zeros(graph.n, dtype=np.int64))
+    value = float(evaluate(graph, assignment, k, cost_model).max())
+    if not value <= optimum * (1 + 1e-9) + 1e-300:
+        return None
+    return value, assignment
+
+
 def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: int = 1024,
                     should_stop: Callable[[], bool] | None = None,
                     reduce: bool = True, upper: float = np.inf,
@@ -195,10 +224,12 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: i
         reduced = reduce_graph(graph, cost_model, k)
         if reduced.graph.n < graph.n:
             found = exact_partition(reduced.graph, k, cost_model, max_downsets, should_stop, False, upper, seconds)
-            if found is None or not np.isfinite(found[0]):
-                return found
+            if found is None:
+                return None
+            if not np.isfinite(found[0]):
+                return np.inf, np.zeros(graph.n, dtype=np.int64)
             assignment = reduced.project(found[1])
-            return float(evaluate(graph, assignment, k, cost_model).max()), assignment
+            return checked(graph, k, cost_model, found[0], assignment, pruned=False)
     sets = downsets(graph, min(max_downsets, DENSE_MAX_DOWNSETS))
     if sets is None:
         if max_downsets <= DENSE_MAX_DOWNSETS:
@@ -208,14 +239,15 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: i
         return large_exact_partition(graph, k, cost_model, max_downsets, upper, should_stop, seconds)
     D = len(sets)
     bits = mask_bits(sets, graph.n)
+    pricing = pricing_model(graph, cost_model)
     if cost_model.heterogeneous:
-        solved = _stage_dp(graph, bits, k, cost_model, should_stop)
+        solved = _stage_dp(graph, bits, k, pricing, should_stop)
         if solved is None:
             return None
         F, arg = solved
         previous = lambda b, cur: int(arg[b, cur])  # noqa: E731
     else:
-        cost = block_costs(graph, bits, cost_model, should_stop)
+        cost = block_costs(graph, bits, pricing, should_stop)
         if cost is None:
             return None
         F = np.full((k + 1, D), np.inf)
@@ -226,7 +258,7 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: i
             F[b] = np.maximum(F[b - 1][:, None], cost).min(axis=0)
         previous = lambda b, cur: int(np.argmin(np.maximum(F[b - 1], cost[:, cur])))  # noqa: E731
     if not np.isfinite(F[k, D - 1]):
-        return np.inf, np.zeros(graph.n, dtype=np.int64)  # no feasible partition (memory_limit)
+        return checked(graph, k, cost_model, np.inf, np.zeros(graph.n, dtype=np.int64), pruned=False)
     # trace back the chain of downsets
     assignment = np.zeros(graph.n, dtype=np.int64)
     cur = D - 1  # V is the largest downset
@@ -234,4 +266,4 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: i
         prev = previous(b, cur)
         assignment[bits[cur] & ~bits[prev]] = b - 1
         cur = prev
-    return float(evaluate(graph, assignment, k, cost_model).max()), assignment
+    return checked(graph, k, cost_model, float(F[k, D - 1]), assignment, pruned=False)

@@ -39,9 +39,9 @@ import math
 from typing import Callable
 
 import numpy as np
-from .cost import CostModel, evaluate
+from .cost import CostModel
 from .graph import Graph
-from .lattice import downsets
+from .lattice import checked, downsets, pricing_model
 
 
 class _Lattice:
@@ -71,10 +71,16 @@ class _Lattice:
 
     def prepare(self) -> None:
         """The frontiers (after the time estimate, which needs only the bits and the work)."""
-        n, fronts = self.n, []
-        for lo in range(0, len(self.words), 4096):
-            outside = (self.consumers[None, :n, :] & ~self.words[lo: lo + 4096, None, :]).any(axis=2)
-            fronts.append(self._bits(lo) & outside)                                # P(X)
+        n, fronts, g = self.n, [], self.graph
+        src, dst = g.edges[:, 0], g.edges[:, 1]  # sorted by source
+        starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]]) if g.m else np.zeros(0, np.int64)
+        for lo in range(0, len(self.words), 4096):  # (rows, m) at a time, not (rows, n, n / 64)
+            bits = self._bits(lo)
+            front = np.zeros(bits.shape, dtype=bool)
+            if g.m:
+                crossing = bits[:, src] & ~bits[:, dst]                      # u inside, a consumer outside
+                front[:, src[starts]] = np.logical_or.reduceat(crossing, starts, axis=1)
+            fronts.append(front)                                                   # P(X)
         front = np.concatenate(fronts)
         width = max(1, int(front.sum(axis=1).max()))
         self.front = np.full((len(self.words), width), n, dtype=np.int64)
@@ -245,16 +251,16 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
             return None
         columns(first, min(D, first + 256), lat.words, lat.work, lat.params, lat.front, lat.consumers,
                 lat.size, lat.out, by_work, lat.work[by_work], F, arg, reach, keep_below, float(lat.work[D - 1]),
-                _terms(cost_model, k), cost_model.heterogeneous)
-    if not np.isfinite(F[k, D - 1]):
-        return math.inf, np.zeros(graph.n, dtype=np.int64)
+                _terms(pricing_model(graph, cost_model), k), cost_model.heterogeneous)
+    if not np.isfinite(F[k, D - 1]):  # nothing within the caps, or nothing within `upper` (then: not solved)
+        return checked(graph, k, cost_model, math.inf, np.zeros(graph.n, np.int64), pruned=math.isfinite(upper))
     assignment = np.zeros(graph.n, dtype=np.int64)
     cur = D - 1
     for b in range(k, 0, -1):
         prev = int(arg[b, cur])
         assignment[lat.members(cur) & ~lat.members(prev)] = b - 1
         cur = prev
-    return float(evaluate(graph, assignment, k, cost_model).max()), assignment
+    return checked(graph, k, cost_model, float(F[k, D - 1]), assignment, pruned=math.isfinite(upper))
 
 
 __all__ = ["large_exact_partition"]

@@ -122,3 +122,27 @@ def test_the_column_dp_gives_up_past_its_limits(monkeypatch):
     value, _ = large_exact_partition(g, 4, CostModel(), 10 ** 5)
     monkeypatch.setattr(pjpart.lattice, "DENSE_MAX_DOWNSETS", 10 ** 5)  # the D x D table DP as the reference
     assert value == pytest.approx(exact_partition(g, 4, CostModel(), 10 ** 5, reduce=False)[0], rel=1e-12)
+
+
+def test_a_block_at_the_memory_limit_is_feasible_for_the_dps():
+    """Weights summing to the cap exactly, but one ulp above it as a difference of prefix sums:
+    the DPs must not reject the block (the optimum would be lost and the bound be too high)."""
+    from pjpart.lattice_dp import large_exact_partition
+
+    g = pjpart.Graph.from_arrays(work=[10, 1, 1], params=[0.1, 0.2, 0.3], edges=[(0, 1), (1, 2)])
+    for cm in (CostModel(memory_limit=0.5), CostModel(stage_memory_limit=[0.5, 0.5], stage_speed=[1, 1])):
+        best, _ = exhaustive_partition(g, 2, cm)
+        assert best == 10.0
+        assert exact_partition(g, 2, cm, 10 ** 5, reduce=False)[0] == best
+        assert large_exact_partition(g, 2, cm, 10 ** 5)[0] == best
+        assert pjpart.lower_bound(g, 2, cm, methods=["combinatorial", "exact-dp"]).value <= best
+
+
+def test_a_pruning_upper_bound_below_the_optimum_is_not_infeasibility():
+    from pjpart.lattice_dp import large_exact_partition
+
+    from cases import fixed_shape_dag
+
+    g = fixed_shape_dag(np.random.default_rng(5), 16, 18)
+    best, _ = large_exact_partition(g, 3, CostModel(), 10 ** 5)
+    assert large_exact_partition(g, 3, CostModel(), 10 ** 5, upper=best * (1 - 1e-6)) is None

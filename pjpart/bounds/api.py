@@ -236,8 +236,6 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}),
                                    math.inf if upper_bound is None else float(upper_bound))
             res = REGISTRY[name](request, budget)
-            if cache is not None and res.status != "refused" and (res.value > 0 or is_final(res.status)):
-                cache.store(graph, k, cm, res)
         if upper_bound is not None and res.value > upper_bound * (1 + 1e-9):
             msg = (f"bound method {name!r} gave {res.value!r} above a feasible partition's cost "
                    f"{upper_bound!r}: a bound bug")
@@ -245,6 +243,9 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
                 raise BoundError(msg)
             warnings.warn(msg + "; value refused", RuntimeWarning, stacklevel=2)
             res = MethodBound(name, 0.0, "refused", res.seconds, {"refused_value": res.value})
+        if cache is not None and not res.status.endswith("(cached)") and res.status != "refused" \
+                and (res.value > 0 or is_final(res.status)):
+            cache.store(graph, k, cm, res)  # after the refusal: a refused value is never kept
         results.append(res)
         if on_method is not None:
             on_method(res)
@@ -252,7 +253,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             best = res
         if upper_bound is not None and best.value >= upper_bound * (1 - PROOF_TOLERANCE):
             break  # proven optimal, up to the solvers' tolerance: nothing left to gain
-        if name == "exact-dp" and res.status == "optimal":
+        if name == "exact-dp" and res.status.startswith("optimal"):
             break  # the optimum itself
     return Bound(value=float(best.value), method=best.method, k=k, results=tuple(results),
                  seconds=time.perf_counter() - t0)

@@ -9,7 +9,7 @@ name are not in it: renaming a file keeps its bounds.
 
 Entry.  One JSON file per key: each method's best :class:`~pjpart.bounds.MethodBound`
 (value, status, seconds, progress).  A method whose status is final (``proven``,
-``optimal``, ``skipped ...``: running it again proves no more) is not run again; the others
+``optimal``: running it again proves no more) is not run again; the others
 run again with the best cached value as their floor and resume where they stopped
 (``mincut`` after the nodes it did, the superblock families after the coarsenings solved to
 optimality; a MIP starts over with the floor), and the new result replaces the cached one.
@@ -45,9 +45,10 @@ import numpy as np
 from ..cost import CostModel
 from ..graph import Graph
 
-CACHE_FORMAT = 1
-#: statuses after which running the method again cannot prove more
-FINAL = ("proven", "optimal", "skipped")
+CACHE_FORMAT = 2
+#: statuses after which running the method again cannot prove more ("skipped" is not: a larger
+#: lattice limit or more time may let it run)
+FINAL = ("proven", "optimal")
 
 
 def default_bound_dir() -> str:
@@ -63,7 +64,7 @@ def problem_key(graph: Graph, k: int, cost_model: CostModel) -> str:
     """The SHA-256 naming a problem's bounds (see the module docstring)."""
     from .. import __version__
 
-    h = hashlib.sha256(f"pjpart-bounds {CACHE_FORMAT} {__version__} k={int(k)}\n".encode())
+    h = hashlib.sha256(f"pjpart-bounds {CACHE_FORMAT} {__version__} k={int(k)} n={graph.n} m={graph.m}\n".encode())
     for arr in (graph.work, graph.params, graph.sizeout):
         h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
     h.update(np.ascontiguousarray(graph.edges, dtype=np.int64).tobytes())

@@ -149,7 +149,7 @@ def _mincut(request: BoundRequest, budget: Budget) -> MethodBound:
     t0 = time.perf_counter()
     n = request.graph.n
     before = int(request.resume.get("done", 0))  # nodes an earlier run did, heaviest first as here
-    order = np.argsort(-request.graph.work)
+    order = np.argsort(-request.graph.work, kind="stable")
     vals, done = node_closure_values(request.graph, request.cost_model, budget.stopper(), nodes=order[before:])
     value = max(float(vals.max(initial=0.0)), float(request.resume.get("value", 0.0)) if before else 0.0)
     done += before

@@ -116,7 +116,7 @@ def node_closure_values(graph: Graph, cost_model: CostModel, should_stop: Callab
     values = np.zeros(graph.n)
     done = 0
     # the heaviest nodes first: they are the likeliest to give the maximum
-    order = np.argsort(-graph.work) if nodes is None else np.asarray(nodes)
+    order = np.argsort(-graph.work, kind="stable") if nodes is None else np.asarray(nodes)
     for v in order.tolist():
         if should_stop is not None and should_stop():
             break

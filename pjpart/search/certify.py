@@ -130,6 +130,10 @@ class BoundSource:
     def gap(self, value: float) -> float:
         return relative_gap(value, self.value)
 
+    def refuse_above(self, found: float) -> None:
+        """Drop a cached bound above a partition's cost (``found``) before anything relies on it."""
+        self.for_result(found)
+
     def for_result(self, found: float) -> tuple[float, str]:
         """``(bound, method)`` to certify a partition of cost ``found`` with: a cached bound above
         it is dropped with a warning (a cache written by a buggy run certifies nothing)."""

@@ -134,6 +134,7 @@ class Solver:
         floor = start if coarse is None else min(
             (_lift(start, coarse), seed_candidate(problem, seed_orders(problem.graph))), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
+        bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         if not alongside:
             bounds.compute(floor.value)

@@ -106,3 +106,15 @@ def test_the_bound_command_prints_each_method_and_partition_reads_its_cache(tmp_
     assert set(cached) > {"combinatorial", "superblock2"}  # and the partition's own bounds were stored
     assert main(["partition", str(path), "-k", "3", "--max-evaluations", "300", "--quiet", "--no-bound-cache",
                  "--bound-cache", str(folder)]) == 2
+
+
+def test_skipped_is_not_final_and_refused_values_are_not_kept(tmp_path):
+    g, k = wide(4), 3
+    cache = BoundCache(tmp_path)
+    first = lower_bound(g, k, methods=["combinatorial", "exact-dp"], max_downsets=50, cache=cache)
+    assert first.results[1].status.startswith("skipped")
+    second = lower_bound(g, k, methods=["combinatorial", "exact-dp"], cache=cache, time_limit=60)
+    assert not second.results[1].status.endswith("(cached)")  # a larger limit: it runs again
+    with pytest.warns(RuntimeWarning, match="refused"):
+        lower_bound(g, k, methods=["combinatorial", "mincut"], upper_bound=1e-9, cache=BoundCache(tmp_path / "x"))
+    assert "mincut" not in BoundCache(tmp_path / "x").load(g, k, pjpart.cost_model_for(g))
