@@ -128,8 +128,8 @@ def slice_order_banded(graph: Graph, order: np.ndarray, k: int, cost_model: Cost
     hetero = cm.heterogeneous
     if hetero:
         cm.check_stages(k)
-    relaxed = homogeneous_relaxation(graph, cm)[1]  # a block costs at least its work at the fastest speed
-    fastest = float(cm.stage_terms().speed.max()) if hetero else 1.0
+    relaxed = homogeneous_relaxation(graph, cm)[1]  # its cap is the largest stage cap
+    fastest = cm.fastest_speed
     starts = np.arange(n + 1)
     reach = np.full(n + 1, n)  # the last end a segment from each start may have
     if math.isfinite(upper):

@@ -177,6 +177,11 @@ class CostModel:
             if values is not None and len(values) + (name == "link_bandwidth") != k:
                 raise GraphError(_length_message(name, len(values), k))
 
+    @property
+    def fastest_speed(self) -> float:
+        """The largest ``stage_speed`` (1 for a scalar model): a block costs at least its work over it."""
+        return float(self.stage_terms().speed.max())
+
     def stage_labels(self) -> list[str]:
         """Per stage, its device name (if given) and relative speed, for reports.
 
@@ -329,7 +334,7 @@ def homogeneous_relaxation(graph: Graph, cost_model: CostModel) -> tuple[Graph, 
     if not cost_model.heterogeneous:
         return graph, cost_model
     t = cost_model.stage_terms()
-    fastest = float(t.speed.max())
+    fastest = cost_model.fastest_speed
     links = t.bandwidth_in[1:]
     relaxed = CostModel(bandwidth=float(links.max()) if len(links) else cost_model.bandwidth,
                         memory=float(t.memory.max()), overflow_bandwidth=cost_model.overflow_bandwidth,

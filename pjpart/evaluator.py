@@ -127,7 +127,7 @@ class Evaluator:
         self._arrays = self._put(graph_arrays(graph, dtype))
         self._cost = self._put(cost_params(self.cost_model, self.k, dtype))
         # a segment costs at least its work at the fastest stage's speed (see set_upper_bound)
-        self._fastest = float(self.cost_model.stage_terms().speed.max()) if self.cost_model.heterogeneous else 1.0
+        self._fastest = self.cost_model.fastest_speed
         self._setup_decoder()
         if upper_bound is None and self._fixed_band is None:
             upper_bound = self._own_order_bound()

@@ -235,7 +235,7 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
         return None
     lat = _Lattice(graph, sets)
     D = len(sets)
-    fastest = float(cost_model.stage_terms().speed.max()) if cost_model.heterogeneous else 1.0
+    fastest = cost_model.fastest_speed
     reach = upper * fastest * (1 + 1e-9) if math.isfinite(upper) else math.inf
     keep_below = upper * (1 + 1e-9) if math.isfinite(upper) else math.inf
     by_work = np.argsort(lat.work, kind="stable")

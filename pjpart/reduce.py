@@ -176,7 +176,7 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
     from .lattice import downsets
 
     t = cost_model.stage_terms()
-    slowest = float(t.speed.min()) if cost_model.heterogeneous else 1.0
+    slowest = float(t.speed.min())
     links = t.bandwidth_in[1:] if cost_model.heterogeneous and k > 1 else np.array([cost_model.bandwidth])
     link = float(links.min())
     g, dropped = graph, 0
