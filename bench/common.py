@@ -27,6 +27,10 @@ def machine_info() -> dict:
         here = os.path.dirname(os.path.abspath(__file__))
         info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
                                         text=True, timeout=10).stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        if info["commit"] and dirty:  # numbers from changes not committed yet: say so
+            info["commit"] += "+uncommitted"
     except (OSError, subprocess.SubprocessError):
         info["commit"] = None
     try:

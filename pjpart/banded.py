@@ -19,9 +19,17 @@ column ``>= r``.  Keeping ``G[j]``, the sum over the rows seen of the events at 
 ``S_i = sum_{j < i} G[j]``, and ``G[j]`` for ``j < i`` no longer changes.
 
 DP.  ``D_b[j] = min_i max(D_{b-1}[i], C[i, j])`` is pushed forward from each row ``i``
-to the ends ``j`` in its band, all ``k`` stages at once; a strict ``<`` keeps the
-smallest start among ties, and an empty stage (``i = j``) is taken only when strictly
-better, as the reference's traceback does.
+to the ends ``j`` in its band (a compiled loop); a strict ``<`` keeps the smallest start
+among ties, and an empty stage (``i = j``) is taken only when strictly better, as the
+reference's traceback does.
+
+Stages.  Only stages that can be on a slicing within ``U`` are pushed: from ``D_{b-1}[i] <=
+U``, and to ends ``j`` whose rest of the order fits the ``k - b`` stages after ``b``, each
+of work at most ``U`` (on a heterogeneous pipeline, ``U`` times the fastest speed), i.e.
+``b <= k - ceil((W_n - W_j) / U)``.  An optimal slicing (every segment within ``T* <= U``)
+meets both at every stage, so its value is still found; the pruned pushes are those no
+slicing within ``U`` uses.  With ``U`` near the work-balanced cost, a few stages per end
+are left of ``k``: at k = 64 the loop does a tenth of the pushes or less.
 
 >>> import pjpart
 >>> from pjpart.reference import segment_cost_table, slice_order
@@ -36,11 +44,14 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any, Callable
 
 import numpy as np
 
-from .cost import DEFAULT_COST_MODEL, CostModel, evaluate, homogeneous_relaxation, stage_block_cost
+from .cost import DEFAULT_COST_MODEL, CostModel, evaluate, homogeneous_relaxation
+from .cost_model import stage_term_array
 from .graph import Graph
 from .reference import producer_rectangles, segment_cost_table, slice_order
 
@@ -57,6 +68,64 @@ def _events(graph: Graph, pos: np.ndarray, n: int, split: bool = False) -> tuple
     vals = np.concatenate([w, -w, -w, w])
     by = np.argsort(rows, kind="stable")
     return rows[by], cols[by], vals[by], np.tile(channel, 4)[by]
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel():
+    """The row loop, compiled by numba (cached on disk): per row, a band of ends and, per end,
+    only the stages that can still lead to a slicing within ``upper`` (see the module
+    docstring), where NumPy paid a temporary per row and every stage per end."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def rows_loop(W, P, reach, bounds, cols, vals, channel, D, arg, terms, hetero, work_cap, keep_below):
+        k, n = D.shape[0] - 1, D.shape[1] - 1
+        speed, memory, limit, b_in, b_out, obw = terms[0], terms[1], terms[2], terms[3], terms[4], terms[5, 0]
+        G = np.zeros((2, n + 2))
+        S0, S1 = 0.0, 0.0
+        total = W[n]
+        for i in range(n + 1):
+            for b in range(1, k + 1):  # an empty stage b at i, when strictly better
+                if D[b - 1, i] < D[b, i]:
+                    D[b, i], arg[b, i] = D[b - 1, i], i
+            if i == n:
+                break
+            for e in range(bounds[i], bounds[i + 1]):
+                G[channel[e], cols[e]] += vals[e]
+            b_lo = 1
+            while b_lo <= k and not D[b_lo - 1, i] <= keep_below:
+                b_lo += 1
+            acc0, acc1 = G[0, i], G[1, i]
+            for j in range(i + 1, reach[i] + 1):
+                acc0 += G[0, j]
+                acc1 += G[1, j]
+                b_hi = k  # the stages after b must hold the rest of the work within the cap
+                if 0.0 < work_cap < np.inf:
+                    b_hi = min(k, k - int(np.ceil((total - W[j]) / work_cap - 1e-9)))
+                if b_lo > b_hi:
+                    continue
+                d_work, d_params = W[j] - W[i], P[j] - P[i]
+                inn, out = S0 + acc0, S1 + acc1
+                cost = 0.0
+                for b in range(b_lo, b_hi + 1):
+                    s = b - 1 if hetero else 0
+                    if hetero or b == b_lo:
+                        over = 0.0
+                        if d_params > limit[s]:
+                            over = np.inf
+                        elif d_params > memory[s]:
+                            over = (d_params - memory[s]) / obw
+                        if hetero:
+                            cost = d_work / speed[s] + inn / b_in[s] + out / b_out[s] + over
+                        else:
+                            cost = d_work + inn / b_in[0] + over
+                    value = max(D[b - 1, i], cost)
+                    if value < D[b, j]:
+                        D[b, j], arg[b, j] = value, i
+            S0 += G[0, i]
+            S1 += G[1, i]
+
+    return rows_loop
 
 
 def balance_work(work: np.ndarray, k: int) -> np.ndarray:
@@ -96,6 +165,41 @@ def balanced_upper_bound(graph: Graph, order: np.ndarray, k: int, cost_model: Co
     return float(evaluate(graph, stages, k, cost_model).max())
 
 
+def _banded_dp(graph: Graph, order: np.ndarray, k: int, cm: CostModel, upper: float | None,
+               stages: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(D, arg)`` of the module docstring's DP with ``stages`` stages (``k`` or ``k + 1``),
+    pruned by ``upper`` (default: the balanced ``k``-stage slicing's cost)."""
+    order = np.asarray(order, dtype=np.int64)
+    n = graph.n
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    W = np.r_[0.0, np.cumsum(graph.work[order])]
+    P = np.r_[0.0, np.cumsum(graph.params[order])]
+    if upper is None:
+        upper = balanced_upper_bound(graph, order, k, cm)
+    hetero = cm.heterogeneous
+    if hetero:
+        cm.check_stages(stages)
+    relaxed = homogeneous_relaxation(graph, cm)[1]  # its cap is the largest stage cap
+    fastest = cm.fastest_speed
+    starts = np.arange(n + 1)
+    reach = np.full(n + 1, n)  # the last end a segment from each start may have
+    if math.isfinite(upper):
+        reach = np.minimum(reach, np.searchsorted(W, W + upper * fastest * (1 + 1e-9), side="right") - 1)
+    if math.isfinite(relaxed.memory_limit):
+        reach = np.minimum(reach, np.searchsorted(P, P + relaxed.memory_limit, side="right") - 1)
+    reach = np.maximum(reach, starts)
+    rows, cols, vals, channel = _events(graph, pos, n, split=hetero)
+    bounds = np.searchsorted(rows, np.arange(n + 2))
+    D = np.full((stages + 1, n + 1), np.inf)
+    D[0, 0] = 0.0
+    arg = np.tile(np.arange(n + 1), (stages + 1, 1))  # start of stage b ending at j (j itself: empty)
+    finite = math.isfinite(upper)
+    _kernel()(W, P, reach, bounds, cols, vals, channel, D, arg, stage_term_array(cm, stages), hetero,
+              upper * fastest * (1 + 1e-9) if finite else math.inf, upper * (1 + 1e-9) if finite else math.inf)
+    return D, arg
+
+
 def slice_order_banded(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel | None = None,
                        upper: float | None = None) -> tuple[float, np.ndarray]:
     """The optimal split of ``order`` into at most ``k`` contiguous stages, as
@@ -119,55 +223,7 @@ def slice_order_banded(graph: Graph, order: np.ndarray, k: int, cost_model: Cost
     cm = cost_model or DEFAULT_COST_MODEL
     order = np.asarray(order, dtype=np.int64)
     n = graph.n
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.arange(n)
-    W = np.r_[0.0, np.cumsum(graph.work[order])]
-    P = np.r_[0.0, np.cumsum(graph.params[order])]
-    if upper is None:
-        upper = balanced_upper_bound(graph, order, k, cm)
-    hetero = cm.heterogeneous
-    if hetero:
-        cm.check_stages(k)
-    relaxed = homogeneous_relaxation(graph, cm)[1]  # its cap is the largest stage cap
-    fastest = cm.fastest_speed
-    starts = np.arange(n + 1)
-    reach = np.full(n + 1, n)  # the last end a segment from each start may have
-    if math.isfinite(upper):
-        reach = np.minimum(reach, np.searchsorted(W, W + upper * fastest * (1 + 1e-9), side="right") - 1)
-    if math.isfinite(relaxed.memory_limit):
-        reach = np.minimum(reach, np.searchsorted(P, P + relaxed.memory_limit, side="right") - 1)
-    reach = np.maximum(reach, starts)
-    rows, cols, vals, channel = _events(graph, pos, n, split=hetero)
-    bounds = np.searchsorted(rows, np.arange(n + 2))
-    G = np.zeros((2 if hetero else 1, n + 2))
-    S = np.zeros((len(G), 1))
-    stage = np.arange(k)[:, None]
-    D = np.full((k + 1, n + 1), np.inf)
-    D[0, 0] = 0.0
-    arg = np.tile(np.arange(n + 1), (k + 1, 1))  # start of stage b ending at j (j itself: empty)
-    for i in range(n):
-        for b in range(1, k + 1):  # an empty stage b at i, when strictly better
-            if D[b - 1, i] < D[b, i]:
-                D[b, i], arg[b, i] = D[b - 1, i], i
-        lo, hi = bounds[i], bounds[i + 1]
-        np.add.at(G, (channel[lo:hi], cols[lo:hi]), vals[lo:hi])
-        end = int(reach[i])
-        if end > i:
-            comm = S + np.cumsum(G[:, i: end + 1], axis=1)[:, 1:]  # segments [i, j), j = i+1 .. end
-            j = np.arange(i + 1, end + 1)
-            if hetero:  # (k, segments): stage b prices its segment with its own device and links
-                cost = stage_block_cost((W[j] - W[i])[None], comm[0][None], comm[1][None], (P[j] - P[i])[None],
-                                        cm, stage)
-            else:
-                cost = (W[j] - W[i]) + comm[0] / cm.bandwidth + cm.overflow(P[j] - P[i])
-            cand = np.maximum(D[:k, i, None], cost)
-            better = cand < D[1:, i + 1: end + 1]
-            D[1:, i + 1: end + 1] = np.where(better, cand, D[1:, i + 1: end + 1])
-            arg[1:, i + 1: end + 1] = np.where(better, i, arg[1:, i + 1: end + 1])
-        S += G[:, i: i + 1]
-    for b in range(1, k + 1):
-        if D[b - 1, n] < D[b, n]:
-            D[b, n], arg[b, n] = D[b - 1, n], n
+    D, arg = _banded_dp(graph, order, k, cm, upper, k)
     stages_by_pos = np.zeros(n, dtype=np.int64)
     j = n
     for b in range(k, 0, -1):
@@ -177,6 +233,42 @@ def slice_order_banded(graph: Graph, order: np.ndarray, k: int, cost_model: Cost
     stages = np.empty(n, dtype=np.int64)
     stages[order] = stages_by_pos
     return float(D[k, n]), stages
+
+
+def bottleneck_pair(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel | None = None) -> tuple[float, float]:
+    """The optimum of ``order`` with at most ``k`` stages and with at most ``k + 1`` (the
+    search's tie-break), exact in float64, from one DP with ``k + 1`` stages (the pruning
+    for ``k + 1`` stages keeps every ``k``-stage slicing within the bound).  On a
+    heterogeneous pipeline there is no stage ``k + 1``: the second value is the first.
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> bottleneck_pair(g, g.topological_order(), 2)
+    (6.0, 4.0)
+    """
+    cm = cost_model or DEFAULT_COST_MODEL
+    order = np.asarray(order, dtype=np.int64)
+    if cm.heterogeneous:
+        value = slice_order_banded(graph, order, k, cm)[0]
+        return value, value
+    D, _ = _banded_dp(graph, order, k, cm, balanced_upper_bound(graph, order, k, cm), k + 1)
+    return float(D[k, graph.n]), float(D[k + 1, graph.n])
+
+
+def slice_candidates(graph: Graph, orders: Any, k: int, cost_model: CostModel, pairs: bool = False,
+                     should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+    """Each order's optimum ``(B,)`` (``pairs``: with ``k`` and ``k + 1`` stages, ``(B, 2)``,
+    :func:`bottleneck_pair`) in float64, one after another (the compiled loop releases the
+    GIL, so threads can share a population); orders that would start once ``should_stop()``
+    holds stay ``nan`` (at 10^5 nodes one order takes about a second)."""
+    out = np.full((len(orders), 2) if pairs else (len(orders),), np.nan)
+    for r, order in enumerate(orders):
+        if r and should_stop is not None and should_stop():
+            break
+        order = np.asarray(order, dtype=np.int64)
+        out[r] = bottleneck_pair(graph, order, k, cost_model) if pairs else \
+            slice_order_banded(graph, order, k, cost_model)[0]
+    return out
 
 
 #: up to this many nodes the full segment table is small (18 MB) and the reference slices
@@ -199,4 +291,5 @@ def slice_exactly(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel
     return slice_order_banded(graph, order, k, cost_model)[1]
 
 
-__all__ = ["FULL_TABLE_MAX_NODES", "balance_work", "balanced_upper_bound", "slice_exactly", "slice_order_banded"]
+__all__ = ["FULL_TABLE_MAX_NODES", "balance_work", "balanced_upper_bound", "bottleneck_pair", "slice_candidates",
+           "slice_exactly", "slice_order_banded"]

@@ -26,6 +26,7 @@ maximal chains:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,21 @@ class Coarsening:
         parts = [self.chain_order[self.starts[c]: self.starts[c + 1]] for c in np.asarray(order).tolist()]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
+    def coarse_order(self, order: np.ndarray) -> np.ndarray:
+        """The coarse nodes by the last position of their members in a fine topological
+        ``order``: a topological order of the coarse graph when every coarse edge ends at a
+        node whose last member comes after the edge's fine source (in-trees, intervals)."""
+        last = np.zeros(self.graph.n, dtype=np.int64)
+        np.maximum.at(last, self.members[np.asarray(order, dtype=np.int64)], np.arange(len(self.members)))
+        return np.argsort(last, kind="stable")
+
+    def then(self, coarser: "Coarsening") -> "Coarsening":
+        """This coarsening followed by ``coarser`` (a coarsening of :attr:`graph`), as one."""
+        members = coarser.members[self.members]
+        counts = np.bincount(members, minlength=coarser.graph.n)
+        return Coarsening(coarser.graph, members, self.project_order(coarser.chain_order),
+                          np.r_[0, np.cumsum(counts)].astype(np.int64))
+
     @property
     def ratio(self) -> float:
         """Fine nodes per coarse node."""
@@ -103,6 +119,159 @@ def contract_chains(graph: Graph) -> Coarsening:
                                edges=members[edges] if len(edges) else [],
                                ids=[graph.ids[v] for v in heads], name=graph.name, meta=dict(graph.meta))
     return Coarsening(coarse, members, chain_order, starts)
+
+
+def contract_in_trees(graph: Graph, max_work: float = math.inf) -> Coarsening:
+    """Every node with a single consumer joined to it, transitively: the coarse nodes are the
+    in-trees hanging from the nodes with zero or several consumers (their roots), or, with
+    ``max_work``, pieces of them: a node joins its consumer's group while the group's work
+    stays within ``max_work`` (consumers first), else starts a group of its own (its top).
+
+    * Acyclic: a group's only edges out leave its top (every other member's one consumer is
+      in the group), and each member reaches the top inside the group; so a cycle of groups
+      would be a cycle of the graph;
+    * exact: of a group's tensors only the top's is read outside it, so with ``sizeout`` the
+      top's (and ``work``, ``params`` the sums) every coarse partition costs on the graph
+      what it costs coarse, stage by stage.  Chains (:func:`contract_chains`) are in-trees.
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4, 5], sizeout=[1, 2, 3, 4, 5],
+    ...                              edges=[(0, 2), (1, 2), (2, 3), (2, 4)])
+    >>> c = contract_in_trees(g)
+    >>> c.members.tolist(), c.graph.work.tolist(), c.graph.sizeout.tolist()
+    ([0, 0, 0, 1, 2], [6.0, 4.0, 5.0], [3.0, 4.0, 5.0])
+    """
+    n = graph.n
+    outdeg = np.diff(graph.succ_ptr)
+    order = graph.topological_order()
+    parent = np.full(n, -1, dtype=np.int64)
+    single = np.flatnonzero(outdeg == 1)
+    parent[single] = graph.succ_idx[graph.succ_ptr[single]]
+    root = np.arange(n)
+    load = graph.work.astype(np.float64).tolist()  # a top's group work so far
+    work = load[:]
+    for v in order[::-1].tolist():  # consumers first: a parent's top is known
+        p = parent[v]
+        if p >= 0:
+            top = root[p]
+            if load[top] + work[v] <= max_work:
+                root[v] = top
+                load[top] += work[v]
+            else:
+                parent[v] = -1  # the top of a group of its own
+    roots_in_order = order[parent[order] < 0]
+    index = np.full(n, -1, dtype=np.int64)
+    index[roots_in_order] = np.arange(len(roots_in_order))  # groups numbered in topological order of roots
+    group = index[root]
+    work, params, sizeout, edges, chain_order, starts = _quotient(graph, group, len(roots_in_order), order)
+    sizeout = graph.sizeout[roots_in_order]
+    coarse = Graph.from_arrays(work=work, params=params, sizeout=sizeout, edges=edges,
+                               ids=[graph.ids[v] for v in roots_in_order.tolist()], name=graph.name,
+                               meta=dict(graph.meta))
+    return Coarsening(coarse, group, chain_order, starts)
+
+
+def crossing_traffic(graph: Graph, order: np.ndarray) -> np.ndarray:
+    """``(n + 1,)``: at each position ``p`` of ``order``, the bytes of the tensors produced
+    before ``p`` and read at or after it (what a stage border there would send)."""
+    n = graph.n
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    diff = np.zeros(n + 2)
+    if graph.m:
+        last = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(last, graph.edges[:, 0], pos[graph.edges[:, 1]])
+        producers = np.flatnonzero(last >= 0)
+        np.add.at(diff, pos[producers] + 1, graph.sizeout[producers])
+        np.add.at(diff, last[producers] + 1, -graph.sizeout[producers])
+    return np.cumsum(diff)[: n + 1]
+
+
+def interval_cuts(graph: Graph, order: np.ndarray, count: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """The positions (in ``1 .. n - 1``) where the intervals of ``order`` start, about
+    ``count`` of them: each interval holds about ``1 / count`` of the weight (half work
+    share, half node share) and ends, within half an interval of that, where the least
+    traffic crosses (:func:`crossing_traffic`: heavy edges stay inside); positions in
+    ``keep`` (e.g. a partition's stage borders) are always cuts."""
+    n = graph.n
+    total = float(graph.work.sum())
+    weight = (graph.work[order] / total if total > 0 else 0.0) + 1.0 / n
+    W = np.r_[0.0, np.cumsum(weight)]
+    step = W[n] / max(1, count)
+    traffic = crossing_traffic(graph, order)
+    forced = np.zeros(n + 1, dtype=bool)
+    if keep is not None:
+        forced[np.asarray(keep, dtype=np.int64)] = True
+    forced[[0, n]] = True
+    forced_at = np.flatnonzero(forced)
+    cuts, s = [], 0
+    while s < n:
+        lo = max(s + 1, int(np.searchsorted(W, W[s] + 0.5 * step)))
+        hi = max(lo, min(n, int(np.searchsorted(W, W[s] + 1.5 * step))))
+        nxt = forced_at[np.searchsorted(forced_at, s, side="right")]
+        p = int(nxt) if nxt <= hi else lo + int(np.argmin(traffic[lo: hi + 1]))
+        if p < n:
+            cuts.append(p)
+        s = p
+    return np.asarray(cuts, dtype=np.int64)
+
+
+def contract_intervals(graph: Graph, order: np.ndarray, cuts: np.ndarray) -> Coarsening:
+    """The intervals of a topological ``order`` between ``cuts`` contracted into super-nodes.
+
+    * Acyclic: every edge goes forward in ``order``, so between intervals too;
+    * costs: an interval's ``work`` and ``params`` are its members' sums, its ``sizeout`` the
+      sum of its members' outputs read outside it (its last member's when none is).  A coarse
+      partition's stage costs are then at least the same partition's on ``graph`` (a tensor
+      counted once per reading stage there is counted within that sum here), exact when each
+      interval sends one tensor: the coarse search optimises an upper bound, and every answer
+      is re-priced on the graph (:meth:`Coarsening.project`).
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 2, 3, 4], sizeout=[1, 2, 4, 0],
+    ...                              edges=[(0, 1), (0, 2), (1, 3), (2, 3)])
+    >>> c = contract_intervals(g, np.arange(4), np.array([2]))
+    >>> c.members.tolist(), c.graph.work.tolist(), c.graph.sizeout.tolist()
+    ([0, 0, 1, 1], [3.0, 7.0], [3.0, 0.0])
+    """
+    order = np.asarray(order, dtype=np.int64)
+    starts_at = np.zeros(graph.n, dtype=np.int64)
+    starts_at[np.asarray(cuts, dtype=np.int64)] = 1
+    group = np.empty(graph.n, dtype=np.int64)
+    group[order] = np.cumsum(starts_at)
+    count = int(group.max()) + 1 if graph.n else 0
+    work, params, sizeout, edges, chain_order, starts = _quotient(graph, group, count, order)
+    heads = chain_order[starts[:-1]]
+    coarse = Graph.from_arrays(work=work, params=params, sizeout=sizeout, edges=edges,
+                               ids=[graph.ids[v] for v in heads.tolist()], name=graph.name,
+                               meta=dict(graph.meta, coarsened={"key": "intervals", "nodes": graph.n}))
+    return Coarsening(coarse, group, chain_order, starts)
+
+
+def _quotient(graph: Graph, group: np.ndarray, count: int, order: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A grouping's coarse arrays: ``work``, ``params``, ``sizeout`` (the members' outputs
+    read outside the group, else the last member's), the edges between groups, and the
+    members group by group in ``order`` (``chain_order``, ``starts``)."""
+    work, params, sizeout = np.zeros(count), np.zeros(count), np.zeros(count)
+    np.add.at(work, group, graph.work)
+    np.add.at(params, group, graph.params)
+    read_outside = np.zeros(graph.n, dtype=bool)
+    edges = np.zeros((0, 2), dtype=np.int64)
+    if graph.m:
+        gu, gv = group[graph.edges[:, 0]], group[graph.edges[:, 1]]
+        cross = gu != gv
+        read_outside[graph.edges[cross, 0]] = True
+        edges = np.unique(np.stack([gu[cross], gv[cross]], axis=1), axis=0) if cross.any() else edges
+    np.add.at(sizeout, group[read_outside], graph.sizeout[read_outside])
+    sends = np.zeros(count, dtype=bool)
+    sends[group[read_outside]] = True
+    position = np.empty(graph.n, dtype=np.int64)
+    position[order] = np.arange(graph.n)
+    chain_order = np.lexsort((position, group)).astype(np.int64)
+    starts = np.searchsorted(group[chain_order], np.arange(count + 1)).astype(np.int64)
+    tails = chain_order[starts[1:] - 1]
+    sizeout[~sends] = graph.sizeout[tails[~sends]]
+    return work, params, sizeout, edges, chain_order, starts
 
 
 def _group_keys(graph: Graph, key: Any) -> tuple[list, str]:
@@ -222,25 +391,7 @@ def coarsen(graph: Graph, key: Any, runs: bool = True) -> Coarsening:
     order = execution_order(graph)
     group, labels = _labels(graph, keys, order, runs)
     count = len(labels)
-    work, params, sizeout = np.zeros(count), np.zeros(count), np.zeros(count)
-    np.add.at(work, group, graph.work)
-    np.add.at(params, group, graph.params)
-    read_outside = np.zeros(graph.n, dtype=bool)
-    edges = np.zeros((0, 2), dtype=np.int64)
-    if graph.m:
-        gu, gv = group[graph.edges[:, 0]], group[graph.edges[:, 1]]
-        cross = gu != gv
-        read_outside[graph.edges[cross, 0]] = True
-        edges = np.unique(np.stack([gu[cross], gv[cross]], axis=1), axis=0) if cross.any() else edges
-    np.add.at(sizeout, group[read_outside], graph.sizeout[read_outside])
-    sends = np.zeros(count, dtype=bool)
-    sends[group[read_outside]] = True
-    position = np.empty(graph.n, dtype=np.int64)
-    position[order] = np.arange(graph.n)
-    chain_order = np.lexsort((position, group))
-    starts = np.searchsorted(group[chain_order], np.arange(count + 1))
-    tails = chain_order[starts[1:] - 1]
-    sizeout[~sends] = graph.sizeout[tails[~sends]]
+    work, params, sizeout, edges, chain_order, starts = _quotient(graph, group, count, order)
     paths = module_paths(graph)
     scopes = {str(labels[c]): list(common_prefix([paths[v] for v in chain_order[starts[c]:starts[c + 1]].tolist()
                                                   if paths[v]]))  # module-less glue does not empty it
@@ -252,7 +403,7 @@ def coarsen(graph: Graph, key: Any, runs: bool = True) -> Coarsening:
     except GraphError as exc:
         raise GraphError(f"coarsen: grouping by key makes a cycle ({exc}); with runs=True the groups are "
                          f"consecutive runs, always acyclic") from None
-    return Coarsening(coarse, group, chain_order.astype(np.int64), starts.astype(np.int64))
+    return Coarsening(coarse, group, chain_order, starts)
 
 
 def at_module_depth(graph: Graph, depth: int) -> Graph:
@@ -263,4 +414,5 @@ def at_module_depth(graph: Graph, depth: int) -> Graph:
     return coarse
 
 
-__all__ = ["Coarsening", "at_module_depth", "coarsen", "contract_chains"]
+__all__ = ["Coarsening", "at_module_depth", "coarsen", "contract_chains", "contract_in_trees", "contract_intervals", "crossing_traffic",
+           "interval_cuts"]

@@ -312,6 +312,20 @@ def stage_block_cost(work: Any, inb: Any, outb: Any, params: Any, cm: CostModel,
             + np.asarray(outb, np.float64) / t.bandwidth_out[stage] + cm.stage_overflow(params, stage))
 
 
+def stage_term_array(cost_model: CostModel, k: int) -> np.ndarray:
+    """``(6, k)``: speed, memory, cap, link in, link out, overflow bandwidth per stage (column 0
+    only for a scalar model: its bandwidth as the link), as compiled loops read them."""
+    t = cost_model.stage_terms() if cost_model.heterogeneous else None
+    terms = np.zeros((6, k))
+    if t is None:
+        terms[:, 0] = [1.0, cost_model.memory, cost_model.memory_limit, cost_model.bandwidth, cost_model.bandwidth,
+                       cost_model.overflow_bandwidth]
+    else:
+        terms[:5] = [t.speed, t.memory, t.memory_limit, t.bandwidth_in, t.bandwidth_out]
+        terms[5, 0] = cost_model.overflow_bandwidth
+    return terms
+
+
 def homogeneous_relaxation(graph: Graph, cost_model: CostModel) -> tuple[Graph, CostModel]:
     """A scalar problem whose optimum is at most the heterogeneous one's: every node's work
     divided by the fastest stage's speed, under the fastest link, the largest fast memory
@@ -345,4 +359,4 @@ def homogeneous_relaxation(graph: Graph, cost_model: CostModel) -> tuple[Graph, 
 
 
 __all__ = ["DEFAULT_COST_MODEL", "STAGE_FIELDS", "CostModel", "StageTerms", "cost_model_for", "homogeneous_relaxation",
-           "stage_block_cost"]
+           "stage_block_cost", "stage_term_array"]

@@ -1,14 +1,12 @@
 """``Evaluator``: a Graph + CostModel turned into kernel inputs, shapes, chunks and devices.
 
-The evaluator maps random keys (or orders) of a whole population to the
-optimal bottleneck of slicing each candidate's order into at most ``k`` stages.
-It compiles once per (graph shape, k, band, chunk) and then streams the
-population through fixed-size chunks, so any population size reuses the same
-executable.  On CPU the Kahn decode runs on the host (a heap per candidate is
-faster than a Theta(n^2) vector scan there) while the previous chunk computes;
-on accelerators it runs in JAX.
+The evaluator maps random keys (or orders) of a whole population to the optimal
+bottleneck of slicing each candidate's order into at most ``k`` stages.  It compiles
+once per (graph shape, k, band, chunk) and streams the population through fixed-size
+chunks, so any population size reuses the same executable; on CPUs, graphs of
+:data:`HOST_SLICING_MIN_NODES` nodes or more are sliced on the host instead.
 
-Exactness.  Values are exact (up to the dtype) for every candidate whose
+Exactness.  Values are exact (up to the dtype; float64 on the host) for every candidate whose
 optimum is at most ``upper_bound``; candidates above it get a value above it
 (see ``pjpart.kernels.segments``).  ``decode_best`` recomputes the returned
 partitions in float64 with the reference evaluator.
@@ -38,8 +36,12 @@ from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
 from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, population_fitness,
                             stages_from_starts)
-from .banded import slice_exactly
+from .banded import slice_candidates, slice_exactly
 from .reference import decode_keys
+
+
+#: from this many nodes an evaluator on CPUs slices on the host: the kernels' tables outgrow the caches
+HOST_SLICING_MIN_NODES = 20_000
 
 
 class Evaluator:
@@ -71,15 +73,18 @@ class Evaluator:
     threads
         Chunks evaluated at once from host threads; default: ``$PJPART_THREADS`` (a
         sweep's worker: its share of the cores) or the usable CPU cores on a single CPU
-        device, else 1.  Why threads: XLA:CPU runs one chunk's loops on about
-        one core, and JAX releases the GIL while a chunk runs, so two chunks in flight
-        keep both cores busy.  Results do not depend on ``threads``.
+        device, else 1 (XLA:CPU runs a chunk on about one core, without the GIL).  Results
+        do not depend on ``threads``.
+    slicing
+        ``"kernel"``: the tables and DP of :mod:`pjpart.kernels`; ``"host"``: exact float64 slicing
+        (:func:`pjpart.banded.slice_candidates`) in the same threads; ``"auto"``: host on CPUs
+        from :data:`HOST_SLICING_MIN_NODES` nodes, unless ``band`` is fixed.
 
     Raises
     ------
     GraphError
-        On a bad ``k``, a ``dtype`` other than float32 and float64 (or float64 without
-        ``jax_enable_x64``), or a ``decode`` other than ``"host"`` and ``"device"``.
+        On a bad ``k``, ``dtype`` (float32, or float64 with ``jax_enable_x64``), ``decode``
+        or ``slicing``.
 
     Examples
     --------
@@ -100,7 +105,8 @@ class Evaluator:
     def __init__(self, graph: Graph, k: int, cost_model: CostModel | None = None, *,
                  dtype: str | Any = None, device: Any = None, band: int | None = None,
                  upper_bound: float | None = None, chunk_size: int | None = None,
-                 memory_budget: float = 256e6, decode: str = "device", threads: int | None = None) -> None:
+                 memory_budget: float = 256e6, decode: str = "device", threads: int | None = None,
+                 slicing: str = "auto") -> None:
         import jax
         import jax.numpy as jnp
 
@@ -122,6 +128,10 @@ class Evaluator:
         if decode not in ("host", "device"):
             raise GraphError(f"decode must be 'host' or 'device', got {decode!r}")
         self.decode_on = decode
+        if slicing not in ("auto", "kernel", "host"):
+            raise GraphError(f"slicing must be 'auto', 'kernel' or 'host', got {slicing!r}")
+        large = all(d.platform == "cpu" for d in self.devices) and graph.n >= HOST_SLICING_MIN_NODES
+        self.slicing_on = slicing if slicing != "auto" else "host" if large and band is None else "kernel"
         self._fixed_band = None if band is None else int(min(max(int(band), 1), graph.n))
         self._setup_devices()
         self._arrays = self._put(graph_arrays(graph, dtype))
@@ -149,7 +159,6 @@ class Evaluator:
 
     # ------------------------------------------------------------ setup
     def _setup_devices(self) -> None:
-        import jax
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
         if len(self.devices) > 1:
@@ -357,7 +366,11 @@ class Evaluator:
                   should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """The ``bottlenecks`` (``(P,)``) or ``pairs`` (``(P, 2)``) kernel over chunks of keys
         (decoded on the device) or of orders; chunks skipped once ``should_stop()`` holds stay ``nan``."""
-        if keys is not None:
+        if self.slicing_on == "host":
+            def chunk_values(a, b):
+                rows = [decode_keys(self.graph, keys[r]) for r in range(a, b)] if keys is not None else orders[a:b]
+                return slice_candidates(self.graph, rows, self.k, self.cost_model, kind == "pairs", should_stop)
+        elif keys is not None:
             def chunk_values(a, b):
                 chunk, needed = self._decode_chunk(self._pad(keys[a:b]))
                 return np.asarray(self._kernel(kind, chunk, needed))[: b - a]
@@ -382,6 +395,9 @@ class Evaluator:
         """
         orders = np.asarray(orders, dtype=np.int64)
         assignments = np.empty(orders.shape, dtype=np.int64)
+        if self.slicing_on == "host":
+            assignments[:] = [slice_exactly(self.graph, o, self.k, self.cost_model) for o in orders]
+            return assignments, evaluate(self.graph, assignments, self.k, self.cost_model).max(axis=1)
         for a, b in self._chunks(len(orders)):
             chunk = self._put_chunk(self._pad(orders[a:b].astype(np.int32)))
             _, starts = self._kernel("cuts", chunk, self._needed_band(chunk))

@@ -41,6 +41,7 @@ from typing import Callable
 import numpy as np
 from .cost import CostModel
 from .graph import Graph
+from .cost_model import stage_term_array
 from .lattice import checked, downsets, pricing_model
 
 
@@ -174,20 +175,6 @@ def _kernel():
     return columns
 
 
-def _terms(cost_model: CostModel, k: int) -> np.ndarray:
-    """``(6, k)``: speed, memory, cap, link in, link out, overflow bandwidth per stage (column 0
-    only for a scalar model: its bandwidth as the link)."""
-    t = cost_model.stage_terms() if cost_model.heterogeneous else None
-    terms = np.zeros((6, k))
-    if t is None:
-        terms[:, 0] = [1.0, cost_model.memory, cost_model.memory_limit, cost_model.bandwidth, cost_model.bandwidth,
-                       cost_model.overflow_bandwidth]
-    else:
-        terms[:5] = [t.speed, t.memory, t.memory_limit, t.bandwidth_in, t.bandwidth_out]
-        terms[5, 0] = cost_model.overflow_bandwidth
-    return terms
-
-
 #: measured cost of the compiled loop per (J, I) pair and per column, for the time estimate
 SECONDS_PER_PAIR, SECONDS_PER_COLUMN = 30e-9, 3e-6
 
@@ -251,7 +238,7 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
             return None
         columns(first, min(D, first + 256), lat.words, lat.work, lat.params, lat.front, lat.consumers,
                 lat.size, lat.out, by_work, lat.work[by_work], F, arg, reach, keep_below, float(lat.work[D - 1]),
-                _terms(pricing_model(graph, cost_model), k), cost_model.heterogeneous)
+                stage_term_array(pricing_model(graph, cost_model), k), cost_model.heterogeneous)
     if not np.isfinite(F[k, D - 1]):  # nothing within the caps, or nothing within `upper` (then: not solved)
         return checked(graph, k, cost_model, math.inf, np.zeros(graph.n, np.int64), pruned=math.isfinite(upper))
     assignment = np.zeros(graph.n, dtype=np.int64)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pjpart import CostModel, GraphError, evaluate
-from pjpart.banded import balanced_upper_bound, slice_order_banded
+from pjpart.banded import balanced_upper_bound, bottleneck_pair, slice_order_banded
 from pjpart.generators import dnn_like, random_dag
 from pjpart.reference import decode_keys, segment_cost_table, slice_order
 
@@ -50,3 +50,34 @@ def test_a_non_topological_order_is_an_error():
         slice_order_banded(g, g.topological_order()[::-1], 2)
     with pytest.raises(GraphError, match="order is not topological"):
         slice_order_banded(g, g.topological_order()[::-1], 2, upper=math.inf)
+
+
+def test_stage_pruning_keeps_the_optimum_at_large_k(rng):
+    """Many stages over long orders (where only a few stages per end are pushed), scalar and
+    per-stage models, against the reference over the full table."""
+    for trial in range(24):
+        g = dnn_like(int(rng.integers(80, 300)), seed=trial)
+        k = int(rng.choice([8, 16, 33]))
+        cm = [CostModel(bandwidth=float(rng.uniform(0.3, 3))),
+              CostModel(memory=float(g.params.sum() / k), overflow_bandwidth=3.0),
+              CostModel(stage_speed=rng.uniform(0.5, 2.0, k).tolist(),
+                        link_bandwidth=rng.uniform(0.3, 3.0, k - 1).tolist())][trial % 3]
+        order = decode_keys(g, rng.random(g.n))
+        ref, _ = slice_order(segment_cost_table(g, order, cm), k, order)
+        value, stages = slice_order_banded(g, order, k, cm)
+        assert abs(value - ref) <= 1e-9 * ref, (trial, value, ref)
+        assert np.all(np.diff(stages[order]) >= 0)
+        assert abs(evaluate(g, stages, k, cm).max() - ref) <= 1e-9 * ref
+
+
+def test_the_pair_is_the_optimum_with_k_and_k_plus_one_stages(rng):
+    for trial in range(60):
+        g = dnn_like(int(rng.integers(5, 150)), seed=100 + trial)
+        cm = models(rng)[trial % 4]
+        k = int(rng.integers(1, 12))
+        order = decode_keys(g, rng.random(g.n))
+        table = segment_cost_table(g, order, cm)
+        ref = [slice_order(table, kk, order)[0] for kk in (k, k + 1)]
+        got = bottleneck_pair(g, order, k, cm)
+        for value, expected in zip(got, ref):
+            assert (math.isinf(value) and math.isinf(expected)) or abs(value - expected) <= 1e-9 * max(1.0, expected)

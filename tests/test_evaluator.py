@@ -129,3 +129,26 @@ def test_sharded_population_equals_single_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", SHARD_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_host_slicing_is_the_exact_reference(rng):
+    """``slicing="host"`` (the default on CPUs for large graphs): values, pairs and
+    partitions are the float64 reference's, and a stop leaves the rest ``nan``."""
+    for t in range(4):
+        g = fixed_shape_dag(rng)
+        cm = COST_MODELS[t % 3]
+        ev = Evaluator(g, K, cm, slicing="host", chunk_size=4, threads=2)
+        assert ev.slicing_on == "host"
+        keys = rng.random((9, N))
+        want = np.array([reference_bottleneck(g, k_, cm) for k_ in keys])
+        np.testing.assert_allclose(ev.evaluate(keys), want, rtol=1e-12)
+        want_next = np.array([reference_bottleneck(g, k_, cm, k=K + 1) for k_ in keys])
+        np.testing.assert_allclose(ev.evaluate_pairs(keys), np.stack([want, want_next], axis=1), rtol=1e-12)
+        assignments, values = ev.decode_best(keys)
+        np.testing.assert_array_equal(values, evaluate(g, assignments, K, cm).max(axis=1))
+        np.testing.assert_allclose(values, want, rtol=1e-12)
+    stopped = Evaluator(g, K, slicing="host", chunk_size=8, threads=1).evaluate(keys, should_stop=lambda: True)
+    assert np.isfinite(stopped[0]) and np.isnan(stopped[1:]).all()
+    assert Evaluator(g, K).slicing_on == "kernel"  # small graphs: the kernels
+    with pytest.raises(Exception, match="slicing must be"):
+        Evaluator(g, K, slicing="gpu")

@@ -159,7 +159,7 @@ class FinishPolicy:
 
     local_search: bool = True
     share: float = 0.1
-    coarse_share: float = 0.3
+    coarse_share: float = 0.15
 
     def __post_init__(self) -> None:
         _bool("local_search", self.local_search)
@@ -204,9 +204,14 @@ class SearchConfig:
     exact_max_downsets : int
         Graphs with at most this many downsets are solved exactly (0: never).
     coarsen_min_nodes : int
-        Graphs with at least this many nodes are searched on their chains contracted
-        (:func:`pjpart.coarsen.contract_chains`), then refined on the graph (0, the
-        default: never; ``bench/scale.py`` found no gain at equal time yet).
+        Graphs with at least this many nodes (default 20,000: where a single-level search
+        gets few or no evaluations in a minute) are searched multilevel: in-trees contracted
+        (:func:`pjpart.coarsen.contract_in_trees`, exact costs), then, above
+        ``coarse_nodes``, the best seed order cut into intervals
+        (:func:`pjpart.coarsen.interval_cuts`); searched coarse, then refined on the
+        graph (0: never).
+    coarse_nodes : int
+        The most nodes the coarse graph of a multilevel search keeps.
     description : str
         A line describing the preset.
 
@@ -244,7 +249,8 @@ class SearchConfig:
     target_generations: int | None = None
     engine: str = "auto"
     exact_max_downsets: int = 10_000
-    coarsen_min_nodes: int = 0
+    coarsen_min_nodes: int = 20000
+    coarse_nodes: int = 5000
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -256,6 +262,7 @@ class SearchConfig:
         _int("target_generations", self.target_generations, 1, optional=True)
         _int("exact_max_downsets", self.exact_max_downsets, 0)
         _int("coarsen_min_nodes", self.coarsen_min_nodes, 0)
+        _int("coarse_nodes", self.coarse_nodes, 2)
         if self.engine not in ENGINES:
             raise ConfigError(f"setting 'engine' must be 'auto', 'host' or 'jit', got {self.engine!r}")
 
@@ -309,7 +316,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "coarse_finish_share": ("finish", "coarse_share"),
     **{name: ("", name) for name in ("islands", "migrate_every", "migrate_count", "restart_after", "tiebreak",
                                      "target_generations", "engine", "exact_max_downsets", "coarsen_min_nodes",
-                                     "description")},
+                                     "coarse_nodes", "description")},
 }
 
 

@@ -85,13 +85,14 @@ def finish(problem: Problem, policy: FinishPolicy, run: Tracker, start: Candidat
 
 def refine(problem: Problem, coarse: Coarsening, best: Candidate, policy: FinishPolicy, run: Tracker,
            floor: Candidate) -> Candidate:
-    """A coarse answer on the graph itself: projected (the same cost), its order sliced
+    """A coarse answer on the graph itself: projected (priced there: never above its coarse cost), its order sliced
     exactly at the graph's granularity (chains may now be cut: never worse), the graph's
     own best seed partition (``floor``) taken instead when better, then improved by local
     search while the finishing time lasts."""
     g, k, cm = problem.graph, problem.k, problem.cost_model
     order = coarse.project_order(best.order)
-    best = Candidate(coarse.project(best.assignment), best.value, order, best.method + "+coarse")
+    projected = coarse.project(best.assignment)
+    best = Candidate(projected, float(evaluate(g, projected, k, cm).max()), order, best.method + "+coarse")
     if run.stopped_by != "interrupted" and not run.budget.expired("finish"):
         assignment = slice_exactly(g, order, k, cm)
         value = float(evaluate(g, assignment, k, cm).max())

@@ -29,8 +29,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..budget import BackgroundCalls, Budget
-from ..coarsen import Coarsening, contract_chains
-from ..cost import CostModel, stages_needed
+from ..coarsen import Coarsening, contract_in_trees, contract_intervals, interval_cuts
+from ..cost import CostModel, evaluate, stages_needed
 from ..errors import ConfigError, InfeasibleError
 from ..evaluator import Evaluator
 from ..graph import Graph
@@ -99,11 +99,11 @@ class Solver:
                           max_evaluations=max_evaluations, generations=generations, target_gap=target_gap, **overrides)
         if cfg.stop.time_limit is None and not cfg.stop.budgeted:
             raise ConfigError("the search needs a stop: time_limit, max_evaluations or generations")
-        coarse = _coarsening(problem, cfg)
-        budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.share if coarse is None else
-                        cfg.finish.coarse_share, calls=self.calls, start=budget.start)
+        multilevel = bool(cfg.coarsen_min_nodes) and problem.graph.n >= cfg.coarsen_min_nodes
+        budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.coarse_share if multilevel else
+                        cfg.finish.share, calls=self.calls, start=budget.start)
         progress = Progress(not quiet, json_progress, cfg.stop)
-        best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed, coarse)
+        best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed, multilevel)
         if not np.isfinite(best.value):
             raise _infeasible(problem, best, run)
         result = certify(problem, best.assignment, bound[0], bound[1], method=best.method, seed=seed,
@@ -118,21 +118,26 @@ class Solver:
 
     def _solve(self, problem: Problem, cfg: SearchConfig, budget: Budget, progress: Progress,
                callback: Callable[[dict], None] | None, seed: int,
-               coarse: Coarsening | None) -> tuple[Candidate, tuple, Tracker | None]:
+               multilevel: bool) -> tuple[Candidate, tuple, Tracker | None]:
         """The stages between validation and certification: ``(best, (bound, bound method), run)``,
         ``run`` being ``None`` when no search ran (exact, or a seed order proven optimal)."""
         exact = _exact(problem, cfg, budget)
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
+        coarse, floor = None, None
+        if multilevel:  # the graph's best seed partition: the first answer, and the intervals' borders
+            floor = seed_candidate(problem, seed_orders(problem.graph))
+            coarse = _coarsening(problem, floor, cfg.coarse_nodes)
         searched = problem if coarse is None else Problem(coarse.graph, problem.k, problem.cost_model)
-        orders = seed_orders(searched.graph)
+        # a coarse graph's own order first: the floor's order, coarse node by coarse node
+        orders = seed_orders(searched.graph) if coarse is None else \
+            [coarse.coarse_order(floor.order)] + seed_orders(searched.graph)
         # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the seeds are sliced
         building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
             else None
-        start = seed_candidate(searched, orders)  # a coarse partition costs what it costs on the graph
-        # the graph's own seed orders stay candidates: the first answer, and a floor for the coarse search
-        floor = start if coarse is None else min(
-            (_lift(start, coarse), seed_candidate(problem, seed_orders(problem.graph))), key=lambda c: c.value)
+        start = seed_candidate(searched, orders)  # coarse: at least its cost on the graph
+        # the graph's own seed partition stays a candidate: a floor for the coarse search
+        floor = start if coarse is None else min((_lift(problem, start, coarse), floor), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
         bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
@@ -179,21 +184,34 @@ def _exact(problem: Problem, cfg: SearchConfig, budget: Budget) -> Candidate | N
     return Candidate(found[1], found[0], g.topological_order(), "exact")
 
 
-def _coarsening(problem: Problem, cfg: SearchConfig) -> Coarsening | None:
-    """The chains of a graph of at least ``coarsen_min_nodes`` nodes, when contracting them
-    leaves at most 80% of the nodes (else the search runs on the graph)."""
-    if not cfg.coarsen_min_nodes or problem.graph.n < cfg.coarsen_min_nodes:
-        return None
-    coarse = contract_chains(problem.graph)
-    return coarse if coarse.graph.n <= 0.8 * problem.graph.n else None
+#: a coarse node holds at most this share of a stage's work (the total over k): coarser
+#: nodes leave the search too few ways to balance the stages
+COARSE_NODE_STAGE_SHARE = 1 / 32
 
 
-def _lift(candidate: Candidate, coarse: Coarsening | None) -> Candidate:
-    """A coarse candidate as a partition of the graph (the same costs)."""
-    if coarse is None:
-        return candidate
-    return Candidate(coarse.project(candidate.assignment), candidate.value, coarse.project_order(candidate.order),
-                     candidate.method)
+def _coarsening(problem: Problem, best: Candidate, nodes: int) -> Coarsening:
+    """The graph's in-trees contracted, in pieces of at most :data:`COARSE_NODE_STAGE_SHARE`
+    of a stage's work (:func:`pjpart.coarsen.contract_in_trees`: every partition of it costs
+    the same on the graph); when that leaves more than ``nodes``
+    nodes, ``best``'s order on it cut into about ``nodes`` intervals too, at its stage
+    borders and, between them, where little traffic crosses
+    (:func:`pjpart.coarsen.interval_cuts`): the coarse graph holds ``best`` itself."""
+    g = problem.graph
+    trees = contract_in_trees(g, COARSE_NODE_STAGE_SHARE * float(g.work.sum()) / problem.k)
+    if trees.graph.n <= nodes:
+        return trees
+    order = trees.coarse_order(best.order)
+    stages = np.zeros(trees.graph.n, dtype=np.int64)
+    np.maximum.at(stages, trees.members, best.assignment)  # each in-tree in its root's stage
+    borders = np.flatnonzero(np.diff(stages[order])) + 1
+    return trees.then(contract_intervals(trees.graph, order, interval_cuts(trees.graph, order, nodes, keep=borders)))
+
+
+def _lift(problem: Problem, candidate: Candidate, coarse: Coarsening) -> Candidate:
+    """A coarse candidate as a partition of the graph, priced there (never above its coarse cost)."""
+    assignment = coarse.project(candidate.assignment)
+    value = float(evaluate(problem.graph, assignment, problem.k, problem.cost_model).max())
+    return Candidate(assignment, value, coarse.project_order(candidate.order), candidate.method)
 
 
 def _infeasible(problem: Problem, best: Candidate, run: Tracker | None) -> InfeasibleError:
