@@ -248,6 +248,8 @@ def _evaluator(problem: Problem, cfg: SearchConfig, start: Candidate | None = No
                           upper_bound=math.inf if start is None else start.value)
     evaluator.chunk_size = host.chunk_size((bcfg.population - bcfg.n_elite) * cfg.islands, evaluator.threads,
                                            cap=32 if cfg.fits_to_time else 256)
+    if evaluator.slicing_on == "host":  # nothing to compile or pad: chunks of one, so probes and stops are fine
+        evaluator.chunk_size = 1
     return evaluator
 
 
