@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: machine/version/date stamp, the geometric mean, zoo arguments."""
+"""Shared by the benchmarks: machine/version/date stamp, best-of timing, the geometric mean, zoo arguments."""
 
 from __future__ import annotations
 
@@ -6,10 +6,21 @@ import datetime
 import os
 import platform
 import sys
+import time
 
 import numpy as np
 
 from pjpart.zoorun import geomean  # noqa: F401  (re-exported for the benchmarks)
+
+
+def best_seconds(fn, reps: int = 3) -> float:
+    """Fastest of ``reps`` runs (the machine is shared: the minimum is the least disturbed)."""
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 def machine_info() -> dict:

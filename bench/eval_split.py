@@ -20,16 +20,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import machine_info  # noqa: E402
-
-
-def best_of(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from common import best_seconds, machine_info  # noqa: E402
 
 
 def main() -> int:
@@ -56,12 +47,12 @@ def main() -> int:
         t = time.perf_counter()
         ev.evaluate(keys)
         first = time.perf_counter() - t
-        total = best_of(lambda: ev.evaluate(keys))
-        decode = best_of(lambda: ev._decode_chunk(keys))  # the decode kernel alone, on the same chunk
+        total = best_seconds(lambda: ev.evaluate(keys))
+        decode = best_seconds(lambda: ev._decode_chunk(keys))  # the decode kernel alone, on the same chunk
         order = decode_keys(g, keys[0])
-        host = best_of(lambda: slice_order_banded(g, order, args.k))
+        host = best_seconds(lambda: slice_order_banded(g, order, args.k))
         on_host.evaluate(keys[:2])
-        host_total = best_of(lambda: on_host.evaluate(keys), repeat=2)
+        host_total = best_seconds(lambda: on_host.evaluate(keys), reps=2)
         rows.append({"n": n, "k": args.k, "candidates": P, "first_call_s": round(first, 2),
                      "host_evaluator_ms_per_candidate": 1e3 * host_total / P, "host_threads": on_host.threads,
                      "ms_per_candidate": 1e3 * total / P, "decode_ms_per_candidate": 1e3 * decode / P,

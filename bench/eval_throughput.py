@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import machine_info  # noqa: E402
+from common import best_seconds, machine_info  # noqa: E402
 
 GRIDS = {
     "full": [(200, 8, 1024), (500, 16, 1024), (1000, 16, 1024), (1000, 64, 1024), (3000, 16, 256)],
@@ -52,16 +52,6 @@ def python_dp(table: list[list[float]], k: int) -> float:
             cur[j] = best
         prev = cur
     return prev[n]
-
-
-def best_seconds(fn, reps: int = 3) -> float:
-    """Fastest of ``reps`` runs (the machine is shared: the minimum is the least disturbed)."""
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def run_grid(grid, reps_ref: int = 3, python_max_n: int = 1000) -> list[dict]:

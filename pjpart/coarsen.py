@@ -148,24 +148,23 @@ def contract_in_trees(graph: Graph, max_work: float = math.inf) -> Coarsening:
     single = np.flatnonzero(outdeg == 1)
     parent[single] = graph.succ_idx[graph.succ_ptr[single]]
     root = np.arange(n)
-    load = graph.work.astype(np.float64).tolist()  # a top's group work so far
-    work = load[:]
+    node_work = graph.work.astype(np.float64).tolist()
+    load = node_work[:]  # a top's group work so far
     for v in order[::-1].tolist():  # consumers first: a parent's top is known
         p = parent[v]
         if p >= 0:
             top = root[p]
-            if load[top] + work[v] <= max_work:
+            if load[top] + node_work[v] <= max_work:
                 root[v] = top
-                load[top] += work[v]
+                load[top] += node_work[v]
             else:
                 parent[v] = -1  # the top of a group of its own
     roots_in_order = order[parent[order] < 0]
     index = np.full(n, -1, dtype=np.int64)
     index[roots_in_order] = np.arange(len(roots_in_order))  # groups numbered in topological order of roots
     group = index[root]
-    work, params, sizeout, edges, chain_order, starts = _quotient(graph, group, len(roots_in_order), order)
-    sizeout = graph.sizeout[roots_in_order]
-    coarse = Graph.from_arrays(work=work, params=params, sizeout=sizeout, edges=edges,
+    work, params, _, edges, chain_order, starts = _quotient(graph, group, len(roots_in_order), order)
+    coarse = Graph.from_arrays(work=work, params=params, sizeout=graph.sizeout[roots_in_order], edges=edges,
                                ids=[graph.ids[v] for v in roots_in_order.tolist()], name=graph.name,
                                meta=dict(graph.meta))
     return Coarsening(coarse, group, chain_order, starts)
@@ -414,5 +413,5 @@ def at_module_depth(graph: Graph, depth: int) -> Graph:
     return coarse
 
 
-__all__ = ["Coarsening", "at_module_depth", "coarsen", "contract_chains", "contract_in_trees", "contract_intervals", "crossing_traffic",
-           "interval_cuts"]
+__all__ = ["Coarsening", "at_module_depth", "coarsen", "contract_chains", "contract_in_trees", "contract_intervals",
+           "crossing_traffic", "interval_cuts"]

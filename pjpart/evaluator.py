@@ -36,6 +36,7 @@ from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
 from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, population_fitness,
                             stages_from_starts)
+from .backends import usable_cores
 from .banded import slice_candidates, slice_exactly
 from .reference import decode_keys
 
@@ -63,7 +64,7 @@ class Evaluator:
         Values are exact up to it, see :meth:`set_upper_bound`.
     chunk_size
         Candidates per compiled call, default 256: one executable serves any population
-        size (rounded up to a multiple of the number of devices).
+        size (rounded up to a multiple of the number of devices; one when slicing on the host).
     memory_budget
         Bytes of tables per DP sub-batch within a chunk; on CPU also at most ~2 MB of
         tables, so the DP works in cache.
@@ -139,7 +140,7 @@ class Evaluator:
         # a segment costs at least its work at the fastest stage's speed (see set_upper_bound)
         self._fastest = self.cost_model.fastest_speed
         self._setup_decoder()
-        if upper_bound is None and self._fixed_band is None:
+        if upper_bound is None and self._fixed_band is None and self.slicing_on == "kernel":  # host: exact, no band
             upper_bound = self._own_order_bound()
         self.upper_bound = math.inf
         self.set_upper_bound(math.inf if upper_bound is None else float(upper_bound))
@@ -152,10 +153,15 @@ class Evaluator:
         if threads is None:
             on_cpu = ndev == 1 and self.devices[0].platform == "cpu"
             # a sweep's worker gets its share of the cores (pjpart.backends.worker_env)
-            threads = (int(os.environ.get("PJPART_THREADS", "0")) or _usable_cores()) if on_cpu else 1
+            threads = (int(os.environ.get("PJPART_THREADS", "0")) or usable_cores()) if on_cpu else 1
         self.threads = max(1, int(threads))
         self._pool: ThreadPoolExecutor | None = None
         self._width_lock = threading.Lock()
+
+    #: candidates per call: one when slicing on the host (nothing to compile or pad, so probes and stops are per
+    #: candidate: at 10^5 nodes one takes about a second)
+    chunk_size = property(lambda self: 1 if self.slicing_on == "host" else self._chunk_size,
+                          lambda self, size: setattr(self, "_chunk_size", int(size)))
 
     # ------------------------------------------------------------ setup
     def _setup_devices(self) -> None:
@@ -441,10 +447,3 @@ class Evaluator:
     def decode_best(self, keys: Any) -> tuple[np.ndarray, np.ndarray]:
         """Stage assignments ``(B, n)`` (per node, graph order) and float64 bottlenecks of the keys."""
         return self.slice_orders(self.decode(keys))
-
-
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

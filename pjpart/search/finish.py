@@ -8,7 +8,7 @@ partition and the near-ties (:meth:`Tracker.keep_finalists`) get a float64 look.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -83,16 +83,23 @@ def finish(problem: Problem, policy: FinishPolicy, run: Tracker, start: Candidat
     return best
 
 
+def lift(problem: Problem, coarse: Coarsening, candidate: Candidate) -> Candidate:
+    """A coarse candidate as a partition of the graph, priced there (never above its coarse
+    cost; the same cost when the coarsening is exact), its order projected too."""
+    assignment = coarse.project(candidate.assignment)
+    value = float(evaluate(problem.graph, assignment, problem.k, problem.cost_model).max())
+    return Candidate(assignment, value, coarse.project_order(candidate.order), candidate.method)
+
+
 def refine(problem: Problem, coarse: Coarsening, best: Candidate, policy: FinishPolicy, run: Tracker,
            floor: Candidate) -> Candidate:
-    """A coarse answer on the graph itself: projected (priced there: never above its coarse cost), its order sliced
-    exactly at the graph's granularity (chains may now be cut: never worse), the graph's
-    own best seed partition (``floor``) taken instead when better, then improved by local
+    """A coarse answer on the graph itself: lifted (:func:`lift`), its order sliced exactly
+    at the graph's granularity (coarse nodes may now be cut: never worse), the graph's own
+    best seed partition (``floor``) taken instead when better, then improved by local
     search while the finishing time lasts."""
     g, k, cm = problem.graph, problem.k, problem.cost_model
-    order = coarse.project_order(best.order)
-    projected = coarse.project(best.assignment)
-    best = Candidate(projected, float(evaluate(g, projected, k, cm).max()), order, best.method + "+coarse")
+    best = lift(problem, coarse, replace(best, method=best.method + "+coarse"))
+    order = best.order
     if run.stopped_by != "interrupted" and not run.budget.expired("finish"):
         assignment = slice_exactly(g, order, k, cm)
         value = float(evaluate(g, assignment, k, cm).max())
@@ -110,4 +117,4 @@ def refine(problem: Problem, coarse: Coarsening, best: Candidate, policy: Finish
     return best
 
 
-__all__ = ["Candidate", "finish", "refine", "seed_candidate"]
+__all__ = ["Candidate", "finish", "lift", "refine", "seed_candidate"]

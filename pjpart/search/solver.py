@@ -30,7 +30,7 @@ import numpy as np
 
 from ..budget import BackgroundCalls, Budget
 from ..coarsen import Coarsening, contract_in_trees, contract_intervals, interval_cuts
-from ..cost import CostModel, evaluate, stages_needed
+from ..cost import CostModel, stages_needed
 from ..errors import ConfigError, InfeasibleError
 from ..evaluator import Evaluator
 from ..graph import Graph
@@ -41,7 +41,7 @@ from ..result import PartitionResult
 from . import host, jit
 from .certify import BoundSource, certify
 from .config import NOT_GIVEN, SearchConfig, load_preset, run_time_limit
-from .finish import Candidate, finish, refine, seed_candidate
+from .finish import Candidate, finish, lift, refine, seed_candidate
 from .progress import Progress
 from .seeds import seed_orders
 from .tracker import Tracker
@@ -137,7 +137,7 @@ class Solver:
             else None
         start = seed_candidate(searched, orders)  # coarse: at least its cost on the graph
         # the graph's own seed partition stays a candidate: a floor for the coarse search
-        floor = start if coarse is None else min((_lift(problem, start, coarse), floor), key=lambda c: c.value)
+        floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
         bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
@@ -207,13 +207,6 @@ def _coarsening(problem: Problem, best: Candidate, nodes: int) -> Coarsening:
     return trees.then(contract_intervals(trees.graph, order, interval_cuts(trees.graph, order, nodes, keep=borders)))
 
 
-def _lift(problem: Problem, candidate: Candidate, coarse: Coarsening) -> Candidate:
-    """A coarse candidate as a partition of the graph, priced there (never above its coarse cost)."""
-    assignment = coarse.project(candidate.assignment)
-    value = float(evaluate(problem.graph, assignment, problem.k, problem.cost_model).max())
-    return Candidate(assignment, value, coarse.project_order(candidate.order), candidate.method)
-
-
 def _infeasible(problem: Problem, best: Candidate, run: Tracker | None) -> InfeasibleError:
     """The error for a run that found no feasible partition: proven by the exact DP, else
     only not found (the packing bound of :func:`pjpart.cost.check_feasible` let it through)."""
@@ -248,8 +241,6 @@ def _evaluator(problem: Problem, cfg: SearchConfig, start: Candidate | None = No
                           upper_bound=math.inf if start is None else start.value)
     evaluator.chunk_size = host.chunk_size((bcfg.population - bcfg.n_elite) * cfg.islands, evaluator.threads,
                                            cap=32 if cfg.fits_to_time else 256)
-    if evaluator.slicing_on == "host":  # nothing to compile or pad: chunks of one, so probes and stops are fine
-        evaluator.chunk_size = 1
     return evaluator
 
 
