@@ -3,9 +3,11 @@ process (peak RSS), multilevel (``coarsen_min_nodes=1``: in-trees contracted, th
 of the best seed order) vs single-level search (``coarsen_min_nodes=0``) at equal time,
 against the greedy and chain-balanced baselines.
 
-Graphs: DNN-like (:func:`pjpart.generators.dnn_like`) and operator-level decoders traced
+Graphs: DNN-like (:func:`pjpart.generators.dnn_like`), operator-level decoders traced
 with ``from_jax`` (:func:`pjpart.data.make_zoo_jax.decoder_graph`: the zoo's
-``llama-32l-op``, and wider, deeper ones for 3 x 10^4 and 10^5 nodes), built once into
+``llama-32l-op``, and wider, deeper ones for 3 x 10^4 and 10^5 nodes), and the zoo's
+multi-branch NASNet-Mobile stacked 40 and 130 times (:func:`pjpart.generators.stacked`),
+where the order of the branches matters, built once into
 ``bench/results/scale_graphs/`` (git-ignored) and loaded by every run.
 
 Writes ``bench/results/scale.{json,md,png}``.
@@ -27,7 +29,10 @@ from common import machine_info  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: op-level decoders: (layers, heads, width, ffn); about layers * (32 + 17 heads) nodes
 DECODERS = {"decoder-op-30k": (48, 36, 4608, 12288), "decoder-op-100k": (96, 60, 7680, 20480)}
-GRAPHS = ["dnn-10000", "dnn-30000", "dnn-100000", "llama-32l-op", "decoder-op-30k", "decoder-op-100k"]
+#: stacks of the zoo's NASNet-Mobile (770 layers, many branches): copies in series
+STACKS = {"nasnet-x40": ("nasnetmobile", 40), "nasnet-x130": ("nasnetmobile", 130)}
+GRAPHS = ["dnn-10000", "dnn-30000", "dnn-100000", "llama-32l-op", "decoder-op-30k", "decoder-op-100k",
+          *STACKS]
 
 CHILD = r"""
 import json, resource, sys, time
@@ -63,6 +68,10 @@ def graph_file(name: str, directory: str) -> str:
         from pjpart.data.make_zoo_jax import decoder_graph
         layers, heads, width, ffn = DECODERS[name]
         g = decoder_graph(layers, heads, width, ffn, tokens=512)
+    elif name in STACKS:
+        from pjpart.generators import stacked
+        model, copies = STACKS[name]
+        g = stacked(zoo.load(model), copies, name=name)
     else:
         g = zoo.load(name)
     pjpart.save_graph(g, path)

@@ -1,4 +1,5 @@
-"""Synthetic graphs: DNN-like DAGs for benchmarks and random small DAGs for tests.
+"""Synthetic graphs: DNN-like DAGs for benchmarks, stacks of a model's copies, and random
+small DAGs for tests.
 
 Example
 -------
@@ -91,3 +92,39 @@ def random_dag(n: int, rng: np.random.Generator, density: float = 0.3, zero_frac
         return x
 
     return Graph.from_arrays(work=col(), params=col(), sizeout=col(), edges=edges, name=f"random_{n}")
+
+
+def stacked(graph: Graph, copies: int, name: str | None = None) -> Graph:
+    """``copies`` of a single-source, single-sink ``graph`` in series: a deeper model of its cells.
+
+    Copy ``c``'s sink feeds copy ``c + 1``'s source, so the result has ``copies * n`` nodes
+    and ``copies * m + copies - 1`` edges; costs, units and metadata (the hardware the costs
+    were measured on) are the graph's.  Node ``v`` of copy ``c`` has index ``c * n + v`` and
+    id ``"c/id"``.
+
+    Example
+    -------
+    >>> g = Graph.from_arrays(work=[1.0, 2.0], edges=[(0, 1)])
+    >>> s = stacked(g, 3)
+    >>> s.n, s.m, s.ids[2]
+    (6, 5, '1/0')
+    """
+    n = graph.n
+    indeg = np.bincount(graph.edges[:, 1], minlength=n)
+    outdeg = np.bincount(graph.edges[:, 0], minlength=n)
+    sources, sinks = np.flatnonzero(indeg == 0), np.flatnonzero(outdeg == 0)
+    if copies < 1:
+        raise ValueError(f"copies must be at least 1, got {copies}")
+    if len(sources) != 1 or len(sinks) != 1:
+        raise ValueError(f"graph {graph.name!r} must have one source and one sink to be stacked, "
+                         f"it has {len(sources)} and {len(sinks)}")
+    offsets = np.arange(copies, dtype=np.int64) * n
+    inner = (graph.edges[None, :, :] + offsets[:, None, None]).reshape(-1, 2)
+    links = np.stack([offsets[:-1] + sinks[0], offsets[1:] + sources[0]], axis=1)
+    g = Graph.from_arrays(work=np.tile(graph.work, copies), params=np.tile(graph.params, copies),
+                          sizeout=np.tile(graph.sizeout, copies), edges=np.concatenate([inner, links]),
+                          ids=[f"{c}/{x}" for c in range(copies) for x in graph.ids],
+                          name=name or f"{graph.name}x{copies}", meta=graph.meta)
+    if getattr(graph, "units", None):
+        object.__setattr__(g, "units", dict(graph.units))
+    return g

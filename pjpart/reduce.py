@@ -173,12 +173,16 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
     ``share * scale`` (``scale``: a bound, so the loss stays a small share of it), sources and
     sinks of the previous round's graph each time, until the lattice fits.
     """
-    from .lattice import downsets
+    from .lattice import downsets, downsets_at_least
 
     t = cost_model.stage_terms()
     slowest = float(t.speed.min())
     links = t.bandwidth_in[1:] if cost_model.heterogeneous and k > 1 else np.array([cost_model.bandwidth])
     link = float(links.min())
+    # nodes above the largest share are never dropped: with more of them than max_downsets
+    # no round can fit (a graph of N nodes has at least N + 1 downsets)
+    if np.count_nonzero(graph.work / slowest + graph.sizeout / link > max(shares) * scale) + 1 > max_downsets:
+        return None
     g, dropped = graph, 0
     for share in shares:
         while True:
@@ -195,7 +199,8 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
             g = Graph.from_arrays(work=g.work[keep], params=g.params[keep], sizeout=g.sizeout[keep],
                                   edges=e.tolist(), ids=[g.ids[v] for v in keep], name=g.name)
             dropped += int(free.sum())
-        if dropped and downsets(g, max_downsets) is not None:
+        fits = downsets_at_least(g, max_downsets) <= max_downsets
+        if dropped and fits and downsets(g, max_downsets) is not None:
             return g, dropped
     return None
 

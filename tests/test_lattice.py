@@ -6,7 +6,7 @@ import pytest
 import pjpart
 from pjpart import CostModel, evaluate
 from pjpart.generators import random_dag
-from pjpart.lattice import block_costs, downsets, exact_partition, mask_bits, small_downsets
+from pjpart.lattice import block_costs, downsets, downsets_at_least, exact_partition, mask_bits, small_downsets
 from pjpart.reference import exhaustive_partition, segment_cost_table, slice_order, topological_orders
 from cases import cost_setting
 
@@ -17,6 +17,27 @@ def cost_models(rng):
 
 
 
+def test_the_downset_count_lower_bound_never_exceeds_the_count(rng):
+    for trial in range(300):
+        g = random_dag(int(rng.integers(1, 13)), rng, density=float(rng.uniform(0.0, 0.6)))
+        count = len(downsets(g, 1 << 13))
+        for limit in (1, g.n, count - 1, count, 1 << 13):
+            bound = downsets_at_least(g, limit)
+            assert g.n + 1 <= bound <= count
+
+
+def test_a_graph_past_the_downset_limit_is_given_up_at_once():
+    """Weighted nodes are never merged away by the reduction, nor is any node past it: a
+    graph of more of them than the limit is not enumerated (seconds at 10^5 nodes)."""
+    from pjpart.generators import dnn_like
+
+    g = dnn_like(3000, seed=0)
+    assert np.count_nonzero(g.params) + 1 > 1000
+    assert exact_partition(g, 4, CostModel(), max_downsets=1000) is None
+    wide = pjpart.Graph.from_arrays(work=np.ones(12), params=np.ones(12), edges=[(0, v) for v in range(1, 12)])
+    assert downsets_at_least(wide, 5000) == 1 + 1 + (2 ** 11 - 1) == len(downsets(wide, 5000))
+    assert exact_partition(wide, 3, CostModel(), max_downsets=2000) is None
+    assert exact_partition(wide, 3, CostModel(), max_downsets=3000) is not None
 
 
 def test_downsets_are_every_predecessor_closed_subset(rng):

@@ -8,11 +8,13 @@ partition and the near-ties (:meth:`Tracker.keep_finalists`) get a float64 look.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..banded import slice_exactly
+from ..backends import usable_cores
+from ..banded import FULL_TABLE_MAX_NODES, balanced_upper_bound, slice_exactly
 from ..coarsen import Coarsening
 from ..cost import evaluate
 from ..evaluator import Evaluator
@@ -36,10 +38,17 @@ class Candidate:
 
 def seed_candidate(problem: Problem, orders: list[np.ndarray]) -> Candidate:
     """The best of the seed orders, each sliced exactly (the first partition of a run, and
-    the upper bound its bounds are checked against)."""
+    the upper bound its bounds are checked against).  Beyond the full table's size the
+    orders are sliced in threads (the compiled loop releases the GIL), each pruned by the
+    best of their work-balanced slicings' costs: only an order that beats it matters."""
     g, k, cm = problem.graph, problem.k, problem.cost_model
-    assignment, value, order = min((best_slicing(g, o, k, cm, None) + (o,) for o in orders), key=lambda t: t[1])
-    return Candidate(assignment, value, order, "seed-order")
+    upper = None
+    if g.n > FULL_TABLE_MAX_NODES:
+        upper = min(balanced_upper_bound(g, order, k, cm) for order in orders)
+    with ThreadPoolExecutor(min(len(orders), usable_cores() if upper is not None else 1)) as pool:
+        sliced = list(pool.map(lambda order: best_slicing(g, order, k, cm, None, upper), orders))
+    best = int(np.argmin([value for _, value in sliced]))  # the first among equals
+    return Candidate(sliced[best][0], sliced[best][1], orders[best], "seed-order")
 
 
 def finish(problem: Problem, policy: FinishPolicy, run: Tracker, start: Candidate,

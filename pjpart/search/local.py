@@ -66,6 +66,7 @@ from ..errors import ConfigError
 from ..graph import Graph
 from ..banded import slice_exactly
 from ..lattice import mask_bits, small_downsets
+from .moves import improve_single
 
 # closure masks are (2n, n) booleans: above this many nodes only single moves are tried
 CLOSURE_MAX_NODES = 4000
@@ -132,13 +133,15 @@ def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel,
             batch: int = 512, should_stop: Callable[[], bool] | None = None, moves: str = "closure") -> np.ndarray:
     """Best-improvement moves until none helps (see the module docstring).
 
-    ``moves``: ``"closure"`` (default; ``"single"`` above ``CLOSURE_MAX_NODES`` nodes)
-    or ``"single"``.  ``should_stop()`` stops it early,
-    keeping the best so far.
+    ``moves``: ``"closure"`` (default) or ``"single"``; above ``CLOSURE_MAX_NODES`` nodes,
+    single moves priced from local counts (:func:`pjpart.search.moves.improve_single`).
+    ``should_stop()`` stops it early, keeping the best so far.
     """
     if moves not in ("closure", "single"):
         raise ConfigError(f"moves must be 'closure' or 'single', got {moves!r}")
-    find = closure_moves if moves == "closure" and graph.n <= CLOSURE_MAX_NODES else _single_moves
+    if graph.n > CLOSURE_MAX_NODES:  # moves priced from local counts (:mod:`.moves`)
+        return improve_single(graph, assignment, k, cost_model, max_rounds, should_stop)
+    find = closure_moves if moves == "closure" else _single_moves
     current = np.asarray(assignment, dtype=np.int64).copy()
     costs = evaluate(graph, current, k, cost_model)
     cur_key = _key(costs[None])[0]

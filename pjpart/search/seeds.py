@@ -40,11 +40,12 @@ def seed_orders(graph: Graph) -> list[np.ndarray]:
 
 
 def best_slicing(graph: Graph, order: np.ndarray, k: int, cost_model: CostModel,
-                 evaluator: Evaluator | None) -> tuple[np.ndarray, float]:
+                 evaluator: Evaluator | None, upper: float | None = None) -> tuple[np.ndarray, float]:
     """Exact float64 slicing of one order: on the host up to ``FULL_TABLE_MAX_NODES`` nodes or
-    without an evaluator (:func:`pjpart.banded.slice_exactly`), else with the kernels."""
+    without an evaluator (:func:`pjpart.banded.slice_exactly`; ``upper``: the cost of a known
+    partition, exact only for orders that slice within it), else with the kernels."""
     if graph.n <= FULL_TABLE_MAX_NODES or evaluator is None:
-        assignment = slice_exactly(graph, order, k, cost_model)
+        assignment = slice_exactly(graph, order, k, cost_model, upper)
         return assignment, float(evaluate(graph, assignment, k, cost_model).max())
     assignments, values = evaluator.slice_orders(order[None])
     return assignments[0], float(values[0])

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from concurrent.futures import Future
@@ -121,21 +122,24 @@ class Solver:
                multilevel: bool) -> tuple[Candidate, tuple, Tracker | None]:
         """The stages between validation and certification: ``(best, (bound, bound method), run)``,
         ``run`` being ``None`` when no search ran (exact, or a seed order proven optimal)."""
-        exact = _exact(problem, cfg, budget)
+        graph_orders = functools.cache(lambda: seed_orders(problem.graph))
+        first = functools.cache(lambda: seed_candidate(problem, graph_orders()))
+        exact = _exact(problem, cfg, budget, first)
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
         coarse, floor = None, None
         if multilevel:  # the graph's best seed partition: the first answer, and the intervals' borders
-            floor = seed_candidate(problem, seed_orders(problem.graph))
+            floor = first()
             coarse = _coarsening(problem, floor, cfg.coarse_nodes)
         searched = problem if coarse is None else Problem(coarse.graph, problem.k, problem.cost_model)
         # a coarse graph's own order first: the floor's order, coarse node by coarse node
-        orders = seed_orders(searched.graph) if coarse is None else \
+        orders = graph_orders() if coarse is None else \
             [coarse.coarse_order(floor.order)] + seed_orders(searched.graph)
         # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the seeds are sliced
         building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
             else None
-        start = seed_candidate(searched, orders)  # coarse: at least its cost on the graph
+        # coarse: at least its cost on the graph
+        start = first() if coarse is None else seed_candidate(searched, orders)
         # the graph's own seed partition stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
@@ -147,7 +151,8 @@ class Solver:
             if building is not None and not building.done():
                 budget.leave(building)
             return floor, bounds.for_result(floor.value), None
-        run = Tracker(cfg, budget, bounds, progress, callback)
+        run = Tracker(cfg, budget, bounds, progress, callback,
+                      stall_share=None if coarse is None else cfg.finish.coarse_stall_share)
         evaluator = _search(searched, cfg, run, orders, start, seed, alongside, building, floor.value)
         if coarse is None:
             best = finish(problem, cfg.finish, run, start, evaluator)
@@ -165,20 +170,20 @@ class Solver:
 LARGE_EXACT_MIN_SECONDS = 3.0
 
 
-def _exact(problem: Problem, cfg: SearchConfig, budget: Budget) -> Candidate | None:
+def _exact(problem: Problem, cfg: SearchConfig, budget: Budget,
+           first: Callable[[], Candidate]) -> Candidate | None:
     """The optimum by the lattice DP when the (reduced) graph has at most ``exact_max_downsets``
     downsets: small lattices at once (the dense DP), larger ones by the column DP pruned by the
-    best seed order's cost, within half the time limit (else the search gets the time back)."""
+    best seed partition's cost (``first()``, computed only then), within half the time limit
+    (else the search gets the time back)."""
     if not cfg.exact_max_downsets:
         return None
     g, k, cm = problem.graph, problem.k, problem.cost_model
-    found = exact_partition(g, k, cm, min(cfg.exact_max_downsets, DENSE_MAX_DOWNSETS), budget.stopper())
-    if found is None and cfg.exact_max_downsets > DENSE_MAX_DOWNSETS and not (
-            budget.limited and budget.time_limit < LARGE_EXACT_MIN_SECONDS):
-        upper = seed_candidate(problem, seed_orders(g)).value
-        within = budget.within(0.5 * budget.time_limit) if budget.limited else budget
-        found = exact_partition(g, k, cm, cfg.exact_max_downsets, within.stopper(), upper=upper,
-                                seconds=within.remaining())
+    most = cfg.exact_max_downsets if not (budget.limited and budget.time_limit < LARGE_EXACT_MIN_SECONDS) \
+        else min(cfg.exact_max_downsets, DENSE_MAX_DOWNSETS)
+    within = budget.within(0.5 * budget.time_limit) if budget.limited else budget
+    found = exact_partition(g, k, cm, most, within.stopper(), upper=lambda: first().value,
+                            seconds=within.remaining())
     if found is None:
         return None
     return Candidate(found[1], found[0], g.topological_order(), "exact")

@@ -40,11 +40,18 @@ class Tracker:
         The run's :class:`~pjpart.search.certify.BoundSource` (``None``: a bound of 0).
     progress, callback
         Told the state once per step (:meth:`report`).
+    stall_share
+        Stop (``"stalled"``) once the best has not improved for this share of the search's
+        time window (``None``: never; a multilevel run's coarse search, see
+        :class:`~pjpart.search.config.FinishPolicy`).
     """
 
     def __init__(self, cfg: SearchConfig, budget: Budget, bounds, progress: Progress,
-                 callback: Callable[[dict], None] | None = None) -> None:
+                 callback: Callable[[dict], None] | None = None, stall_share: float | None = None) -> None:
         self.cfg, self.budget, self.bounds, self.progress, self.callback = cfg, budget, bounds, progress, callback
+        self.stall_share = stall_share
+        self._window = (budget.elapsed(), budget.elapsed() + budget.remaining())  # the search phase's
+        self._improved_at = budget.elapsed()
         self.best_keys: np.ndarray | None = None
         self.best_value = math.inf
         self.evaluations, self.generation, self.stopped_by = 0, 0, "time_limit"
@@ -62,7 +69,15 @@ class Tracker:
 
     def offer(self, keys: np.ndarray, value: float) -> None:
         if value < self.best_value:
+            if value < self.best_value * (1 - 1e-9):  # not a float32 re-ranking of the same
+                self._improved_at = self.budget.elapsed()
             self.best_value, self.best_keys = float(value), np.asarray(keys, np.float64)
+
+    def stalled(self) -> bool:
+        """Whether the best has not improved for ``stall_share`` of the search's window."""
+        start, end = self._window
+        return self.stall_share is not None and math.isfinite(end) and \
+            self.budget.elapsed() - self._improved_at >= self.stall_share * (end - start)
 
     def keep_finalists(self, keys: np.ndarray, fitness: np.ndarray, count: int = 8,
                        tolerance: float = 1e-5) -> None:
@@ -99,7 +114,7 @@ class Tracker:
                  ("target_gap", stop.target_gap is not None and gap <= stop.target_gap),
                  ("generations", stop.generations is not None and self.generation >= stop.generations),
                  ("evaluations", stop.max_evaluations is not None and self.evaluations >= stop.max_evaluations),
-                 ("time_limit", self.out_of_time())]
+                 ("time_limit", self.out_of_time()), ("stalled", self.stalled())]
         for name, hit in rules:
             if hit:
                 self.stopped_by = name

@@ -16,7 +16,7 @@ CHANGED = {
     "time_limit": 3.5, "generations": 7, "max_evaluations": 1234, "target_gap": 0.01,
     "bound_methods": "combinatorial,mincut", "bound_share": 0.25, "bound_time_limit": 4.0, "bound_niceness": 5,
     "bound_cache": "/tmp/pjpart-bounds",
-    "local_search": False, "finish_share": 0.2, "coarse_finish_share": 0.5,
+    "local_search": False, "finish_share": 0.2, "coarse_finish_share": 0.5, "coarse_stall_share": 0.5,
     "islands": 3, "migrate_every": 4, "migrate_count": 1, "restart_after": 9, "tiebreak": False,
     "target_generations": 20, "engine": "jit", "exact_max_downsets": 17, "coarsen_min_nodes": 2000, "coarse_nodes": 500,
     "description": "changed",
