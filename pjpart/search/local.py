@@ -344,13 +344,14 @@ def border_window(graph: Graph, assignment: np.ndarray, order: np.ndarray, s: in
 
 
 def split_costs(graph: Graph, assignment: np.ndarray, s: int, window: np.ndarray, to_first: np.ndarray,
-                cost_model: CostModel) -> np.ndarray:
+                cost_model: CostModel, parts: dict | None = None) -> np.ndarray:
     """``(D, 2)`` float64 costs of stages ``s`` and ``s + 1`` when, in row ``d``, the window's
     nodes with ``to_first[d]`` go to ``s`` and its others to ``s + 1`` (the rest as in
     ``assignment``).  Rows are not checked for precedence.
 
     Only producers in the window or feeding it can change what a stage sends or receives:
-    their share is recomputed per row, everyone else's is the assignment's.
+    their share is recomputed per row, everyone else's is the assignment's (``parts``: its
+    :func:`pjpart.cost.stage_breakdown`, when the caller has it).
     """
     a = np.asarray(assignment, dtype=np.int64)
     window = np.asarray(window, dtype=np.int64)
@@ -364,7 +365,7 @@ def split_costs(graph: Graph, assignment: np.ndarray, s: int, window: np.ndarray
     local[touched] = np.arange(len(touched))
     labels = np.repeat(a[touched][None], len(to_first) + 1, axis=0)  # row 0: the assignment itself
     labels[1:, local[window]] = np.where(to_first, s, s + 1)
-    base = stage_breakdown(graph, a, max(int(a.max()) + 1, s + 2), cost_model)
+    base = stage_breakdown(graph, a, max(int(a.max()) + 1, s + 2), cost_model) if parts is None else parts
     in_window = np.zeros(graph.n, dtype=bool)
     in_window[window] = True
     costs = np.empty((len(to_first), 2))
@@ -392,7 +393,7 @@ def _pair_key(c0: np.ndarray, c1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def best_split(graph: Graph, assignment: np.ndarray, order: np.ndarray, s: int, cost_model: CostModel,
-               size: int = 8, shape: str = "order", max_downsets: int = 4096) -> np.ndarray:
+               size: int = 8, shape: str = "order", max_downsets: int = 4096, parts: dict | None = None) -> np.ndarray:
     """The assignment with border ``s``'s window (:func:`border_window`) re-cut as well as it
     can be (see the module docstring); the window shrinks (``size`` halved for ``"order"``,
     one layer less for ``"layers"``) until it has at most 63 nodes and ``max_downsets``
@@ -408,7 +409,7 @@ def best_split(graph: Graph, assignment: np.ndarray, order: np.ndarray, s: int, 
     if sets is None or len(window) == 0:
         return a
     to_first = mask_bits(sets, len(window))
-    costs = split_costs(graph, a, s, window, to_first, cost_model)
+    costs = split_costs(graph, a, s, window, to_first, cost_model, parts)
     top, squares = _pair_key(costs[:, 0], costs[:, 1])
     best = int(np.lexsort((squares, top))[0])
     out = a.copy()
@@ -424,20 +425,25 @@ def resplit_borders(graph: Graph, assignment: np.ndarray, order: np.ndarray, k: 
     (it ranks nodes inside a stage).  The result keeps precedence and has no higher bottleneck,
     each accepted re-cut checked with the float64 reference evaluator."""
     a = np.asarray(assignment, dtype=np.int64).copy()
-    costs = evaluate(graph, a, k, cost_model)
+    parts = stage_breakdown(graph, a, k, cost_model)
+    costs = parts["cost"]
     settled = np.zeros(max(0, k - 1), dtype=bool)  # re-cut without gain since its stages last changed
     while not settled.all():
         if should_stop is not None and should_stop():
             break
         open_ = np.flatnonzero(~settled)
         s = int(open_[np.argmax(np.maximum(costs[open_], costs[open_ + 1]))])
-        new = best_split(graph, a, order, s, cost_model, size, shape, max_downsets)
-        new_costs = evaluate(graph, new, k, cost_model)
+        new = best_split(graph, a, order, s, cost_model, size, shape, max_downsets, parts)
+        if np.array_equal(new, a):  # the border's own cut is its best
+            settled[s] = True
+            continue
+        new_parts = stage_breakdown(graph, new, k, cost_model)
+        new_costs = new_parts["cost"]
         old_key = _pair_key(costs[s], costs[s + 1])
         new_key = _pair_key(new_costs[s], new_costs[s + 1])
         if new_key[0] < old_key[0] * (1 - 1e-12) or (new_key[0] <= old_key[0]
                                                        and new_key[1] < old_key[1] * (1 - 1e-12)):
-            a, costs = new, new_costs
+            a, parts, costs = new, new_parts, new_costs
             settled[max(0, s - 1): s + 2] = False  # the neighbours' windows changed
         else:
             settled[s] = True
