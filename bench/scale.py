@@ -108,11 +108,13 @@ def main() -> int:
                     help="replace these runs' rows in the existing scale.json, keep the others")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
+    info = machine_info()
     rows = []
-    kept = []
+    kept, kept_commit = [], None
     if args.merge:
         with open(os.path.join(args.out, "scale.json")) as fh:
-            kept = json.load(fh)["rows"]
+            previous = json.load(fh)
+        kept, kept_commit = previous["rows"], previous["machine"].get("commit")
     for name in args.graphs.split(","):
         path = graph_file(name, os.path.join(args.out, "scale_graphs"))
         for k in [int(x) for x in args.ks.split(",")]:
@@ -122,7 +124,8 @@ def main() -> int:
                 if out.returncode != 0:
                     rows.append({"graph": name, "k": k, "mode": mode, "error": out.stderr.strip().splitlines()[-1]})
                 else:
-                    rows.append(dict(json.loads(out.stdout.strip().splitlines()[-1]), graph=name))
+                    rows.append(dict(json.loads(out.stdout.strip().splitlines()[-1]), graph=name,
+                                     commit=info.get("commit")))
                 print(json.dumps(rows[-1]), flush=True)
     fresh = {(r["graph"], r["k"], r["mode"]) for r in rows}
     rows = [r for r in kept if (r["graph"], r["k"], r["mode"]) not in fresh] + rows
@@ -136,14 +139,14 @@ def main() -> int:
             r["vs_chain_balanced"] = r["bottleneck"] / ref["chain-balanced"]["bottleneck"]
             if "single-level" in ref:
                 r["vs_single_level"] = r["bottleneck"] / ref["single-level"]["bottleneck"]
-    info = machine_info()
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "scale.json"), "w") as fh:
         json.dump({"machine": info, "time_limit": args.time_limit, "rows": rows}, fh, indent=1)
     plot(rows, os.path.join(args.out, "scale.png"))
     lines = [f"# Scale ({info['date']}, {info['cpus']} CPUs, commit {info.get('commit')}): time limit "
              f"{args.time_limit:g} s, each run a fresh process"
-             + (f" (rows of {args.modes} rerun at this commit, the others kept)" if args.merge else ""), "",
+             + (f" (rows of {args.modes} on {args.graphs} rerun at this commit, the others kept from "
+                f"{kept_commit})" if args.merge else ""), "",
              "| graph | n | k | method | wall (s) | evaluations | bottleneck | vs greedy | vs chain-balanced | "
              "vs single-level | gap (bound method) | peak RSS (MB) |",
              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]
