@@ -45,7 +45,11 @@ if mode in ("greedy", "chain-balanced"):
 else:
     r = pjpart.partition(g, k, time_limit=limit, coarsen_min_nodes=0 if mode == "single-level" else 1)
 wall = time.perf_counter() - t
-rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+# VmHWM: this process's own peak (ru_maxrss keeps the forking bench's size across exec);
+# the bounds' worker processes, ended by now, count through RUSAGE_CHILDREN
+with open("/proc/self/status") as fh:
+    hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+rss = max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(json.dumps({"n": g.n, "m": g.m, "k": k, "mode": mode, "wall": round(wall, 2), "seconds": round(r.seconds, 2),
                   "bottleneck": r.bottleneck, "bound": r.lower_bound, "bound_method": r.bound_method, "gap": r.gap,
                   "evaluations": r.evaluations, "method": r.method, "peak_rss_mb": rss // 1024}))
