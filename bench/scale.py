@@ -114,11 +114,11 @@ def main() -> int:
     args = ap.parse_args()
     info = machine_info()
     rows = []
-    kept, kept_commit = [], None
+    kept = []
     if args.merge:
         with open(os.path.join(args.out, "scale.json")) as fh:
             previous = json.load(fh)
-        kept, kept_commit = previous["rows"], previous["machine"].get("commit")
+        kept = previous["rows"]
     for name in args.graphs.split(","):
         path = graph_file(name, os.path.join(args.out, "scale_graphs"))
         for k in [int(x) for x in args.ks.split(",")]:
@@ -132,7 +132,9 @@ def main() -> int:
                                      commit=info.get("commit")))
                 print(json.dumps(rows[-1]), flush=True)
     fresh = {(r["graph"], r["k"], r["mode"]) for r in rows}
-    rows = [r for r in kept if (r["graph"], r["k"], r["mode"]) not in fresh] + rows
+    kept = [r for r in kept if (r["graph"], r["k"], r["mode"]) not in fresh]
+    kept_commit = ", ".join(sorted({str(r.get("commit")) for r in kept}))  # each row's in scale.json
+    rows = kept + rows
     order = {name: i for i, name in enumerate(GRAPHS)}
     modes = ["greedy", "chain-balanced", "single-level", "multilevel"]
     rows.sort(key=lambda r: (order.get(r["graph"], len(order)), r["k"], modes.index(r["mode"])))
