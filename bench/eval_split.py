@@ -59,6 +59,7 @@ def main() -> int:
                      "decode_share": decode / total, "host_slice_ms": 1e3 * host, "bands": sorted(ev.bands_used)})
         print(json.dumps(rows[-1]), flush=True)
     info = machine_info()
+    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "eval_split.json"), "w") as fh:
         json.dump({"machine": info, "rows": rows}, fh, indent=1)
     lines = [f"# Evaluation split ({info['date']}, {info['cpus']} CPUs, commit {info.get('commit')}): dnn_like, "
