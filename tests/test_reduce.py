@@ -87,3 +87,17 @@ def test_no_bound_above_the_optimum_on_10000_fuzzed_instances():
             assert r.value <= best * (1 + 1e-9), (trial, r, best)
         checked += 1
     assert checked >= 8000
+
+
+def test_no_weighted_node_is_merged_away(rng):
+    """What lets the exact DP give up before reducing (``pjpart.lattice.exact_partition``):
+    every rule moves weightless nodes only, so each weighted node keeps a group of its own."""
+    merged = 0
+    for trial in range(200):
+        g = cheap_nodes_graph(rng)
+        cm = CostModel(bandwidth=float(rng.uniform(0.2, 5.0)))
+        reduced = reduce_graph(g, cm, int(rng.integers(2, 6)))
+        weighted = np.flatnonzero(g.params > 0)
+        assert len(np.unique(reduced.members[weighted])) == len(weighted)
+        merged += reduced.graph.n < g.n
+    assert merged >= 50  # the rules fired
