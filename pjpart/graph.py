@@ -239,6 +239,15 @@ class Graph:
             object.__setattr__(self, "_idmap", cache)
         return cache
 
+    def depths(self) -> np.ndarray:
+        """Each node's depth: the edges on the longest path to it from a source."""
+        depth = np.zeros(self.n, dtype=np.int64)
+        for v in self.topological_order().tolist():
+            preds = self.predecessors(v)
+            if len(preds):
+                depth[v] = depth[preds].max() + 1
+        return depth
+
     def topological_order(self) -> np.ndarray:
         """Kahn's order taking the smallest node index first among ready nodes."""
         return self.kahn_order()

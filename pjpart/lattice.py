@@ -27,7 +27,10 @@ def downsets(graph: Graph, limit: int, nodes: Any = None) -> list[int] | None:
 
     With ``nodes`` (distinct node indices), the downsets of the subgraph they induce (edges
     between them only), as bitmasks over positions in ``nodes``: bit ``i`` is ``nodes[i]``.
+    A whole graph that :func:`downsets_at_least` already puts past ``limit`` is not enumerated.
     """
+    if nodes is None and downsets_at_least(graph, limit) > limit:
+        return None
     nodes = list(range(graph.n)) if nodes is None else [int(v) for v in nodes]
     where = {v: i for i, v in enumerate(nodes)}
     preds = [sum(1 << where[int(u)] for u in graph.predecessors(v) if int(u) in where) for v in nodes]
@@ -72,13 +75,8 @@ def downsets_at_least(graph: Graph, limit: int) -> int:
     n = graph.n
     if n + 1 > limit:
         return n + 1
-    depth = np.zeros(n, dtype=np.int64)
-    for v in graph.topological_order().tolist():
-        preds = graph.predecessors(v)
-        if len(preds):
-            depth[v] = depth[preds].max() + 1
     count = 1
-    for width in np.bincount(depth).tolist():
+    for width in np.bincount(graph.depths()).tolist():
         count += (1 << min(width, 62)) - 1
         if count > limit:
             break
@@ -249,8 +247,8 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: i
     above :data:`DENSE_MAX_DOWNSETS` go to :func:`pjpart.lattice_dp.large_exact_partition`,
     pruned by ``upper`` (a known partition's cost, or a function computing it, called only
     then; the optimum is never pruned), and not started when estimated to need more than
-    ``seconds``.  A graph with more than ``max_downsets`` downsets by :func:`downsets_at_least`
-    (or, before reduction, more weighted nodes) is given up at once.
+    ``seconds``.  A graph with more weighted nodes than ``max_downsets`` is given up before
+    its reduction (which keeps each of them in a group of its own).
     """
     if reduce:
         from .reduce import reduce_graph
@@ -268,8 +266,6 @@ def exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: i
                 return np.inf, np.zeros(graph.n, dtype=np.int64)
             assignment = reduced.project(found[1])
             return checked(graph, k, cost_model, found[0], assignment, pruned=False)
-    if downsets_at_least(graph, max_downsets) > max_downsets:
-        return None
     sets = downsets(graph, min(max_downsets, DENSE_MAX_DOWNSETS))
     if sets is None:
         if max_downsets <= DENSE_MAX_DOWNSETS:

@@ -173,7 +173,7 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
     ``share * scale`` (``scale``: a bound, so the loss stays a small share of it), sources and
     sinks of the previous round's graph each time, until the lattice fits.
     """
-    from .lattice import downsets, downsets_at_least
+    from .lattice import downsets
 
     t = cost_model.stage_terms()
     slowest = float(t.speed.min())
@@ -199,8 +199,7 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
             g = Graph.from_arrays(work=g.work[keep], params=g.params[keep], sizeout=g.sizeout[keep],
                                   edges=e.tolist(), ids=[g.ids[v] for v in keep], name=g.name)
             dropped += int(free.sum())
-        fits = downsets_at_least(g, max_downsets) <= max_downsets
-        if dropped and fits and downsets(g, max_downsets) is not None:
+        if dropped and downsets(g, max_downsets) is not None:
             return g, dropped
     return None
 

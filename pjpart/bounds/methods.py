@@ -178,13 +178,12 @@ def _exact_dp(request: BoundRequest, budget: Budget) -> MethodBound:
 def _relaxed_dp(request: BoundRequest, budget: Budget) -> MethodBound:
     """The exact DP on the graph less its cheapest sources and sinks (a relaxation, proof in
     :func:`pjpart.reduce.drop_free_nodes`), when that lattice fits and the graph's own does not."""
-    from ..lattice import downsets, downsets_at_least, exact_partition
+    from ..lattice import downsets, exact_partition
     from ..reduce import drop_free_nodes
 
     t0 = time.perf_counter()
     g, k, cm = request.graph, request.k, request.cost_model
-    if downsets_at_least(g, request.max_downsets) <= request.max_downsets and \
-            downsets(g, request.max_downsets) is not None:
+    if downsets(g, request.max_downsets) is not None:
         return MethodBound("relaxed-dp", 0.0, "skipped (exact-dp fits)", time.perf_counter() - t0)
     scale = max(request.floor, combinatorial_bound(g, k, cm))
     relaxed = drop_free_nodes(g, cm, k, request.max_downsets, scale)

@@ -24,11 +24,7 @@ def seed_orders(graph: Graph) -> list[np.ndarray]:
     """Good starting orders: the graph's own order, breadth-first by depth, and critical path first."""
     n = graph.n
     topo = graph.topological_order()
-    depth = np.zeros(n)
-    for v in topo.tolist():
-        preds = graph.predecessors(v)
-        if len(preds):
-            depth[v] = depth[preds].max() + 1
+    depth = graph.depths()
     tail = graph.work.copy()  # longest work path from v to a sink
     for v in topo[::-1].tolist():
         succ = graph.successors(v)
