@@ -66,24 +66,10 @@ from ..errors import ConfigError
 from ..graph import Graph
 from ..banded import slice_exactly
 from ..lattice import mask_bits, small_downsets
-from .moves import improve_single
+from .moves import improve_single, legal_moves, partition_key
 
 # closure masks are (2n, n) booleans: above this many nodes only single moves are tried
 CLOSURE_MAX_NODES = 4000
-
-
-def legal_moves(graph: Graph, assignment: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(nodes, new_stages)`` of every single-node move to an adjacent stage that keeps precedence."""
-    n = graph.n
-    lo = np.zeros(n, dtype=np.int64)      # the node may go down to max stage of its predecessors
-    hi = np.full(n, k - 1, dtype=np.int64)  # and up to min stage of its successors
-    if graph.m:
-        src, dst = graph.edges[:, 0], graph.edges[:, 1]
-        np.maximum.at(lo, dst, assignment[src])
-        np.minimum.at(hi, src, assignment[dst])
-    down = np.flatnonzero(assignment - 1 >= lo)
-    up = np.flatnonzero(assignment + 1 <= hi)
-    return np.concatenate([down, up]), np.concatenate([assignment[down] - 1, assignment[up] + 1])
 
 
 def stage_closures(graph: Graph, assignment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,13 +108,6 @@ def _single_moves(graph: Graph, assignment: np.ndarray, k: int) -> tuple[np.ndar
     return masks, nodes, to
 
 
-def _key(costs: np.ndarray) -> np.ndarray:
-    """Per row: (bottleneck, number of stages at it, sum of squares) as a sortable structured key."""
-    top = costs.max(axis=1)
-    ties = (costs >= top[:, None] * (1 - 1e-12)).sum(axis=1)
-    return np.stack([top, ties.astype(np.float64), (costs ** 2).sum(axis=1)], axis=1)
-
-
 def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel, max_rounds: int = 200,
             batch: int = 512, should_stop: Callable[[], bool] | None = None, moves: str = "closure") -> np.ndarray:
     """Best-improvement moves until none helps (see the module docstring).
@@ -144,7 +123,7 @@ def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel,
     find = closure_moves if moves == "closure" else _single_moves
     current = np.asarray(assignment, dtype=np.int64).copy()
     costs = evaluate(graph, current, k, cost_model)
-    cur_key = _key(costs[None])[0]
+    cur_key = partition_key(costs[None])[0]
     # the new costs of the two stages a move touches, per (node, direction); a move whose
     # stages the last applied move did not touch has the same nodes and costs as before
     priced = np.full((graph.n, 2, 2), np.nan)
@@ -169,7 +148,7 @@ def improve(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel,
         rows = np.arange(len(nodes))
         new[rows, frm] = priced[nodes, way, 0]
         new[rows, to] = priced[nodes, way, 1]
-        keys = _key(new)
+        keys = partition_key(new)
         i = int(np.lexsort(keys.T[::-1])[0])
         if not tuple(keys[i]) < tuple(cur_key):
             break
@@ -244,7 +223,7 @@ def pull_feeders(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostM
     (:func:`pjpart.cost.stage_cost`), as :func:`improve` prices its moves."""
     current = np.asarray(assignment, dtype=np.int64).copy()
     costs = evaluate(graph, current, k, cost_model)
-    cur_key = _key(costs[None])[0]
+    cur_key = partition_key(costs[None])[0]
     for _ in range(max_rounds):
         if should_stop is not None and should_stop():
             break
@@ -262,7 +241,7 @@ def pull_feeders(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostM
         rows, stages = np.nonzero(changed)
         new = np.repeat(costs[None], len(cands), axis=0)
         new[rows, stages] = stage_cost(graph, cands[rows], stages, cost_model)
-        keys = _key(new)
+        keys = partition_key(new)
         i = int(np.lexsort(keys.T[::-1])[0])
         if not tuple(keys[i]) < tuple(cur_key):
             break

@@ -1,4 +1,6 @@
-"""Single-node moves priced from local counts: local search on graphs of 10^4-10^5 nodes.
+"""Single-node moves: the legal ones (:func:`legal_moves`), the key local search ranks
+partitions by (:func:`partition_key`), and their prices from local counts, for local search
+on graphs of 10^4-10^5 nodes.
 
 :func:`pjpart.search.local.improve` prices a move by :func:`pjpart.cost.stage_cost` of the
 whole moved assignment, ``O(n + m)`` per move: at 10^5 nodes one batch of moves takes
@@ -36,12 +38,33 @@ from ..cost import DEFAULT_COST_MODEL, CostModel, _block_cost, stage_block_cost,
 from ..graph import Graph
 
 
+def legal_moves(graph: Graph, assignment: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(nodes, new_stages)`` of every single-node move to an adjacent stage that keeps precedence."""
+    n = graph.n
+    lo = np.zeros(n, dtype=np.int64)      # the node may go down to max stage of its predecessors
+    hi = np.full(n, k - 1, dtype=np.int64)  # and up to min stage of its successors
+    if graph.m:
+        src, dst = graph.edges[:, 0], graph.edges[:, 1]
+        np.maximum.at(lo, dst, assignment[src])
+        np.minimum.at(hi, src, assignment[dst])
+    down = np.flatnonzero(assignment - 1 >= lo)
+    up = np.flatnonzero(assignment + 1 <= hi)
+    return np.concatenate([down, up]), np.concatenate([assignment[down] - 1, assignment[up] + 1])
+
+
+def partition_key(costs: np.ndarray) -> np.ndarray:
+    """Per row: (bottleneck, number of stages at it, sum of squares) as a sortable structured key."""
+    top = costs.max(axis=1)
+    ties = (costs >= top[:, None] * (1 - 1e-12)).sum(axis=1)
+    return np.stack([top, ties.astype(np.float64), (costs ** 2).sum(axis=1)], axis=1)
+
+
 def single_move_costs(graph: Graph, assignment: np.ndarray, k: int, nodes: np.ndarray, to: np.ndarray,
                       cost_model: CostModel | None = None, parts: dict | None = None) -> np.ndarray:
     """``(M, 2)``: the costs of stage ``assignment[nodes[r]]`` after node ``nodes[r]`` leaves
     it and of stage ``to[r]`` after it joins (see the module docstring); ``parts`` is
     :func:`pjpart.cost.stage_breakdown` of ``assignment`` when the caller has it.  Moves
-    must keep precedence (the caller's, as :func:`pjpart.search.local.legal_moves`)."""
+    must keep precedence (the caller's, as :func:`legal_moves`)."""
     cm = cost_model or DEFAULT_COST_MODEL
     A = np.asarray(assignment, dtype=np.int64)
     nodes, to = np.asarray(nodes, dtype=np.int64), np.asarray(to, dtype=np.int64)
@@ -91,12 +114,10 @@ def single_move_costs(graph: Graph, assignment: np.ndarray, k: int, nodes: np.nd
 
 def improve_single(graph: Graph, assignment: np.ndarray, k: int, cost_model: CostModel, max_rounds: int = 200,
                    should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-    """Best-improvement single-node moves (:func:`pjpart.search.local.legal_moves`) until
+    """Best-improvement single-node moves (:func:`legal_moves`) until
     none lowers the key ``(bottleneck, stages at it, sum of squared costs)``, ``max_rounds``
     or ``should_stop()``; each round prices every legal move by :func:`single_move_costs`
     and recomputes the stage costs exactly (no drift).  Never worse than the input."""
-    from .local import _key, legal_moves
-
     current = np.asarray(assignment, dtype=np.int64).copy()
     for _ in range(max_rounds):
         if should_stop is not None and should_stop():
@@ -110,12 +131,12 @@ def improve_single(graph: Graph, assignment: np.ndarray, k: int, cost_model: Cos
         rows = np.arange(len(nodes))
         new[rows, current[nodes]] = priced[:, 0]
         new[rows, to] = priced[:, 1]
-        keys = _key(new)
+        keys = partition_key(new)
         i = int(np.lexsort(keys.T[::-1])[0])
-        if not tuple(keys[i]) < tuple(_key(parts["cost"][None])[0]):
+        if not tuple(keys[i]) < tuple(partition_key(parts["cost"][None])[0]):
             break
         current[nodes[i]] = to[i]
     return current
 
 
-__all__ = ["improve_single", "single_move_costs"]
+__all__ = ["improve_single", "legal_moves", "partition_key", "single_move_costs"]
