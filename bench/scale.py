@@ -117,8 +117,7 @@ def main() -> int:
     kept = []
     if args.merge:
         with open(os.path.join(args.out, "scale.json")) as fh:
-            previous = json.load(fh)
-        kept = previous["rows"]
+            kept = json.load(fh)["rows"]
     for name in args.graphs.split(","):
         path = graph_file(name, os.path.join(args.out, "scale_graphs"))
         for k in [int(x) for x in args.ks.split(",")]:

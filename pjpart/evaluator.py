@@ -376,7 +376,7 @@ class Evaluator:
             def chunk_values(a, b):
                 rows = [decode_keys(self.graph, keys[r]) for r in range(a, b)] if keys is not None else orders[a:b]
                 return slice_candidates(self.graph, rows, self.k, self.cost_model, kind == "pairs", should_stop,
-                                        self.upper_bound if math.isfinite(self.upper_bound) else None)
+                                        self.upper_bound)
         elif keys is not None:
             def chunk_values(a, b):
                 chunk, needed = self._decode_chunk(self._pad(keys[a:b]))

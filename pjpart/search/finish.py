@@ -42,11 +42,12 @@ def seed_candidate(problem: Problem, orders: list[np.ndarray]) -> Candidate:
     orders are sliced in threads (the compiled loop releases the GIL), each pruned by the
     best of their work-balanced slicings' costs: only an order that beats it matters."""
     g, k, cm = problem.graph, problem.k, problem.cost_model
-    upper = None
-    if g.n > FULL_TABLE_MAX_NODES:
+    if g.n <= FULL_TABLE_MAX_NODES:
+        sliced = [best_slicing(g, order, k, cm, None) for order in orders]
+    else:
         upper = min(balanced_upper_bound(g, order, k, cm) for order in orders)
-    with ThreadPoolExecutor(min(len(orders), usable_cores() if upper is not None else 1)) as pool:
-        sliced = list(pool.map(lambda order: best_slicing(g, order, k, cm, None, upper), orders))
+        with ThreadPoolExecutor(min(len(orders), usable_cores())) as pool:
+            sliced = list(pool.map(lambda order: best_slicing(g, order, k, cm, None, upper), orders))
     best = int(np.argmin([value for _, value in sliced]))  # the first among equals
     return Candidate(sliced[best][0], sliced[best][1], orders[best], "seed-order")
 
