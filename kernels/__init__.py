@@ -10,6 +10,8 @@ together.
   the DP prices stage by stage (:func:`stage_row`);
 * :func:`slice_bottleneck`, :func:`slice_cuts` - the min-max slicing DP;
   :func:`slice_bottleneck_pair` - with ``k`` and ``k + 1`` stages (a search's tie-break);
+  :func:`slice_windowed` - either, each stage on its work window under an upper bound
+  (:func:`work_windows`, :func:`needed_width`);
 * :func:`order_bottleneck`, :func:`order_cuts` - order -> bottleneck (and cuts);
   vmap them over a population.
 """
@@ -19,7 +21,8 @@ from .pipeline import (order_bottleneck, order_bottleneck_pair, order_cuts, popu
                        population_bottlenecks, population_cuts)
 from .segments import (CostParams, GraphArrays, StageParams, inside_points, positions, segment_costs,
                        segment_parts, stage_row)
-from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts, slice_rows, stage_windows
+from .slicing import (needed_width, slice_bottleneck, slice_bottleneck_pair, slice_cuts, slice_rows, slice_windowed,
+                      stage_windows, work_windows)
 
 __all__ = [
     "CostParams",
@@ -29,6 +32,7 @@ __all__ = [
     "decode_orders",
     "inside_points",
     "needed_band",
+    "needed_width",
     "order_bottleneck",
     "order_bottleneck_pair",
     "order_cuts",
@@ -42,6 +46,8 @@ __all__ = [
     "slice_bottleneck_pair",
     "slice_cuts",
     "slice_rows",
+    "slice_windowed",
     "stage_row",
     "stage_windows",
+    "work_windows",
 ]

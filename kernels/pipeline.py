@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from .segments import CostParams, GraphArrays, StageParams, segment_costs, segment_parts
-from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts
+from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts, slice_windowed
 
 Cost = CostParams | StageParams
 
@@ -18,17 +19,30 @@ def _table(g: GraphArrays, cost: Cost, order: jax.Array, band: int) -> tuple[jax
     return segment_costs(g, cost, order, band), None
 
 
-def order_bottleneck(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int) -> jax.Array:
-    """Optimal bottleneck of slicing one order into at most ``k`` stages (exact when <= the band's bound)."""
+def _prefix(g: GraphArrays, order: jax.Array) -> jax.Array:
+    return jnp.concatenate([jnp.zeros((1,), g.work.dtype), jnp.cumsum(g.work[order])])
+
+
+def order_bottleneck(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int, width: int | None = None,
+                     bound: jax.Array | None = None) -> jax.Array:
+    """Optimal bottleneck of slicing one order into at most ``k`` stages (exact when <= the band's bound).
+
+    With ``width`` and ``bound`` (the band's bound on a segment's work), each DP stage is
+    computed on its work window only (:func:`pjpart.kernels.slice_windowed`)."""
     table, stages = _table(g, cost, order, band)
-    return slice_bottleneck(table, k, stages=stages)
+    if width is None:
+        return slice_bottleneck(table, k, stages=stages)
+    return slice_windowed(table, _prefix(g, order), bound, k, width, stages=stages)
 
 
-def order_bottleneck_pair(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int) -> jax.Array:
+def order_bottleneck_pair(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int, width: int | None = None,
+                          bound: jax.Array | None = None) -> jax.Array:
     """``[D_k, D_{k+1}]`` of one order: the optimal bottleneck with ``k`` and ``k + 1`` stages
-    (see :func:`pjpart.kernels.slice_bottleneck_pair`)."""
+    (see :func:`pjpart.kernels.slice_bottleneck_pair`; ``width``, ``bound``: as :func:`order_bottleneck`)."""
     table, stages = _table(g, cost, order, band)
-    return slice_bottleneck_pair(table, k, stages=stages)
+    if width is None:
+        return slice_bottleneck_pair(table, k, stages=stages)
+    return slice_windowed(table, _prefix(g, order), bound, k, width, pair=True, stages=stages)
 
 
 def order_cuts(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int):
@@ -47,15 +61,17 @@ def _batched(fn, orders: jax.Array, batch: int | None):
 
 
 def population_bottlenecks(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int,
-                           batch: int | None = None) -> jax.Array:
+                           batch: int | None = None, width: int | None = None,
+                           bound: jax.Array | None = None) -> jax.Array:
     """Batched :func:`order_bottleneck`: orders ``(P, n)`` -> ``(P,)``, ``batch`` candidates at a time."""
-    return _batched(lambda order: order_bottleneck(g, cost, order, k, band), orders, batch)
+    return _batched(lambda order: order_bottleneck(g, cost, order, k, band, width, bound), orders, batch)
 
 
 def population_bottleneck_pairs(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int,
-                                batch: int | None = None) -> jax.Array:
+                                batch: int | None = None, width: int | None = None,
+                                bound: jax.Array | None = None) -> jax.Array:
     """Batched :func:`order_bottleneck_pair`: orders ``(P, n)`` -> ``(P, 2)``."""
-    return _batched(lambda order: order_bottleneck_pair(g, cost, order, k, band), orders, batch)
+    return _batched(lambda order: order_bottleneck_pair(g, cost, order, k, band, width, bound), orders, batch)
 
 
 def population_cuts(g: GraphArrays, cost: CostParams, orders: jax.Array, k: int, band: int,

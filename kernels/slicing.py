@@ -189,3 +189,98 @@ def slice_cuts(table: jax.Array, k: int, stages: StageParams | None = None) -> t
     _, starts_rev = lax.scan(back, jnp.asarray(n, jnp.int32), jnp.arange(k, 0, -1))
     starts = jnp.concatenate([starts_rev[::-1], jnp.asarray([n], jnp.int32)])
     return rows[k, n], starts
+
+
+# --- work windows: the stages a slicing within an upper bound can use ------------------------------------------
+
+def work_windows(prefix: jax.Array, bound: jax.Array, stages: int) -> tuple[jax.Array, jax.Array]:
+    """``(lo, hi)``, ``(stages + 1,)`` each: the positions ``j`` where ``D_b[j]`` (``b = 0..stages``)
+    can lie on a slicing of ``stages`` segments whose works are all at most ``bound``.
+
+    ``prefix[j]`` is the work of the order's first ``j`` nodes, ``W = prefix[n]``.  On such a
+    slicing the first ``b`` segments end at ``j`` with ``prefix[j] <= b * bound`` and the
+    ``stages - b`` later ones hold the rest, so ``W - prefix[j] <= (stages - b) * bound``:
+    ``j`` lies in ``[lo_b, hi_b]``, the first and last positions meeting both.  The
+    thresholds are widened by ``64 eps W`` so that rounding in ``prefix`` drops no position.
+    ``hi_b < lo_b`` means no such slicing exists.
+    """
+    total = prefix[-1]
+    slack = total * 64 * jnp.finfo(prefix.dtype).eps
+    b = jnp.arange(stages + 1, dtype=prefix.dtype)
+    lo = jnp.searchsorted(prefix, total - (stages - b) * bound - slack, side="left").astype(jnp.int32)
+    hi = jnp.searchsorted(prefix, b * bound + slack, side="right").astype(jnp.int32) - 1
+    return lo, hi
+
+
+def needed_width(work: jax.Array, order: jax.Array, bound: jax.Array, stages: int) -> jax.Array:
+    """The widest :func:`work_windows` window of ``order`` (at least 1): a DP on windows of this
+    many positions (:func:`slice_windowed`) loses no slicing within ``bound``."""
+    prefix = jnp.concatenate([jnp.zeros((1,), work.dtype), jnp.cumsum(work[order])])
+    lo, hi = work_windows(prefix, bound, stages)
+    return jnp.maximum(jnp.max(hi - lo + 1), 1)
+
+
+def _shifted_stage(table: jax.Array, prev: jax.Array, delta: jax.Array, lo: jax.Array, row: Row) -> jax.Array:
+    """One DP stage on a window of ``width`` positions starting at ``lo`` (traced), from the
+    previous stage's window ``prev`` starting at ``lo - delta``.
+
+    ``cur[s] = min_d max(prev[delta + s - d], row(d)[lo + s])`` (``inf`` outside ``prev``):
+    only the lengths ``d`` joining the two windows, ``[delta - width + 1, delta + width - 1]``
+    cut to ``[0, band]``, are visited: at most ``min(2 width - 1, band + 1)`` of them.
+    """
+    band1, width = table.shape[0], prev.shape[0]
+    steps = min(2 * width - 1, band1)
+    inf = jnp.asarray(jnp.inf, prev.dtype)
+    first = jnp.maximum(0, delta - (width - 1))
+    padded = jnp.concatenate([jnp.full((steps - 1,), inf), prev, jnp.full((width - 1,), inf)])
+
+    def body(t, acc):
+        d = first + t
+        shifted = lax.dynamic_slice(padded, (delta - d + steps - 1,), (width,))
+        cost = jnp.where(d < band1, row(jnp.minimum(d, band1 - 1), lo, width), inf)
+        return jnp.minimum(acc, jnp.maximum(shifted, cost))
+
+    return lax.fori_loop(0, steps, body, jnp.full((width,), inf), unroll=4)
+
+
+def slice_windowed(table: jax.Array, prefix: jax.Array, bound: jax.Array, k: int, width: int, pair: bool = False,
+                   stages: StageParams | None = None) -> jax.Array:
+    """:func:`slice_bottleneck` (or with ``pair``, :func:`slice_bottleneck_pair`) computing each
+    stage only on its :func:`work_windows` window, ``width`` positions from a traced start.
+
+    Exact when the order's optimum is at most ``bound``, given ``width >=``
+    :func:`needed_width`: an optimal slicing then has every segment's work within
+    ``bound`` (a segment costs at least its work; the caller passes the bound on work,
+    ``U`` times the fastest speed), so each of its cuts lies in its stage's window and
+    every term of its DP path is computed.  Every other value is a real slicing's cost
+    (the DP over fewer segments) or ``inf``, so never below the optimum.  With ``pair``
+    the windows are those of ``k + 1`` stages, which contain the ``k``-stage ones, so
+    ``D_k[n]`` read after stage ``k`` is exact as well.  A window ends inside
+    ``[0, n]``: starts past ``n + 1 - width`` move back, which only adds positions.
+
+    Work: ``min(2 width - 1, band + 1) x width`` per stage, where :func:`slice_bottleneck`
+    does ``band + 1`` times ``k band - n`` or more; with the bound near the
+    work-balanced cost the windows are a few positions wide.
+    """
+    n = table.shape[-1] - 1
+    width = min(width, n + 1)
+    count = k + 1 if pair and stages is None else k
+    lo, _ = work_windows(prefix, bound, count)
+    lo = jnp.minimum(lo, n + 1 - width)
+    inf = jnp.asarray(jnp.inf, table.dtype)
+    row_of = _stage_rows(table, stages)
+    d0 = jnp.where(lo[0] + jnp.arange(width) == 0, jnp.asarray(0, table.dtype), inf)
+
+    def stage(b, prev):
+        return _shifted_stage(table, prev, lo[b + 1] - lo[b], lo[b + 1], row_of(b))
+
+    def at_end(d, b):
+        at = n - lo[b]
+        return jnp.where(at < width, d[jnp.minimum(at, width - 1)], inf)
+
+    d = lax.fori_loop(0, k, stage, d0)
+    if not pair:
+        return at_end(d, k)
+    if stages is not None:  # no k + 1-th device: both values are D_k[n]
+        return jnp.stack([at_end(d, k), at_end(d, k)])
+    return jnp.stack([at_end(d, k), at_end(stage(k, d), k + 1)])

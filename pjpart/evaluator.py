@@ -2,24 +2,15 @@
 
 The evaluator maps random keys (or orders) of a whole population to the optimal
 bottleneck of slicing each candidate's order into at most ``k`` stages.  It compiles
-once per (graph shape, k, band, chunk) and streams the population through fixed-size
+once per (graph shape, k, band, window width, chunk) and streams the population through fixed-size
 chunks, so any population size reuses the same executable; on CPUs, graphs of
 :data:`HOST_SLICING_MIN_NODES` nodes or more are sliced on the host instead.
 
 Exactness.  Values are exact (up to the dtype; float64 on the host) for every candidate whose
 optimum is at most ``upper_bound``; candidates above it get a value above it
 (see ``pjpart.kernels.segments``).  ``decode_best`` recomputes the returned
-partitions in float64 with the reference evaluator.
-
-Example
--------
->>> import numpy as np
->>> from pjpart import Evaluator
->>> from pjpart.generators import dnn_like
->>> ev = Evaluator(dnn_like(60, seed=1), k=4)
->>> keys = np.random.default_rng(0).random((8, 60))
->>> ev.evaluate(keys).shape
-(8,)
+partitions in float64 with the reference evaluator.  Under a finite ``upper_bound`` each DP
+stage is computed only where a slicing within it can cut (``pjpart.kernels.slice_windowed``).
 """
 
 from __future__ import annotations
@@ -35,7 +26,7 @@ import numpy as np
 from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
 from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, population_fitness,
-                            stages_from_starts)
+                            stages_from_starts, window_cheaper)
 from .backends import usable_cores
 from .banded import slice_candidates, slice_exactly
 from .reference import decode_keys
@@ -89,8 +80,6 @@ class Evaluator:
 
     Examples
     --------
-    The graph of the module's example, so its kernels are compiled already:
-
     >>> import numpy as np
     >>> from pjpart import Evaluator
     >>> from pjpart.generators import dnn_like
@@ -325,9 +314,15 @@ class Evaluator:
         return int(compiled_kernels()["band"](chunk, self._arrays.work, self._band_bound))
 
     def _kernel(self, kind: str, chunk, needed: int):
-        """Run the ``bottlenecks``, ``pairs`` or ``cuts`` kernel on a device chunk of orders."""
-        band = self._band(needed)
-        return compiled_kernels()[kind](self._arrays, self._cost, chunk, k=self.k, band=band, batch=self._batch(band))
+        """Run the ``bottlenecks``, ``pairs`` or ``cuts`` kernel on a device chunk of orders; the first
+        two on work windows (:func:`pjpart.kernels.slice_windowed`) where that is less work."""
+        band, kernels, extra = self._band(needed), compiled_kernels(), {}
+        if kind != "cuts" and self._fixed_band is None and math.isfinite(self.upper_bound):
+            count = self.k + 1 if kind == "pairs" and not self.cost_model.heterogeneous else self.k
+            width = int(kernels["width"](chunk, self._arrays.work, self._band_bound, stages=count))
+            if window_cheaper(self.graph.n, band, width := band_bucket(width, self.graph.n + 1), count):
+                extra = {"width": width, "bound": self._band_bound}
+        return kernels[kind](self._arrays, self._cost, chunk, k=self.k, band=band, batch=self._batch(band), **extra)
 
     def decode(self, keys: Any) -> np.ndarray:
         """Topological orders ``(P, n)`` of the keys (device ready-list or host heap; same result)."""

@@ -27,8 +27,8 @@ def compiled_kernels() -> dict:
     graphs of the same shape (n, m) with the same k and band reuse one executable."""
     import jax
 
-    from .kernels import (decode_orders, needed_band, population_bottleneck_pairs, population_bottlenecks,
-                          population_cuts)
+    from .kernels import (decode_orders, needed_band, needed_width, population_bottleneck_pairs,
+                          population_bottlenecks, population_cuts)
 
     def decode_and_band(keys, indegree, succ_pad, ready0, work, bound):
         orders, overflow = decode_orders(keys, indegree, succ_pad, ready0)
@@ -37,12 +37,16 @@ def compiled_kernels() -> dict:
     def band_of(orders, work, bound):
         return jax.vmap(lambda o: needed_band(work, o, bound))(orders).max()
 
+    def width_of(orders, work, bound, stages):
+        return jax.vmap(lambda o: needed_width(work, o, bound, stages))(orders).max()
+
     return {
-        "bottlenecks": jax.jit(population_bottlenecks, static_argnames=("k", "band", "batch")),
-        "pairs": jax.jit(population_bottleneck_pairs, static_argnames=("k", "band", "batch")),
+        "bottlenecks": jax.jit(population_bottlenecks, static_argnames=("k", "band", "batch", "width")),
+        "pairs": jax.jit(population_bottleneck_pairs, static_argnames=("k", "band", "batch", "width")),
         "cuts": jax.jit(population_cuts, static_argnames=("k", "band", "batch")),
         "decode": jax.jit(decode_and_band),
         "band": jax.jit(band_of),
+        "width": jax.jit(width_of, static_argnames=("stages",)),
     }
 
 
@@ -76,6 +80,16 @@ def band_bucket(band: int, n: int) -> int:
     while size < band:
         size = size * 3 // 2 if (size & (size - 1)) == 0 else size * 4 // 3
     return int(min(n, size))
+
+
+def window_cheaper(n: int, band: int, width: int, stages: int) -> bool:
+    """Whether the slicing DP on work windows of ``width`` positions
+    (:func:`pjpart.kernels.slice_windowed`) does less work than on the band's stage windows
+    (:func:`pjpart.kernels.stage_windows`), ``stages`` stages of an order of ``n`` nodes."""
+    from .kernels import stage_windows
+
+    banded = sum(max(0, hi - lo + 1) for lo, hi in stage_windows(n, band, stages))
+    return stages * min(2 * width - 1, band + 1) * width < (band + 1) * banded
 
 
 def stages_from_starts(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -125,4 +139,5 @@ def cost_params(cost_model: CostModel, k: int, dtype: Any) -> Any:
                                                            t.bandwidth_out, cm.overflow_bandwidth)))
 
 
-__all__ = ["band_bucket", "compiled_kernels", "cost_params", "graph_arrays", "population_fitness", "stages_from_starts"]
+__all__ = ["band_bucket", "compiled_kernels", "cost_params", "graph_arrays", "population_fitness", "stages_from_starts",
+           "window_cheaper"]
