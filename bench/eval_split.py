@@ -79,20 +79,9 @@ def split_row(n: int, k: int, rng) -> dict:
     return row
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="5000,10000,20000")
-    ap.add_argument("--ks", default="16,64")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
-    args = ap.parse_args()
-    rows, rng = [], np.random.default_rng(0)
-    for n in [int(x) for x in args.sizes.split(",")]:
-        for k in [int(x) for x in args.ks.split(",")]:
-            rows.append(split_row(n, k, rng))
-            print(json.dumps(rows[-1]), flush=True)
-    info = machine_info()
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "eval_split.json"), "w") as fh:
+def write_results(rows: list[dict], info: dict, out: str) -> None:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "eval_split.json"), "w") as fh:
         json.dump({"machine": info, "rows": rows}, fh, indent=1)
     lines = [f"# Evaluation split ({info['date']}, {info['cpus']} CPUs, commit {info.get('commit')}): dnn_like, "
              f"bottleneck pairs of {P} candidates in chunks of {CHUNK}, exact up to the best seed order's cost U", "",
@@ -108,8 +97,22 @@ def main() -> int:
                      f"{r['band_one_thread_ms']:.2f} | {r['work_one_thread_ms']:.2f} | {r['band_ms']:.2f} | "
                      f"{r['work_ms']:.2f} | {r['band_ms'] / r['work_ms']:.2f}x | {r['host_ms']:.2f} | "
                      f"{r['host_ms'] / r['work_ms']:.2f}x |")
-    with open(os.path.join(args.out, "eval_split.md"), "w") as fh:
+    with open(os.path.join(out, "eval_split.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="5000,10000,20000")
+    ap.add_argument("--ks", default="16,64")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = ap.parse_args()
+    rows, rng = [], np.random.default_rng(0)
+    for n in [int(x) for x in args.sizes.split(",")]:
+        for k in [int(x) for x in args.ks.split(",")]:
+            rows.append(split_row(n, k, rng))
+            print(json.dumps(rows[-1]), flush=True)
+    write_results(rows, machine_info(), args.out)
     return 0
 
 

@@ -3,8 +3,8 @@
 The evaluator maps random keys (or orders) of a whole population to the optimal
 bottleneck of slicing each candidate's order into at most ``k`` stages.  It compiles
 once per (graph shape, k, band, window width, chunk) and streams the population through fixed-size
-chunks, so any population size reuses the same executable; on CPUs, graphs of
-:data:`HOST_SLICING_MIN_NODES` nodes or more are sliced on the host instead.
+chunks, so any population size reuses the same executable; on CPUs, orders whose banded table
+would exceed :data:`~pjpart.kernel_inputs.HOST_SLICING_MIN_TABLE` entries are sliced on the host instead.
 
 Exactness.  Values are exact (up to the dtype; float64 on the host) for every candidate whose
 optimum is at most ``upper_bound``; candidates above it get a value above it
@@ -25,15 +25,12 @@ import numpy as np
 
 from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
-from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, population_fitness,
-                            stages_from_starts, window_cheaper)
+from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, host_slicing_pays,
+                            population_fitness, stages_from_starts, window_cheaper)
 from .backends import usable_cores
 from .banded import slice_candidates, slice_exactly
 from .reference import decode_keys
 
-
-#: from this many nodes an evaluator on CPUs slices on the host: the kernels' tables outgrow the caches
-HOST_SLICING_MIN_NODES = 20_000
 
 
 class Evaluator:
@@ -70,7 +67,9 @@ class Evaluator:
     slicing
         ``"kernel"``: the tables and DP of :mod:`pjpart.kernels`; ``"host"``: exact float64 slicing
         (:func:`pjpart.banded.slice_candidates`) in the same threads; ``"auto"``: host on CPUs
-        from :data:`HOST_SLICING_MIN_NODES` nodes, unless ``band`` is fixed.
+        when the graph's own order would need a table of more than
+        :data:`~pjpart.kernel_inputs.HOST_SLICING_MIN_TABLE` entries under the upper bound
+        (chosen again by :meth:`set_upper_bound`), unless ``band`` is fixed.
 
     Raises
     ------
@@ -120,18 +119,19 @@ class Evaluator:
         self.decode_on = decode
         if slicing not in ("auto", "kernel", "host"):
             raise GraphError(f"slicing must be 'auto', 'kernel' or 'host', got {slicing!r}")
-        large = all(d.platform == "cpu" for d in self.devices) and graph.n >= HOST_SLICING_MIN_NODES
-        self.slicing_on = slicing if slicing != "auto" else "host" if large and band is None else "kernel"
+        self._auto_slicing = slicing == "auto" and band is None and all(d.platform == "cpu" for d in self.devices)
+        self.slicing_on = "kernel" if slicing == "auto" else slicing
+        self._own_prefix = np.concatenate([[0.0], np.cumsum(graph.work[graph.topological_order()])])
         self._fixed_band = None if band is None else int(min(max(int(band), 1), graph.n))
         self._setup_devices()
         self._arrays = self._put(graph_arrays(graph, dtype))
         self._cost = self._put(cost_params(self.cost_model, self.k, dtype))
-        # a segment costs at least its work at the fastest stage's speed (see set_upper_bound)
-        self._fastest = self.cost_model.fastest_speed
+        self._fastest = self.cost_model.fastest_speed  # a segment costs at least its work at this speed
         self._setup_decoder()
+        if upper_bound is None:  # the table of the own order's first band (2 n / k, as 2 W / k)
+            self._choose_slicing(2 * self._own_prefix[-1] / self.k * self._fastest)
         if upper_bound is None and self._fixed_band is None and self.slicing_on == "kernel":  # host: exact, no band
             upper_bound = self._own_order_bound()
-        self.upper_bound = math.inf
         self.set_upper_bound(math.inf if upper_bound is None else float(upper_bound))
         ndev = len(self.devices)
         self.memory_budget = float(memory_budget)
@@ -209,6 +209,11 @@ class Evaluator:
         margin = self.upper_bound * self._fastest * (1 + 1e-3) if math.isfinite(self.upper_bound) \
             else np.finfo(np.float32).max
         self._band_bound = self._put(jnp.asarray(margin, self.dtype))
+        self._choose_slicing(margin)
+
+    def _choose_slicing(self, work_bound: float) -> None:
+        if self._auto_slicing:
+            self.slicing_on = "host" if host_slicing_pays(self._own_prefix, work_bound) else "kernel"
 
     def _own_order_bound(self) -> float:
         """Cost of a valid partition: the graph's own topological order sliced optimally

@@ -82,6 +82,21 @@ def band_bucket(band: int, n: int) -> int:
     return int(min(n, size))
 
 
+#: an evaluator on CPUs slices on the host once a candidate's banded table would hold more entries than this:
+#: such tables outgrow the caches, and the host's row-by-row slicing keeps one row
+HOST_SLICING_MIN_TABLE = 30_000_000
+
+
+def host_slicing_pays(prefix: np.ndarray, bound: float) -> bool:
+    """Whether an order with these prefix works (``prefix[j]``: work of its first ``j`` nodes)
+    needs a banded table of more than :data:`HOST_SLICING_MIN_TABLE` entries under the bound
+    on a segment's work: the band is its longest run of work within ``bound``, bucketed."""
+    n = len(prefix) - 1
+    first = np.searchsorted(prefix, prefix - bound, side="left")
+    band = band_bucket(max(1, int((np.arange(n + 1) - first).max())), n)
+    return (band + 1) * (n + 1) > HOST_SLICING_MIN_TABLE
+
+
 def window_cheaper(n: int, band: int, width: int, stages: int) -> bool:
     """Whether the slicing DP on work windows of ``width`` positions
     (:func:`pjpart.kernels.slice_windowed`) does less work than on the band's stage windows
@@ -139,5 +154,5 @@ def cost_params(cost_model: CostModel, k: int, dtype: Any) -> Any:
                                                            t.bandwidth_out, cm.overflow_bandwidth)))
 
 
-__all__ = ["band_bucket", "compiled_kernels", "cost_params", "graph_arrays", "population_fitness", "stages_from_starts",
-           "window_cheaper"]
+__all__ = ["HOST_SLICING_MIN_TABLE", "band_bucket", "compiled_kernels", "cost_params", "graph_arrays",
+           "host_slicing_pays", "population_fitness", "stages_from_starts", "window_cheaper"]

@@ -1,5 +1,6 @@
 """The Evaluator against the NumPy reference (SPEC section 2): values, orders, bands, chunks, threads, devices."""
 
+import math
 import os
 import subprocess
 import sys
@@ -152,3 +153,23 @@ def test_host_slicing_is_the_exact_reference(rng):
     assert Evaluator(g, K).slicing_on == "kernel"  # small graphs: the kernels
     with pytest.raises(Exception, match="slicing must be"):
         Evaluator(g, K, slicing="gpu")
+
+
+def test_auto_slicing_follows_the_table_the_upper_bound_needs(monkeypatch):
+    """On CPUs ``slicing="auto"`` slices on the host once the own order's banded table would
+    exceed HOST_SLICING_MIN_TABLE entries, and chooses again with each upper bound."""
+    import pjpart.kernel_inputs as kernel_inputs
+    from pjpart.generators import dnn_like
+
+    g = dnn_like(6000, seed=1)
+    balanced = float(g.work.sum()) / 4
+    ev = Evaluator(g, 4, upper_bound=math.inf)  # no bound: the whole order, (n + 1)^2 entries
+    assert (g.n + 1) ** 2 > kernel_inputs.HOST_SLICING_MIN_TABLE
+    assert ev.slicing_on == "host" and ev.chunk_size == 1
+    ev.set_upper_bound(1.05 * balanced)  # a band of about n / 4
+    assert ev.slicing_on == "kernel" and ev.chunk_size > 1
+    monkeypatch.setattr(kernel_inputs, "HOST_SLICING_MIN_TABLE", (g.n // 4) * (g.n + 1))
+    ev.set_upper_bound(1.05 * balanced)
+    assert ev.slicing_on == "host"
+    assert Evaluator(g, 4, upper_bound=math.inf, slicing="kernel").slicing_on == "kernel"
+    assert Evaluator(g, 4, upper_bound=math.inf, band=64).slicing_on == "kernel"  # a fixed band: the kernels
