@@ -28,7 +28,7 @@ from .graph import Graph, GraphError, check_k
 from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, host_slicing_pays,
                             population_fitness, stages_from_starts, window_cheaper)
 from .backends import usable_cores
-from .banded import slice_candidates, slice_exactly
+from .banded import FULL_TABLE_MAX_NODES, slice_candidates, slice_exactly
 from .reference import decode_keys
 
 
@@ -147,8 +147,7 @@ class Evaluator:
         self._pool: ThreadPoolExecutor | None = None
         self._width_lock = threading.Lock()
 
-    #: candidates per call: one when slicing on the host (nothing to compile or pad, so probes and stops are per
-    #: candidate: at 10^5 nodes one takes about a second)
+    #: candidates per call: one when slicing on the host (no compiling or padding; probes and stops per candidate)
     chunk_size = property(lambda self: 1 if self.slicing_on == "host" else self._chunk_size,
                           lambda self, size: setattr(self, "_chunk_size", int(size)))
 
@@ -398,11 +397,12 @@ class Evaluator:
 
         Every returned assignment is recomputed with the float64 reference
         evaluator; an order whose kernel value is beyond the upper bound is
-        sliced exactly by the NumPy reference instead.
+        sliced exactly by the NumPy reference instead.  Beyond ``FULL_TABLE_MAX_NODES`` nodes
+        all are sliced on the host (the cuts kernel's full DP and compilation cost seconds there).
         """
         orders = np.asarray(orders, dtype=np.int64)
         assignments = np.empty(orders.shape, dtype=np.int64)
-        if self.slicing_on == "host":
+        if self.slicing_on == "host" or self.graph.n > FULL_TABLE_MAX_NODES:
             assignments[:] = [slice_exactly(self.graph, o, self.k, self.cost_model) for o in orders]
             return assignments, evaluate(self.graph, assignments, self.k, self.cost_model).max(axis=1)
         for a, b in self._chunks(len(orders)):
