@@ -50,7 +50,7 @@ def split_row(n: int, k: int, rng) -> dict:
     row = {"n": n, "k": k, "candidates": P, "upper_over_balanced": start.value * k / float(np.sum(g.work))}
     values = {}
     for variant, cheaper in (("band", lambda *a: False), ("work", None)):
-        with mock.patch("pjpart.evaluator.window_cheaper", cheaper) if cheaper else nullcontext():
+        with mock.patch("pjpart.kernel_inputs.window_cheaper", cheaper) if cheaper else nullcontext():
             one = pjpart.Evaluator(g, k, upper_bound=start.value, chunk_size=CHUNK, slicing="kernel", threads=1)
             t = time.perf_counter()
             values[variant] = one.evaluate_pairs(keys)

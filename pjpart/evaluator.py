@@ -26,7 +26,7 @@ import numpy as np
 from .cost import CostModel, DEFAULT_COST_MODEL, evaluate
 from .graph import Graph, GraphError, check_k
 from .kernel_inputs import (band_bucket, compiled_kernels, cost_params, graph_arrays, host_slicing_pays,
-                            population_fitness, stages_from_starts, window_cheaper)
+                            population_fitness, stages_from_starts, window_width)
 from .backends import usable_cores
 from .banded import FULL_TABLE_MAX_NODES, slice_candidates, slice_exactly
 from .reference import decode_keys
@@ -320,13 +320,13 @@ class Evaluator:
     def _kernel(self, kind: str, chunk, needed: int):
         """Run the ``bottlenecks``, ``pairs`` or ``cuts`` kernel on a device chunk of orders; the first
         two on work windows (:func:`pjpart.kernels.slice_windowed`) where that is less work."""
-        band, kernels, extra = self._band(needed), compiled_kernels(), {}
+        band, extra = self._band(needed), {}
         if kind != "cuts" and self._fixed_band is None and math.isfinite(self.upper_bound):
             count = self.k + 1 if kind == "pairs" and not self.cost_model.heterogeneous else self.k
-            width = int(kernels["width"](chunk, self._arrays.work, self._band_bound, stages=count))
-            if window_cheaper(self.graph.n, band, width := band_bucket(width, self.graph.n + 1), count):
-                extra = {"width": width, "bound": self._band_bound}
-        return kernels[kind](self._arrays, self._cost, chunk, k=self.k, band=band, batch=self._batch(band), **extra)
+            width = window_width([chunk], self._arrays.work, self._band_bound, self.graph.n, band, count)
+            extra = {} if width is None else {"width": width, "bound": self._band_bound}
+        return compiled_kernels()[kind](self._arrays, self._cost, chunk, k=self.k, band=band,
+                                        batch=self._batch(band), **extra)
 
     def decode(self, keys: Any) -> np.ndarray:
         """Topological orders ``(P, n)`` of the keys (device ready-list or host heap; same result)."""
@@ -418,31 +418,31 @@ class Evaluator:
             values[r] = evaluate(self.graph, assignments[r], self.k, self.cost_model).max()
         return assignments, values
 
-    def fitness_function(self, batch_size: int, band: int | None = None, sample: np.ndarray | None = None):
+    def fitness_function(self, batch_size: int, band: int | None = None, sample: np.ndarray | None = None,
+                         width: int | None = None):
         """``(fitness, params)`` for compiled search loops (:mod:`pjpart.search.brkga_jax`):
         ``fitness(keys (batch_size, n), params) -> bottlenecks (batch_size,)`` is pure JAX, with
-        the graph and cost model in ``params`` (arguments, not constants), so one compiled
-        loop serves every graph of the same shape; ``fitness`` is the same object for the
-        same static settings, so callers can cache compilations on it.
+        the graph and cost model in ``params`` (arguments, not constants), so one compiled loop
+        serves every graph of the same shape; the same static settings give the same ``fitness``.
 
-        The band is fixed (``band``, else the bucket above the widest band that
-        ``sample`` keys and 256 random ones need at the upper bound).  An order that
-        needs a wider band gets the cost of its best slicing into segments of at
-        most ``band`` nodes: a real slicing's cost, never below the order's optimum.
-        A candidate whose ready list overflows the decoder's width gets ``inf``
-        (dropped, never mis-scored).  Returned partitions are re-sliced exactly on
-        the host, as always.
+        The band is fixed (``band``, else the bucket above the widest band that ``sample`` keys
+        and 256 random ones need at the upper bound), and so are the work windows under a finite
+        bound (``width``, else the sample's, where they are less work).  An order needing a wider
+        band or windows gets a real slicing's cost, never below its optimum; one whose ready list
+        overflows the decoder's width gets ``inf``.  Returned partitions are re-sliced exactly.
         """
         if band is None:
             keys = np.random.default_rng(0).random((256, self.graph.n))
             if sample is not None:
                 keys = np.concatenate([np.asarray(sample, np.float64), keys])
-            needed = max(self._decode_chunk(self._pad(keys[a:b]))[1] for a, b in self._chunks(len(keys)))
-            band = band_bucket(max(1, needed), self.graph.n)
+            chunks = [self._decode_chunk(self._pad(keys[a:b])) for a, b in self._chunks(len(keys))]
+            band = int(min(band_bucket(max(1, max(needed for _, needed in chunks)), self.graph.n), self.graph.n))
+            if math.isfinite(self.upper_bound):
+                width = window_width([o for o, _ in chunks], self._arrays.work, self._band_bound, self.graph.n,
+                                     band, self.k)
         band = int(min(max(1, band), self.graph.n))
-        batch = self._batch(band)
-        fitness = population_fitness(self.k, band, batch, int(batch_size), str(self.dtype))
-        params = (self._arrays, self._cost, self._indeg, self._succ_pad, self._ready0)
+        fitness = population_fitness(self.k, band, self._batch(band), int(batch_size), str(self.dtype), width)
+        params = (self._arrays, self._cost, self._indeg, self._succ_pad, self._ready0, self._band_bound)
         return fitness, params
 
     def decode_best(self, keys: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -51,9 +51,10 @@ def compiled_kernels() -> dict:
 
 
 @functools.lru_cache(maxsize=None)
-def population_fitness(k: int, band: int, batch: int, batch_size: int, dtype: str):
+def population_fitness(k: int, band: int, batch: int, batch_size: int, dtype: str, width: int | None = None):
     """The pure population fitness for these static settings (one object per settings, see
-    :meth:`pjpart.Evaluator.fitness_function`)."""
+    :meth:`pjpart.Evaluator.fitness_function`); with ``width``, the DP on work windows of that
+    width under the bound that ``params`` ends with (:func:`pjpart.kernels.slice_windowed`)."""
     import jax.numpy as jnp
 
     from .kernels import decode_orders, population_bottlenecks
@@ -61,15 +62,16 @@ def population_fitness(k: int, band: int, batch: int, batch_size: int, dtype: st
     padded = -(-batch_size // batch) * batch
 
     def fitness(keys, params):
-        arrays, cost, indeg, succ_pad, ready0 = params
+        arrays, cost, indeg, succ_pad, ready0, bound = params
         keys = keys.astype(dtype)
         if padded > batch_size:  # whole sub-batches of ``batch`` candidates (bounded memory)
             keys = jnp.concatenate([keys, jnp.repeat(keys[:1], padded - batch_size, axis=0)])
         orders, overflow = decode_orders(keys, indeg, succ_pad, ready0)
-        values = population_bottlenecks(arrays, cost, orders, k=k, band=band, batch=batch)
+        values = population_bottlenecks(arrays, cost, orders, k=k, band=band, batch=batch, width=width,
+                                        bound=None if width is None else bound)
         return jnp.where(overflow, jnp.inf, values)[:batch_size]
 
-    fitness.band = band
+    fitness.band, fitness.width = band, width
     return fitness
 
 
@@ -95,6 +97,15 @@ def host_slicing_pays(prefix: np.ndarray, bound: float) -> bool:
     first = np.searchsorted(prefix, prefix - bound, side="left")
     band = band_bucket(max(1, int((np.arange(n + 1) - first).max())), n)
     return (band + 1) * (n + 1) > HOST_SLICING_MIN_TABLE
+
+
+def window_width(orders: list, work: Any, bound: Any, n: int, band: int, stages: int) -> int | None:
+    """The work-window width (bucketed) that device chunks of ``orders`` need for ``stages`` stages
+    under ``bound`` (:func:`pjpart.kernels.needed_width`), or ``None`` where the DP on the band's
+    stage windows is less work (:func:`window_cheaper`)."""
+    kernel = compiled_kernels()["width"]
+    width = band_bucket(max(int(kernel(chunk, work, bound, stages=stages)) for chunk in orders), n + 1)
+    return width if window_cheaper(n, band, width, stages) else None
 
 
 def window_cheaper(n: int, band: int, width: int, stages: int) -> bool:
@@ -155,4 +166,5 @@ def cost_params(cost_model: CostModel, k: int, dtype: Any) -> Any:
 
 
 __all__ = ["HOST_SLICING_MIN_TABLE", "band_bucket", "compiled_kernels", "cost_params", "graph_arrays",
-           "host_slicing_pays", "population_fitness", "stages_from_starts", "window_cheaper"]
+           "host_slicing_pays", "population_fitness", "stages_from_starts", "window_cheaper",
+           "window_width"]

@@ -78,9 +78,10 @@ def search(run: Tracker, graph: Graph, evaluator: Evaluator, cfg: SearchConfig, 
 
 
 def _fitness_functions(evaluator: Evaluator, cfg: SearchConfig, n_off: int, seeds: np.ndarray) -> tuple:
-    """The offspring fitness with its params, and the whole-population fitness on the same band."""
+    """The offspring fitness with its params, and the whole-population fitness on the same band and windows."""
     fit_off, params = evaluator.fitness_function(cfg.islands * n_off, sample=seeds)
-    fit_all, _ = evaluator.fitness_function(cfg.islands * cfg.brkga.population, band=fit_off.band)
+    fit_all, _ = evaluator.fitness_function(cfg.islands * cfg.brkga.population, band=fit_off.band,
+                                            width=fit_off.width)
     return (fit_off, params), fit_all
 
 

@@ -28,3 +28,27 @@ def test_partition_jit_engine_reaches_the_optimum(seed):
     assert np.array_equal(r.assignment, again.assignment)
     after = bj.make_loop.cache_info()  # the second run reuses the compiled loop
     assert after.hits == before.hits + 1 and after.misses == before.misses
+
+
+def test_the_compiled_fitness_on_work_windows_equals_the_evaluator():
+    """Under a finite bound the compiled loop's fitness slices on work windows: its values are
+    the evaluator's within the bound (the float64 reference ties the evaluator down) and above
+    the bound beyond it."""
+    import jax
+
+    from pjpart.generators import dnn_like
+
+    g = dnn_like(400, seed=2)
+    ev = pjpart.Evaluator(g, 8, chunk_size=32)  # bound: the own order's optimum
+    seeds = np.random.default_rng(0).random((4, g.n))
+    fitness, params = ev.fitness_function(64, sample=seeds)
+    assert fitness.width is not None and fitness.width < g.n
+    keys = np.random.default_rng(1).random((64, g.n))
+    got = np.asarray(jax.jit(fitness)(keys, params), np.float64)
+    want = ev.evaluate(keys)
+    within = want <= ev.upper_bound
+    assert within.sum() >= 8
+    np.testing.assert_allclose(got[within], want[within], rtol=1e-6)
+    assert np.all(got[~within] >= ev.upper_bound * (1 - 1e-6))  # a real slicing's cost: above the bound too
+    again, _ = ev.fitness_function(64, band=fitness.band, width=fitness.width)
+    assert again is fitness  # the same static settings: the same function, one compilation
