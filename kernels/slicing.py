@@ -7,7 +7,8 @@ Each stage loops over the segment length ``d``, reading ``D_{b-1}`` shifted by
 ``d`` and row ``d`` of the table: O(band * n) vector work per stage.  The back-pointers are not stored: walking back, one
 ``band``-vector argmin per stage recovers them from the kept ``D`` rows.
 :func:`slice_bottleneck` computes each stage only on the positions the answer
-can use (:func:`stage_windows`).
+can use (:func:`stage_windows`); under an upper bound, :func:`slice_windowed` only on those a
+slicing within it can cut (:func:`work_windows`), a few positions wide near the balanced cost.
 """
 
 from __future__ import annotations
