@@ -129,7 +129,7 @@ class Evaluator:
         self._fastest = self.cost_model.fastest_speed  # a segment costs at least its work at this speed
         self._setup_decoder()
         if upper_bound is None:  # the table of the own order's first band (2 n / k, as 2 W / k)
-            self._choose_slicing(2 * self._own_prefix[-1] / self.k * self._fastest)
+            self._choose_slicing(2 * self._own_prefix[-1] / self.k)
         if upper_bound is None and self._fixed_band is None and self.slicing_on == "kernel":  # host: exact, no band
             upper_bound = self._own_order_bound()
         self.set_upper_bound(math.inf if upper_bound is None else float(upper_bound))
@@ -437,7 +437,7 @@ class Evaluator:
                 keys = np.concatenate([np.asarray(sample, np.float64), keys])
             chunks = [self._decode_chunk(self._pad(keys[a:b])) for a, b in self._chunks(len(keys))]
             band = int(min(band_bucket(max(1, max(needed for _, needed in chunks)), self.graph.n), self.graph.n))
-            if math.isfinite(self.upper_bound):
+            if width is None and math.isfinite(self.upper_bound):
                 width = window_width([o for o, _ in chunks], self._arrays.work, self._band_bound, self.graph.n,
                                      band, self.k)
         band = int(min(max(1, band), self.graph.n))
