@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .segments import work_prefix
+
 
 def decode_order(keys: jax.Array, indegree: jax.Array, succ_pad: jax.Array, ready0: jax.Array):
     """``(order (n,), overflow)`` for one candidate.
@@ -70,6 +72,6 @@ def needed_band(work: jax.Array, order: jax.Array, upper_bound: jax.Array) -> ja
     Segments longer than this have work above the bound in this order, so a
     band of this width loses nothing below the bound (see ``segments``).
     """
-    prefix = jnp.concatenate([jnp.zeros((1,), work.dtype), jnp.cumsum(work[order])])
+    prefix = work_prefix(work, order)
     first = jnp.searchsorted(prefix, prefix - upper_bound, side="left")
     return jnp.max(jnp.arange(prefix.shape[0]) - first)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
-from .segments import CostParams, GraphArrays, StageParams, segment_costs, segment_parts
+from .segments import CostParams, GraphArrays, StageParams, segment_costs, segment_parts, work_prefix
 from .slicing import slice_bottleneck, slice_bottleneck_pair, slice_cuts, slice_windowed
 
 Cost = CostParams | StageParams
@@ -19,10 +18,6 @@ def _table(g: GraphArrays, cost: Cost, order: jax.Array, band: int) -> tuple[jax
     return segment_costs(g, cost, order, band), None
 
 
-def _prefix(g: GraphArrays, order: jax.Array) -> jax.Array:
-    return jnp.concatenate([jnp.zeros((1,), g.work.dtype), jnp.cumsum(g.work[order])])
-
-
 def order_bottleneck(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int, width: int | None = None,
                      bound: jax.Array | None = None) -> jax.Array:
     """Optimal bottleneck of slicing one order into at most ``k`` stages (exact when <= the band's bound).
@@ -32,7 +27,7 @@ def order_bottleneck(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band:
     table, stages = _table(g, cost, order, band)
     if width is None:
         return slice_bottleneck(table, k, stages=stages)
-    return slice_windowed(table, _prefix(g, order), bound, k, width, stages=stages)
+    return slice_windowed(table, work_prefix(g.work, order), bound, k, width, stages=stages)
 
 
 def order_bottleneck_pair(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int, width: int | None = None,
@@ -42,7 +37,7 @@ def order_bottleneck_pair(g: GraphArrays, cost: Cost, order: jax.Array, k: int, 
     table, stages = _table(g, cost, order, band)
     if width is None:
         return slice_bottleneck_pair(table, k, stages=stages)
-    return slice_windowed(table, _prefix(g, order), bound, k, width, pair=True, stages=stages)
+    return slice_windowed(table, work_prefix(g.work, order), bound, k, width, pair=True, stages=stages)
 
 
 def order_cuts(g: GraphArrays, cost: Cost, order: jax.Array, k: int, band: int):

@@ -78,6 +78,11 @@ class StageParams(NamedTuple):
     overflow_bandwidth: jax.Array
 
 
+def work_prefix(work: jax.Array, order: jax.Array) -> jax.Array:
+    """``prefix[j]``: the work of the order's first ``j`` nodes, ``(n + 1,)``."""
+    return jnp.concatenate([jnp.zeros((1,), work.dtype), jnp.cumsum(work[order])])
+
+
 def positions(order: jax.Array) -> jax.Array:
     """Inverse permutation: ``pos[order[p]] = p``."""
     n = order.shape[-1]

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .segments import StageParams, stage_row
+from .segments import StageParams, stage_row, work_prefix
 
 #: ``row(d, lo, width)``: the costs of the segments of length ``d`` ending at ``lo .. lo + width - 1``
 Row = Callable[[jax.Array, int, int], jax.Array]
@@ -216,8 +216,7 @@ def work_windows(prefix: jax.Array, bound: jax.Array, stages: int) -> tuple[jax.
 def needed_width(work: jax.Array, order: jax.Array, bound: jax.Array, stages: int) -> jax.Array:
     """The widest :func:`work_windows` window of ``order`` (at least 1): a DP on windows of this
     many positions (:func:`slice_windowed`) loses no slicing within ``bound``."""
-    prefix = jnp.concatenate([jnp.zeros((1,), work.dtype), jnp.cumsum(work[order])])
-    lo, hi = work_windows(prefix, bound, stages)
+    lo, hi = work_windows(work_prefix(work, order), bound, stages)
     return jnp.maximum(jnp.max(hi - lo + 1), 1)
 
 

@@ -436,7 +436,7 @@ class Evaluator:
             if sample is not None:
                 keys = np.concatenate([np.asarray(sample, np.float64), keys])
             chunks = [self._decode_chunk(self._pad(keys[a:b])) for a, b in self._chunks(len(keys))]
-            band = int(min(band_bucket(max(1, max(needed for _, needed in chunks)), self.graph.n), self.graph.n))
+            band = band_bucket(max(1, max(needed for _, needed in chunks)), self.graph.n)
             if width is None and math.isfinite(self.upper_bound):
                 width = window_width([o for o, _ in chunks], self._arrays.work, self._band_bound, self.graph.n,
                                      band, self.k)
