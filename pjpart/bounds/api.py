@@ -7,6 +7,7 @@ modules named):
 name               what                                                        proof
 =================  ==========================================================  =======================
 ``combinatorial``  ``max(work(V)/k, max_v work(v))`` + overflow terms           ``combinatorial.py``
+``averaging``      work + the transfers no partition avoids, over ``k`` stages  ``averaging.py``
 ``mincut``         max over nodes of the cheapest block holding it (min cuts)   ``mincut.py``
 ``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``pjpart/lattice.py``
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
@@ -21,7 +22,7 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 
 ``auto`` runs them in the order of bound per second measured by
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
-mincut (what decides communication-bound models at large k), exact-dp (when
+averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides communication-bound models at large k), exact-dp (when
 the lattice is small it IS the optimum), superblock2, superblock3, then the
 exact MIP with the time that is left.  Each solver formulation also carries
 the best bound found before it as a row ``T >= bound`` (valid: the bound is

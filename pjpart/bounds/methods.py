@@ -143,6 +143,16 @@ def _combinatorial(request: BoundRequest, budget: Budget) -> MethodBound:
     return MethodBound("combinatorial", value, "proven", time.perf_counter() - t0)
 
 
+def _averaging(request: BoundRequest, budget: Budget) -> MethodBound:
+    from .averaging import MAX_NODES, averaging_bound
+
+    t0 = time.perf_counter()
+    value = averaging_bound(request.graph, request.k, request.cost_model, should_stop=budget.stopper())
+    status = f"combinatorial only (more than {MAX_NODES} nodes)" if request.graph.n > MAX_NODES else \
+        ("no time" if budget.expired() else "proven")
+    return MethodBound("averaging", value, status, time.perf_counter() - t0)
+
+
 def _mincut(request: BoundRequest, budget: Budget) -> MethodBound:
     from .mincut import node_closure_values
 
@@ -255,6 +265,7 @@ def _mip(request: BoundRequest, budget: Budget) -> MethodBound:
 #: every bound method, by name: ``method(request, budget) -> MethodBound``, stopping by the budget
 REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
     "combinatorial": _combinatorial,
+    "averaging": _averaging,
     "mincut": _mincut,
     "exact-dp": _exact_dp,
     "relaxed-dp": _relaxed_dp,
@@ -266,9 +277,9 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
 #: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
 METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
-AUTO = ("combinatorial", "mincut", "exact-dp", "relaxed-dp", "superblock2", "superblock3", "mip")
+AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "superblock2", "superblock3", "mip")
 #: the methods that run without CVXPY
-SOLVER_FREE = ("combinatorial", "mincut", "exact-dp", "relaxed-dp")
+SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp")
 
 
 __all__ = ["AUTO", "METHODS", "REGISTRY", "SOLVER_FREE", "BoundRequest", "MethodBound"]
