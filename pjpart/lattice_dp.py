@@ -10,9 +10,12 @@ f_b(I - J))``, holds an ``D x D`` block-cost table there: 10 GB at ``D = 35,000`
 * **Pruning by an upper bound** ``U`` (a partition's cost; ``inf``: none).  A block costs at
   least its work at the fastest speed, so only ``J`` with ``work(I) - work(J) <= U * fastest``
   can serve: ``J`` is searched among the downsets sorted by work in that window, then kept if
-  ``J <= I`` (a bitset test).  States worth more than ``U`` are dropped.  The partition of cost
-  ``U`` is a chain of downsets all within these limits, so the optimum is never pruned: the
-  result is exact (and equal to ``U`` when nothing is better).
+  ``J <= I`` (a bitset test).  States worth more than ``U`` are dropped.  And ``F_b(I)`` is
+  computed only on the stages ``b`` with ``work(I) <= b U s_max`` and ``work(V) - work(I) <=
+  (k - b) U s_max`` (the stages so far, and those left, hold at most ``U s_max`` work each), so
+  a column reads only the ``J`` whose stages meet ``b - 1``: at small ``k`` a band of the
+  lattice.  The partition of cost ``U`` is a chain of downsets all within these limits, so the
+  optimum is never pruned: the result is exact (and equal to ``U`` when nothing is better).
 * **Block costs from frontiers.**  Write ``P(X)`` for the producers in ``X`` with a consumer
   outside ``X`` and ``C_X(u)`` for the number of ``u``'s consumers in ``X``.  For ``J <= I``
   (so producers feeding ``I - J`` from outside lie in ``J``, and consumers of ``I - J`` outside
@@ -104,20 +107,21 @@ def _kernel():
 
     @numba.njit(cache=True, nogil=True)
     def columns(first, last, words, work, params, front, consumers, size, out_sum,
-                by_work, sorted_work, F, arg, reach, keep_below, total, terms, hetero):
+                by_work, sorted_work, F, arg, reach, keep_below, stage_lo, stage_hi, sorted_lo, sorted_hi,
+                terms, hetero):
         k = F.shape[0] - 1
         speed, memory, limit, b_in, b_out, obw = terms[0], terms[1], terms[2], terms[3], terms[4], terms[5, 0]
         best = np.empty(k + 1)
         pick = np.empty(k + 1, np.int64)
         for i in range(first, last):
-            lo = np.searchsorted(sorted_work, work[i] - reach - 1e-12 * abs(work[i]))
-            hi = np.searchsorted(sorted_work, work[i] * (1 + 1e-12), side="right")
-            b_lo, b_hi = 1, k
-            if reach < np.inf and reach > 0:
-                b_lo = max(1, int(np.ceil(work[i] / reach - 1e-9)))
-                b_hi = min(k, k - int(np.ceil((total - work[i]) / reach - 1e-9)) + 1)
+            b_lo, b_hi = max(1, stage_lo[i]), stage_hi[i]
             if b_lo > b_hi:
                 continue
+            # J within reach of I by work, on a stage range meeting b_lo - 1 .. b_hi - 1
+            lo = max(np.searchsorted(sorted_work, work[i] - reach - 1e-12 * abs(work[i])),
+                     np.searchsorted(sorted_hi, b_lo - 1))
+            hi = min(np.searchsorted(sorted_work, work[i] * (1 + 1e-12), side="right"),
+                     np.searchsorted(sorted_lo, b_hi - 1, side="right"))
             best[:] = np.inf
             pick[:] = i
             for t in range(lo, hi):
@@ -179,15 +183,43 @@ def _kernel():
 SECONDS_PER_PAIR, SECONDS_PER_COLUMN = 30e-9, 3e-6
 
 
-def _pairs(lat: _Lattice, by_work: np.ndarray, reach: float, samples: int = 64) -> float:
-    """The number of pairs ``J <= I`` within the work window, from ``samples`` columns."""
+def _stage_ranges(work: np.ndarray, reach: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stages ``b`` whose ``F[b, I]`` can be finite, ``lo..hi`` per downset: under an upper
+    bound, ``work(I) <= b reach`` and ``work(V) - work(I) <= (k - b) reach`` (the remaining
+    stages hold the rest), each rounded in the bound's favour by ``1e-9``.  ``lo`` is 0 for a weightless
+    downset, so the empty one serves stage 1.  Both grow with ``work(I)``, so among downsets
+    sorted by work those whose range meets a given one are contiguous."""
+    if not (math.isfinite(reach) and reach > 0):
+        return np.zeros(len(work), np.int64), np.full(len(work), k, np.int64)
+    total = float(work[-1])
+    lo = np.ceil(work / reach - 1e-9).astype(np.int64)
+    hi = np.minimum(k, k - np.ceil((total - work) / reach - 1e-9).astype(np.int64))
+    return lo, hi
+
+
+def _window(sorted_work, sorted_lo, sorted_hi, w, reach, b_lo, b_hi):
+    """Positions ``lo..hi`` (sorted by work) of the ``J`` that can precede a downset of work ``w``
+    on stages ``b_lo..b_hi``: within ``reach`` below ``w``, on a stage range meeting
+    ``b_lo - 1 .. b_hi - 1`` (the compiled loop inlines the same four searches)."""
+    lo = max(np.searchsorted(sorted_work, w - reach - 1e-12 * abs(w)), np.searchsorted(sorted_hi, b_lo - 1))
+    hi = min(np.searchsorted(sorted_work, w * (1 + 1e-12), side="right"),
+             np.searchsorted(sorted_lo, b_hi - 1, side="right"))
+    return lo, hi
+
+
+def _pairs(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple, k: int, samples: int = 64) -> float:
+    """The number of pairs ``J <= I`` the loop visits, from ``samples`` columns."""
     D = len(lat.work)
-    sorted_work = lat.work[by_work]
+    stage_lo, stage_hi = stages
+    sorted_work, sorted_lo, sorted_hi = lat.work[by_work], stage_lo[by_work], stage_hi[by_work]
     picks = np.unique(np.linspace(0, D - 1, min(D, samples)).astype(np.int64))
     counts = []
     for i in picks.tolist():
-        lo = np.searchsorted(sorted_work, lat.work[i] - reach - 1e-12 * abs(lat.work[i]))
-        hi = np.searchsorted(sorted_work, lat.work[i] * (1 + 1e-12), side="right")
+        b_lo, b_hi = max(1, int(stage_lo[i])), int(stage_hi[i])
+        if b_lo > b_hi:
+            counts.append(0)
+            continue
+        lo, hi = _window(sorted_work, sorted_lo, sorted_hi, lat.work[i], reach, b_lo, b_hi)
         cand = by_work[lo:hi]
         counts.append(int((~(lat.words[cand] & ~lat.words[i]).any(axis=1)).sum()))
     return float(np.mean(counts)) * D
@@ -226,7 +258,9 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     reach = upper * fastest * (1 + 1e-9) if math.isfinite(upper) else math.inf
     keep_below = upper * (1 + 1e-9) if math.isfinite(upper) else math.inf
     by_work = np.argsort(lat.work, kind="stable")
-    if math.isfinite(seconds) and _pairs(lat, by_work, reach) * SECONDS_PER_PAIR + D * SECONDS_PER_COLUMN > seconds:
+    stage_lo, stage_hi = _stage_ranges(lat.work, reach, k)
+    sorted_work, sorted_lo, sorted_hi = lat.work[by_work], stage_lo[by_work], stage_hi[by_work]
+    if math.isfinite(seconds) and _pairs(lat, by_work, reach, (stage_lo, stage_hi), k) * SECONDS_PER_PAIR + D * SECONDS_PER_COLUMN > seconds:
         return None
     lat.prepare()
     F = np.full((k + 1, D), np.inf)
@@ -237,8 +271,8 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
         if should_stop is not None and first and should_stop():
             return None
         columns(first, min(D, first + 256), lat.words, lat.work, lat.params, lat.front, lat.consumers,
-                lat.size, lat.out, by_work, lat.work[by_work], F, arg, reach, keep_below, float(lat.work[D - 1]),
-                stage_term_array(pricing_model(graph, cost_model), k), cost_model.heterogeneous)
+                lat.size, lat.out, by_work, sorted_work, F, arg, reach, keep_below, stage_lo, stage_hi,
+                sorted_lo, sorted_hi, stage_term_array(pricing_model(graph, cost_model), k), cost_model.heterogeneous)
     if not np.isfinite(F[k, D - 1]):  # nothing within the caps, or nothing within `upper` (then: not solved)
         return checked(graph, k, cost_model, math.inf, np.zeros(graph.n, np.int64), pruned=math.isfinite(upper))
     assignment = np.zeros(graph.n, dtype=np.int64)
