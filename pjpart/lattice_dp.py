@@ -6,7 +6,9 @@ f_b(I - J))``, holds an ``D x D`` block-cost table there: 10 GB at ``D = 35,000`
 
 * **Columns.**  Downsets sorted by size: every ``J < I`` comes before ``I``, so its row of
   ``F`` is final when ``I`` is priced (``J = I``, an empty stage, reads ``F_{b-1}(I)``, set
-  just before for the same column).  Memory ``O(k D + D n)`` bytes.
+  just before for the same column).  Memory ``O(k D + D n / 8 + D width)`` bytes, at most
+  :data:`MAX_BYTES` (per downset: ``16 (k + 1)`` for ``F`` and its argmins, ``n / 8`` for its
+  bits, ``8 width`` for its frontier).
 * **Pruning by an upper bound** ``U`` (a partition's cost; ``inf``: none).  A block costs at
   least its work at the fastest speed, so only ``J`` with ``work(I) - work(J) <= U * fastest``
   can serve: ``J`` is searched among the downsets sorted by work in that window, then kept if
@@ -73,25 +75,32 @@ class _Lattice:
         rows = self.words[lo: lo + 4096].view(np.uint8)
         return np.unpackbits(rows, axis=1, bitorder="little")[:, : self.n].astype(bool)
 
-    def prepare(self) -> None:
-        """The frontiers (after the time estimate, which needs only the bits and the work)."""
-        n, fronts, g = self.n, [], self.graph
+    def prepare(self, max_bytes: float = math.inf) -> bool:
+        """The frontiers (after the time estimate, which needs only the bits and the work);
+        ``False``, with nothing built, when they would take more than ``max_bytes``."""
+        n, g = self.n, self.graph
         src, dst = g.edges[:, 0], g.edges[:, 1]  # sorted by source
         starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]]) if g.m else np.zeros(0, np.int64)
+        rows, cols = [], []
         for lo in range(0, len(self.words), 4096):  # (rows, m) at a time, not (rows, n, n / 64)
             bits = self._bits(lo)
             front = np.zeros(bits.shape, dtype=bool)
             if g.m:
                 crossing = bits[:, src] & ~bits[:, dst]                      # u inside, a consumer outside
                 front[:, src[starts]] = np.logical_or.reduceat(crossing, starts, axis=1)
-            fronts.append(front)                                                   # P(X)
-        front = np.concatenate(fronts)
-        width = max(1, int(front.sum(axis=1).max()))
+            r, c = np.nonzero(front)                                               # P(X), row by row
+            rows.append(r + lo)
+            cols.append(c)
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        counts = np.bincount(rows, minlength=len(self.words))
+        width = max(1, int(counts.max(initial=0)))
+        if len(self.words) * width * 8 > max_bytes:
+            return False
         self.front = np.full((len(self.words), width), n, dtype=np.int64)
-        rows, cols = np.nonzero(front)
         self.front[rows, np.arange(len(rows)) - np.searchsorted(rows, rows)] = cols
         self.size = np.r_[self.graph.sizeout, 0.0]
         self.out = self.size[self.front].sum(axis=1)                             # sum over P(X)
+        return True
 
     def members(self, i: int) -> np.ndarray:
         """Downset ``i`` as a boolean node mask."""
@@ -179,6 +188,9 @@ def _kernel():
     return columns
 
 
+#: the DP's own arrays (bit rows, frontiers, ``F`` and its argmins) are kept below this many bytes
+MAX_BYTES = 2 * 2 ** 30
+
 #: measured cost of the compiled loop per (J, I) pair and per column, for the time estimate
 SECONDS_PER_PAIR, SECONDS_PER_COLUMN = 30e-9, 3e-6
 
@@ -229,7 +241,8 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
                           upper: float = math.inf, should_stop: Callable[[], bool] | None = None,
                           seconds: float = math.inf) -> tuple[float, np.ndarray] | None:
     """``(optimum, assignment)`` by the pruned column DP (module docstring), or ``None`` past
-    ``max_downsets`` downsets or when ``should_stop()`` (asked every 256 columns) says stop.
+    ``max_downsets`` downsets, when its arrays would take more than :data:`MAX_BYTES`, or when
+    ``should_stop()`` (asked every 256 columns) says stop.
 
     Parameters
     ----------
@@ -262,7 +275,9 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     sorted_work, sorted_lo, sorted_hi = lat.work[by_work], stage_lo[by_work], stage_hi[by_work]
     if math.isfinite(seconds) and _pairs(lat, by_work, reach, (stage_lo, stage_hi), k) * SECONDS_PER_PAIR + D * SECONDS_PER_COLUMN > seconds:
         return None
-    lat.prepare()
+    table_bytes = D * (k + 1) * 16  # F and arg
+    if table_bytes + lat.words.nbytes > MAX_BYTES or not lat.prepare(MAX_BYTES - table_bytes - lat.words.nbytes):
+        return None
     F = np.full((k + 1, D), np.inf)
     F[0, 0] = 0.0
     arg = np.zeros((k + 1, D), dtype=np.int64)
@@ -284,4 +299,4 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     return checked(graph, k, cost_model, float(F[k, D - 1]), assignment, pruned=math.isfinite(upper))
 
 
-__all__ = ["large_exact_partition"]
+__all__ = ["MAX_BYTES", "large_exact_partition"]

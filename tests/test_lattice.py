@@ -140,6 +140,13 @@ def test_the_column_dp_gives_up_past_its_limits(monkeypatch):
     assert large_exact_partition(g, 4, CostModel(), max_downsets=3) is None
     assert large_exact_partition(g, 4, CostModel(), 10 ** 5, seconds=1e-9) is None  # estimated too long
     assert large_exact_partition(g, 4, CostModel(), 10 ** 5, should_stop=lambda: True) is None
+    D = len(downsets(g, 10 ** 5))
+    # its arrays: F and arg 16 (k + 1) bytes per downset, then the bit rows, then the frontiers
+    monkeypatch.setattr(pjpart.lattice_dp, "MAX_BYTES", D * 5 * 16 - 1)
+    assert large_exact_partition(g, 4, CostModel(), 10 ** 5) is None
+    monkeypatch.setattr(pjpart.lattice_dp, "MAX_BYTES", D * (5 * 16 + 8) + 8)  # no room for a frontier
+    assert large_exact_partition(g, 4, CostModel(), 10 ** 5) is None
+    monkeypatch.undo()
     value, _ = large_exact_partition(g, 4, CostModel(), 10 ** 5)
     monkeypatch.setattr(pjpart.lattice, "DENSE_MAX_DOWNSETS", 10 ** 5)  # the D x D table DP as the reference
     assert value == pytest.approx(exact_partition(g, 4, CostModel(), 10 ** 5, reduce=False)[0], rel=1e-12)

@@ -155,7 +155,7 @@ def available_methods(methods: str | Sequence[str] = "auto") -> tuple[str, ...]:
 
 def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, methods="auto",
                 time_limit: float | None = 30.0, upper_bound: float | None = None, strict: bool = False,
-                max_downsets: int = 100_000, on_method: Callable[[MethodBound], None] | None = None,
+                max_downsets: int = 1_000_000, on_method: Callable[[MethodBound], None] | None = None,
                 cache: BoundCache | None = None) -> Bound:
     """A lower bound on the optimal bottleneck of ``graph`` into ``k`` stages.
 
@@ -180,7 +180,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
     strict
         Raise :class:`BoundError` on a refused value instead of warning.
     max_downsets
-        ``exact-dp`` runs only on lattices with at most this many downsets.
+        ``exact-dp`` and ``relaxed-dp`` run only on lattices with at most this many downsets,
+        and at most what a quarter of the time left enumerates (about 10^5 per second).
     on_method
         Called with each method's checked result as soon as it is known (a search running
         alongside can use a bound before the slower ones end).

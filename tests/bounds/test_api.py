@@ -178,3 +178,18 @@ def test_a_solver_proof_within_its_tolerance_ends_the_other_methods():
     b = pjpart.lower_bound(g, 3, cm, methods=["combinatorial", "mip", "superblock2"], upper_bound=opt)
     assert b.method == "mip" and opt * (1 - PROOF_TOLERANCE) <= b.value <= opt
     assert [r.method for r in b.results] == ["combinatorial", "mip"]
+
+
+def test_the_downset_limit_follows_the_time_left():
+    """A lattice too big to list in a quarter of the time left is given up (at the dense DP's
+    size at the least); without a clock, max_downsets itself."""
+    from pjpart.bounds.methods import DOWNSETS_PER_SECOND, downset_limit
+    from pjpart.lattice import DENSE_MAX_DOWNSETS
+
+    g = random_dag(6, np.random.default_rng(0))
+    request = BoundRequest(g, 2, CostModel(), max_downsets=10 ** 6)
+    assert downset_limit(request, Budget(None)) == 10 ** 6
+    assert downset_limit(request, Budget(1000.0)) == 10 ** 6
+    assert abs(downset_limit(request, Budget(8.0)) - 2 * DOWNSETS_PER_SECOND) <= DOWNSETS_PER_SECOND / 100
+    assert downset_limit(request, Budget(1e-6)) == DENSE_MAX_DOWNSETS
+    assert downset_limit(BoundRequest(g, 2, CostModel(), max_downsets=100), Budget(8.0)) == 100
