@@ -90,8 +90,9 @@ def test_installed_entry_point(tmp_path):
 def test_cli_compile_cache_flags(tmp_path):
     graph = tmp_path / "g.json"  # over 2048 downsets: searched, not solved by the exact DP
     pjpart.save_graph(random_dag(40, np.random.default_rng(1), density=0.1), str(graph))
+    # the paper preset computes no bound first (bottleneck guessing would prove the optimum unsearched)
     exe = [sys.executable, "-m", "pjpart.cli", "partition", str(graph), "-k", "3", "--quiet",
-           "--max-evaluations", "200"]
+           "--max-evaluations", "200", "--preset", "paper"]
     env = {**os.environ, "PJPART_CACHE_DIR": str(tmp_path / "from-env")}
     proc = subprocess.run(exe + ["--compile-cache", str(tmp_path / "given")], capture_output=True, text=True,
                           env=env, timeout=300)

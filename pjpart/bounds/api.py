@@ -52,11 +52,13 @@ import importlib.util
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
+import numpy as np
+
 from ..budget import Budget
-from ..cost import CostModel, check_feasible, cost_model_for
+from ..cost import CostModel, check_feasible, cost_model_for, evaluate
 from ..errors import ConfigError
 from ..result import PROOF_TOLERANCE
 from ..graph import Graph, check_k
@@ -86,6 +88,9 @@ class Bound:
         Every method's :class:`MethodBound`, in the order they ran.
     seconds : float
         The time all the methods took together.
+    partition : numpy.ndarray or None
+        The cheapest partition a method found on the way (``guess``'s MIP), every node's stage,
+        re-costed in float64 (``partition_cost``); ``None`` when none was found.
 
     Examples
     --------
@@ -101,6 +106,8 @@ class Bound:
     k: int
     results: tuple
     seconds: float
+    partition: np.ndarray | None = field(default=None, compare=False, repr=False)
+    partition_cost: float = math.inf
 
     def by_method(self) -> dict:
         return {r.method: r.value for r in self.results}
@@ -217,12 +224,14 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
     k = check_k(k)
     cm = cost_model or cost_model_for(graph)
     check_feasible(graph, cm, k)
-    reduced = reduce_graph(graph, cm, k).graph  # the same optimum, so the same bounds hold (pjpart.reduce)
+    reduction = reduce_graph(graph, cm, k)
+    reduced = reduction.graph  # the same optimum, so the same bounds hold (pjpart.reduce)
     names = _names(methods)
     if "combinatorial" not in names:
         names.insert(0, "combinatorial")
     results: list[MethodBound] = []
     best = MethodBound("combinatorial", 0.0, "", 0.0)
+    found: tuple[float, np.ndarray | None] = (math.inf, None)  # the cheapest partition a method found
     cached = _cached(cache, graph, k, cm, upper_bound)
     for name, rec in cached.items():
         if rec["value"] > best.value:
@@ -236,11 +245,14 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             res = MethodBound(name, float(rec["value"]), rec["status"] + " (cached)", 0.0)
         else:
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}),
-                                   math.inf if upper_bound is None else float(upper_bound))
+                                   _known(upper_bound, found))
             res = REGISTRY[name](request, budget)
-        if upper_bound is not None and res.value > upper_bound * (1 + 1e-9):
+            if res.partition is not None:  # on the reduced graph: projected and re-costed here
+                res, found = _found_partition(res, reduction.project(res.partition), graph, k, cm, found)
+        known = _known(upper_bound, found)
+        if res.value > known * (1 + 1e-9):
             msg = (f"bound method {name!r} gave {res.value!r} above a feasible partition's cost "
-                   f"{upper_bound!r}: a bound bug")
+                   f"{known!r}: a bound bug")
             if strict:
                 raise BoundError(msg)
             warnings.warn(msg + "; value refused", RuntimeWarning, stacklevel=2)
@@ -253,12 +265,28 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             on_method(res)
         if res.value > best.value:
             best = res
-        if upper_bound is not None and best.value >= upper_bound * (1 - PROOF_TOLERANCE):
+        if best.value >= known * (1 - PROOF_TOLERANCE):
             break  # proven optimal, up to the solvers' tolerance: nothing left to gain
         if name == "exact-dp" and res.status.startswith("optimal"):
             break  # the optimum itself
     return Bound(value=float(best.value), method=best.method, k=k, results=tuple(results),
-                 seconds=time.perf_counter() - t0)
+                 seconds=time.perf_counter() - t0, partition=found[1], partition_cost=found[0])
+
+
+def _known(upper_bound: float | None, found: tuple) -> float:
+    """The cheapest known partition's cost: the caller's ``upper_bound`` or one a method found."""
+    return min(math.inf if upper_bound is None else float(upper_bound), found[0])
+
+
+def _found_partition(res: MethodBound, assignment: np.ndarray, graph: Graph, k: int, cm: CostModel,
+                     found: tuple) -> tuple[MethodBound, tuple]:
+    """A method's partition on the graph itself, re-costed by the float64 reference: kept (on the
+    result and as the best found) only when cheaper than the best so far; its cost goes in the
+    result's ``detail`` as ``partition_cost``."""
+    cost = float(evaluate(graph, assignment, k, cm).max())
+    if not cost < found[0]:
+        return replace(res, partition=None), found
+    return replace(res, partition=assignment, detail={**res.detail, "partition_cost": cost}), (cost, assignment)
 
 
 def _cached(cache: BoundCache | None, graph: Graph, k: int, cm: CostModel, upper_bound: float | None) -> dict:

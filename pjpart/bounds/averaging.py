@@ -144,6 +144,16 @@ def _runs(between: np.ndarray, reach: float, cap: float) -> int:
     return runs
 
 
+def copies_at(spans: list, T: float, speed: np.ndarray, links: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(producers, r)``: ``r_u(T)`` of item 3 for the spans' producers where it is at least 2 (every
+    partition of bottleneck ``<= T`` puts ``u`` and its consumers on at least that many stages);
+    ``speed`` and ``links`` as in :func:`averaging_bound` (``s_max`` and ``beta`` their maxima)."""
+    s_max, beta = float(np.max(speed)), float(np.max(links))
+    runs = [(int(chain[0]), _runs(between, s_max * T, s_max * (T - size / beta))) for size, chain, between in spans]
+    keep = [(u, r) for u, r in runs if r >= 2]
+    return np.array([u for u, _ in keep], dtype=np.int64), np.array([r for _, r in keep], dtype=np.int64)
+
+
 def averaging_bound(graph: Graph, k: int, cost_model: CostModel,
                     should_stop: Callable[[], bool] | None = None, iterations: int = 60) -> float:
     """The averaging bound of the module docstring (at least the combinatorial bound); the
@@ -199,4 +209,4 @@ def averaging_bound(graph: Graph, k: int, cost_model: CostModel,
     return max(base, lo * (1.0 - 1e-12))
 
 
-__all__ = ["MAX_NODES", "averaging_bound", "producer_spans"]
+__all__ = ["MAX_NODES", "averaging_bound", "copies_at", "producer_spans"]

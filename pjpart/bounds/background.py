@@ -11,7 +11,8 @@ thread of the child, when it needs the cores (:meth:`BackgroundBounds.renice`).
 Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=,
 **kwargs)`` of :func:`pjpart.lower_bound` arguments to the child's stdin and closes
 it; the child writes one JSON line per method as soon as it is known
-(``{"value", "method"}``), then ``{"done": true, "value", "method", "nice"}``, or
+(``{"value", "method"}``, plus ``"partition"`` (every node's stage) and its ``"cost"`` when the
+method found one cheaper than any before), then ``{"done": true, "value", "method", "nice"}``, or
 ``{"error": "..."}``.  A parent that stops reading (it ended, or killed the child)
 ends the child quietly.
 
@@ -35,6 +36,8 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
+
 
 class BackgroundBounds:
     """:func:`pjpart.lower_bound` in a child process, read by a thread as each method ends.
@@ -49,6 +52,8 @@ class BackgroundBounds:
     ----------
     best : tuple of (float, str) or None
         The best ``(value, method)`` reported so far (written by the reader thread only).
+    partition : tuple of (float, numpy.ndarray) or None
+        The cheapest ``(cost, stages)`` partition a method reported (written by the reader thread only).
     error : str or None
         The child's error (``"TypeName: message"``), or how it exited when not killed.
     nice : int or None
@@ -63,6 +68,7 @@ class BackgroundBounds:
 
     def __init__(self, request: dict) -> None:
         self.best: tuple[float, str] | None = None
+        self.partition: tuple[float, np.ndarray] | None = None
         self.seen: list[str] = []  # the methods that have reported, in order
         self.error: str | None = None
         self.nice: int | None = None
@@ -96,6 +102,8 @@ class BackgroundBounds:
                 self.seen.append(msg["method"])
                 if self.best is None or msg["value"] > self.best[0]:
                     self.best = (float(msg["value"]), msg["method"])
+                if "partition" in msg and (self.partition is None or msg["cost"] < self.partition[0]):
+                    self.partition = (float(msg["cost"]), np.asarray(msg["partition"], dtype=np.int64))
             if msg.get("done"):
                 self.nice = msg.get("nice")
         if self.error is None and self.proc.wait() != 0 and not self.killed:

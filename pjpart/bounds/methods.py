@@ -70,6 +70,9 @@ class MethodBound:
         The time it took.
     detail : dict
         Method-specific extras (e.g. ``refused_value``), added to :meth:`to_json`.
+    partition : numpy.ndarray or None
+        A partition the method found on the way (every node's stage; ``guess``'s MIP finds
+        them), of the graph it was given; not part of :meth:`to_json`.
 
     Examples
     --------
@@ -82,6 +85,7 @@ class MethodBound:
     status: str
     seconds: float
     detail: dict = field(default_factory=dict)
+    partition: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict:
         return {"method": self.method, "value": self.value, "status": self.status,
@@ -273,6 +277,26 @@ def _whole(request: BoundRequest, budget: Budget, name: str, integer: bool) -> M
     return MethodBound(name, sol.bound, sol.status, time.perf_counter() - t0)
 
 
+def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
+    """Bottleneck guessing (:mod:`.guess`): the largest guess refuted by stage windows, the LP, then
+    the MIP, between the best bound so far and the known partition's cost."""
+    from .guess import guess_bound
+
+    t0 = time.perf_counter()
+    if request.k == 1:
+        return MethodBound("guess", 0.0, "skipped (k = 1)", 0.0)
+    if budget.remaining() <= _MIN_SOLVER_SECONDS:
+        return MethodBound("guess", 0.0, "no time", 0.0)
+    out = guess_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
+                      upper=request.upper)
+    own = max((v.low for v in out.verdicts), default=0.0)
+    refuted = [v.T for v in out.verdicts if v.status == "refuted"]
+    left_open = [v.T for v in out.verdicts if v.status in ("open", "bounded")]
+    detail = {"guesses": len(out.verdicts), "refuted": max(refuted, default=None),
+              "open": min(left_open, default=None), "reach_cuts": out.reach_cuts}
+    return MethodBound("guess", own, out.status, time.perf_counter() - t0, detail, out.partition)
+
+
 def _lp(request: BoundRequest, budget: Budget) -> MethodBound:
     return _whole(request, budget, "lp", integer=False)
 
@@ -288,6 +312,7 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
     "mincut": _mincut,
     "exact-dp": _exact_dp,
     "relaxed-dp": _relaxed_dp,
+    "guess": _guess,
     "superblock2": _superblock2,
     "superblock3": _superblock3,
     "lp": _lp,
@@ -296,9 +321,10 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
 #: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
 METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
-AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "superblock2", "superblock3", "mip")
-#: the methods that run without CVXPY
-SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp")
+AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "guess", "superblock2", "superblock3")
+#: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly); a run's bounds
+#: process keeps its priority until they have reported (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
+SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "guess")
 
 
 __all__ = ["AUTO", "DOWNSETS_PER_SECOND", "METHODS", "REGISTRY", "SOLVER_FREE", "BoundRequest", "MethodBound",

@@ -5,7 +5,8 @@ described there)::
 
 It reads one pickled request from stdin, sets the niceness the request names
 (``niceness``, default 0; the solvers' threads inherit it), runs
-:func:`pjpart.lower_bound` and writes one JSON line per method as it ends.  When the
+:func:`pjpart.lower_bound` and writes one JSON line per method as it ends (with the
+partition it found, if any: ``partition`` and its float64 ``cost``).  When the
 parent has stopped reading (it died first), the next write ends the child quietly with
 status 0: nobody is left to report to.
 """
@@ -31,6 +32,14 @@ def _send(message: dict) -> None:
         raise SystemExit(0) from None
 
 
+def _message(res) -> dict:
+    """One method's line: its value and name, and a partition it found (stages, float64 cost)."""
+    msg = {"value": float(res.value), "method": res.method}
+    if res.partition is not None:
+        msg.update(partition=[int(s) for s in res.partition], cost=float(res.detail["partition_cost"]))
+    return msg
+
+
 def main() -> int:
     """Serve one request from stdin (see the module docstring).
 
@@ -49,8 +58,7 @@ def main() -> int:
 
     try:
         graph, k, cost_model = request.pop("graph"), request.pop("k"), request.pop("cost_model")
-        bound = lower_bound(graph, k, cost_model, **request,
-                            on_method=lambda res: _send({"value": float(res.value), "method": res.method}))
+        bound = lower_bound(graph, k, cost_model, **request, on_method=lambda res: _send(_message(res)))
     except Exception as exc:  # reported to the parent, which raises it
         _send({"error": f"{type(exc).__name__}: {exc}"})
         return 1

@@ -5,12 +5,16 @@ certified result.
 :func:`pjpart.lower_bound`: computed before the search (runs with a generation or
 evaluation budget, so that their stop and result stay reproducible) or in a child
 process alongside it (time-limited runs: the solvers and XLA's compilation overlap
-instead of taking turns; :mod:`pjpart.bounds.background`).
+instead of taking turns; :mod:`pjpart.bounds.background`).  A partition a bound method finds
+on the way (the ``guess`` MIP's) is kept too (:attr:`BoundSource.partition`): the search
+takes it when it is cheaper than its own best.
 """
 
 from __future__ import annotations
 
 import warnings
+
+import numpy as np
 
 from ..bounds import AUTO, SOLVER_FREE, available_methods, combinatorial_bound, lower_bound
 from ..bounds.background import BackgroundBounds
@@ -41,6 +45,8 @@ class BoundSource:
         self.method = "combinatorial"
         self._pending: BackgroundBounds | None = None
         self._lower_later = False
+        #: the cheapest ``(cost, stages)`` partition a bound method found (``guess``'s MIP), or None
+        self.partition: tuple[float, np.ndarray] | None = None
         self.cache = BoundCache(policy.cache) if policy.cache is not None else None
         cached = self.cache.best(problem.graph, problem.k, problem.cost_model) if self.cache else None
         if cached is not None:  # a later run of the same problem starts from what was proven
@@ -62,6 +68,8 @@ class BoundSource:
         if request is not None:
             b = lower_bound(request.pop("graph"), request.pop("k"), request.pop("cost_model"), **request)
             self._offer(b.value, b.method)
+            if b.partition is not None:
+                self._offer_partition(b.partition_cost, b.partition)
 
     def start(self, upper: float, niceness: int = 0) -> None:
         """Compute the bound in a child process at ``niceness``; each method's bound is taken
@@ -77,8 +85,9 @@ class BoundSource:
     def deprioritise(self) -> None:
         """The bounds process runs at the policy's niceness from now on (it started at 0, to
         use the core XLA's compilation leaves idle), once its solver-free methods have
-        reported: the lattice DPs prove most answers in seconds at full priority, and starved
-        behind the search they would not finish in time; the solvers then yield to the search."""
+        reported: the lattice DPs prove most answers in seconds at full priority, and the
+        bottleneck guessing's MIPs certify (and find) what the search cannot; starved behind the
+        search they would not finish in time.  The CVXPY formulations then yield to the search."""
         self._lower_later = True
         self._maybe_lower()
 
@@ -103,12 +112,16 @@ class BoundSource:
         self._maybe_lower()
         if pending.best is not None:
             self._offer(*pending.best)
+        if pending.partition is not None:
+            self._offer_partition(*pending.partition)
         if wait and not (found is not None and self.proves(found)):
             left = self.budget.remaining("finish")
             pending.done.wait(None if not self.budget.limited else max(0.0, left))
         finished = wait or pending.done.is_set()
         if pending.best is not None:  # after the done flag: nothing the child sent before it is lost
             self._offer(*pending.best)
+        if pending.partition is not None:
+            self._offer_partition(*pending.partition)
         if finished:
             pending.stop()
             self._pending = None
@@ -147,6 +160,10 @@ class BoundSource:
     def _offer(self, value: float, method: str) -> None:
         if value > self.value:
             self.value, self.method = float(value), method
+
+    def _offer_partition(self, cost: float, stages: np.ndarray) -> None:
+        if self.partition is None or cost < self.partition[0]:
+            self.partition = (float(cost), np.asarray(stages, dtype=np.int64))
 
 
 def certify(problem: Problem, assignment, lower: float, bound_method: str, **info) -> PartitionResult:

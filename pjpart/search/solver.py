@@ -147,12 +147,15 @@ class Solver:
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         if not alongside:
             bounds.compute(floor.value)
+            floor = _bounds_partition(problem, bounds, floor)
         if bounds.proves(floor.value):
             if building is not None and not building.done():
                 budget.leave(building)
             return floor, bounds.for_result(floor.value), None
         run = Tracker(cfg, budget, bounds, progress, callback,
                       stall_share=None if coarse is None else cfg.finish.coarse_stall_share)
+        if coarse is None:
+            run.adopt = lambda stages: order_to_keys(_stage_order(problem.graph, stages))
         evaluator = _search(searched, cfg, run, orders, start, seed, alongside, building, floor.value)
         if coarse is None:
             best = finish(problem, cfg.finish, run, start, evaluator)
@@ -162,7 +165,25 @@ class Solver:
         # its window ends well within the time limit; a proof of the answer ends it at once
         bounds.collect(wait=run.stopped_by != "interrupted", found=best.value)
         bounds.stop()
+        best = _bounds_partition(problem, bounds, best)
         return best, bounds.for_result(best.value), run
+
+
+def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
+    """A topological order holding a partition's stages as contiguous runs, stage by stage (its
+    keys decode to it, and its exact slicing costs no more than the partition)."""
+    rank = np.empty(graph.n, dtype=np.int64)
+    rank[graph.topological_order()] = np.arange(graph.n)
+    return np.lexsort((rank, np.asarray(stages, dtype=np.int64)))
+
+
+def _bounds_partition(problem: Problem, bounds: BoundSource, best: Candidate) -> Candidate:
+    """``best``, or the partition a bound method found when it is cheaper (re-costed in float64
+    by the bounds, and again at certification)."""
+    found = bounds.partition
+    if found is None or not found[0] < best.value:
+        return best
+    return Candidate(found[1], found[0], _stage_order(problem.graph, found[1]), "guess-mip")
 
 
 #: a run shorter than this does not start the column DP (loading its compiled loop takes a

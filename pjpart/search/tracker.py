@@ -59,6 +59,9 @@ class Tracker:
         self.finalists: list[np.ndarray] = []  # keys whose float32 fitness ties the best's
         self._finalist_fitness = np.zeros(0)
         self.step_seconds = 0.0  # length of the last step, so a step is not started that would overshoot
+        #: turns a partition the bounds found (stages of the searched graph) into keys, so the search
+        #: takes it as its best when cheaper (``None``: not taken, e.g. a coarse search's keys)
+        self.adopt: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def bound(self) -> float:
@@ -98,6 +101,9 @@ class Tracker:
         """Once per step, before :meth:`should_stop`: take the bounds that arrived, log, call back."""
         if self.bounds is not None:
             self.bounds.collect()
+            found = self.bounds.partition
+            if self.adopt is not None and found is not None and found[0] < self.best_value:
+                self.offer(self.adopt(found[1]), found[0])
         elapsed = self.budget.elapsed()
         info = {"generation": self.generation, "evaluations": self.evaluations,
                 "evals_per_s": self.evaluations / max(elapsed, 1e-9), "best": self.best_value,

@@ -1,0 +1,286 @@
+"""Bottleneck guessing: guess ``T``, pin every node to the few stages a partition of bottleneck
+``<= T`` leaves it, and let the LP, then the MIP, prove that none exists.
+
+Feasibility is monotone in ``T`` (a partition of bottleneck ``<= T`` has bottleneck ``<= T'`` for
+every ``T' > T``), so a guess refuted proves ``T* > T``; a search over ``T`` between a proven bound
+and a known partition's cost finds the largest guess the solver refutes in the time given (the
+bottleneck-guessing relaxations of Archer et al. 2023).  What makes a guess cheap to refute is
+that, with the bottleneck fixed, every node can sit on only a few stages.
+
+1-2. **Windows** (:mod:`pjpart.bounds.windows`, where they are proved).  Pinned to stage ``b``, a node's
+   ancestors and it fill stages ``0..b``, its descendants and it stages ``b..k-1``: the cheapest
+   downset and upset holding it (minimum cuts) give each node a window ``first(v)..last(v)`` of
+   stages that every partition of bottleneck ``<= T`` respects; an empty window refutes ``T`` at
+   once.
+3. **The windowed problem** (:mod:`pjpart.bounds.windows`, item 3): the exact MIP over binaries
+   ``Y[v, b] = [s(v) <= b]`` inside the windows, minimising the bottleneck ``t <= T``.  Every
+   partition of bottleneck ``<= T`` is a point of it, so: infeasible means ``T* > T``; any lower
+   bound ``t_low`` on its minimum (the LP relaxation's optimum, HiGHS's dual bound at a time limit)
+   gives ``T* >= min(T, t_low)``; and a minimum the MIP proves is the optimum ``T*`` itself.
+4. **The search over T.**  ``lo`` (proven) starts at the floor, ``hi`` at the known partition's
+   cost.  The LP phase bisects to where the LP relaxation stops refuting (cheap: one LP a guess,
+   each answer raising ``lo`` to ``min(T, LP value)``); the MIP phase then tries guesses a quarter
+   of the way from ``lo`` to ``hi`` (``hi`` itself once they are within ``LP_TOLERANCE``), each with
+   a share of the time left: a refuted guess raises ``lo`` to ``T``, one left open is bisected
+   below and raises ``lo`` to ``min(T, dual bound)``.  Every point the MIP finds is a partition:
+   re-costed by the float64 reference, it lowers ``hi`` and is returned (the search takes it when
+   it beats its own); a MIP solved to optimality ends the search with the optimum.
+5. **Copies.**  A partition of bottleneck ``<= T`` puts a producer ``u`` and its consumers on at
+   least ``r_u(T)`` distinct stages (:mod:`pjpart.bounds.averaging`, item 3: a chain of its
+   consumers too heavy for one stage), and at an integer point of 3 ``sum_b out[u, b] + in[u, b]``
+   is exactly that number of stages when it is 2 or more (``out`` once on ``u``'s stage, ``in`` once
+   on every other).  So ``sum_b out[u, b] + in[u, b] >= r_u(T)`` holds for every such partition; it
+   keeps the LP from spreading a broadcast tensor's copies away (T5's position bias, an encoder's
+   output).
+
+Numerics.  A guess ``T`` is posed as ``T' = T (1 + ROOM)`` (windows and rows, costs divided by
+``T'`` so they are near 1): a partition of cost ``<= T`` satisfies every row with a relative
+``ROOM`` to spare, so the solver's feasibility tolerances cannot refute it (a problem posed with no
+room, its optimum on the boundary, was once declared infeasible by HiGHS's presolve).  No row carries
+the floor for the same reason.  A refuted guess counts as ``T (1 - REL_SLACK) - ABS_SLACK T``, a
+solver value ``v`` as ``min(T, v T') (1 - REL_SLACK) - ABS_SLACK T`` (the rule of
+:func:`pjpart.bounds.stages.safe_bound`).
+
+Example
+-------
+A chain ``4 -> 4 -> 4`` in two stages: no guess below 8 survives (the middle node's window is empty),
+and the MIP at 8 finds the optimum; the bound is 8 less the safety slack:
+
+>>> import pjpart
+>>> from pjpart.budget import Budget
+>>> g = pjpart.Graph.from_arrays(work=[4, 4, 4], edges=[(0, 1), (1, 2)])
+>>> out = guess_bound(g, 2, pjpart.CostModel(), Budget(None), upper=9.0)
+>>> round(out.value, 4), out.status, out.partition_cost  # [0, 0, 1] or [0, 1, 1]: both cost 8
+(8.0, 'optimal', 8.0)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..budget import Budget
+from ..cost import CostModel, evaluate
+from ..graph import Graph
+from ..result import PROOF_TOLERANCE
+from .averaging import MAX_NODES as AVERAGING_MAX_NODES
+from .averaging import copies_at, producer_spans
+from .combinatorial import combinatorial_bound
+from .stages import ABS_SLACK, REL_SLACK, _quiet_stdout
+from .windows import GuessProblem, Stages, guess_problem, reach_costs, stage_windows
+
+#: a guess's problem is not built beyond this many binaries (the MIP would not move)
+MAX_BINARIES = 200_000
+#: the LP phase stops when its bracket is this narrow, relative to its lower end
+LP_TOLERANCE = 1e-3
+#: the MIP phase stops when its bracket is this narrow, relative
+MIP_TOLERANCE = 1e-4
+#: a guess ``T`` is posed as ``T (1 + ROOM)``: a partition of cost ``<= T`` then satisfies every row with
+#: that much to spare, so a solver's tolerances cannot refute it
+ROOM = 1e-5
+#: at most this many guesses (the LP phase takes about 12, the MIP phase's steps a quarter each)
+MAX_GUESSES = 200
+#: below this many seconds left no solver problem is started
+MIN_SECONDS = 0.05
+
+@dataclass(frozen=True)
+class Verdict:
+    """One guess's answer.  ``reach`` is what it proves before the safety rule (``T`` when
+    refuted, else ``min(T, solver bound)``, in cost units; it steers the search) and ``low`` the
+    same made safe (what is reported).  ``stage`` is a partition the MIP found (every node's stage;
+    with status ``"optimal"`` an optimal one)."""
+
+    T: float
+    kind: str          # "windows", "lp" or "mip"
+    status: str        # "refuted", "bounded", "optimal" or "open"
+    reach: float
+    seconds: float
+    stage: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def low(self) -> float:
+        return max(0.0, self.reach * (1 - REL_SLACK) - ABS_SLACK * self.T)
+
+
+def solve_guess(problem: GuessProblem, *, integer: bool, time_limit: float | None,
+                claim: float | None = None) -> Verdict:
+    """Solve the windowed problem (its LP relaxation, or the MIP) with HiGHS and read the bound:
+    ``claim`` (``<= problem.T``; by default ``problem.T``) is what an infeasible problem proves."""
+    import highspy
+
+    t0 = time.perf_counter()
+    lp = highspy.HighsLp()
+    m = problem.matrix
+    lp.num_col_, lp.num_row_ = problem.columns, m.shape[0]
+    lp.col_cost_ = np.zeros(problem.columns)
+    lp.col_cost_[problem.t_col] = 1.0
+    lp.col_lower_, lp.col_upper_ = problem.col_lo, problem.col_hi
+    lp.row_lower_, lp.row_upper_ = problem.row_lo, problem.row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = m.indptr, m.indices, m.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = problem.columns, m.shape[0]
+    if integer:
+        kinds = np.full(problem.columns, highspy.HighsVarType.kContinuous)
+        kinds[: problem.binaries] = highspy.HighsVarType.kInteger
+        lp.integrality_ = kinds.tolist()
+    with _quiet_stdout():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+        if integer:
+            h.setOptionValue("mip_rel_gap", 1e-9)
+        h.passModel(lp)
+        h.run()
+    status = h.getModelStatus()
+    seconds = time.perf_counter() - t0
+    kind, scale = ("mip" if integer else "lp"), problem.T
+    T = scale if claim is None else min(float(claim), scale)
+    S = highspy.HighsModelStatus
+    if status == S.kInfeasible:
+        return Verdict(T, kind, "refuted", T, seconds)
+    info = h.getInfo()
+    stage = None
+    if integer and info.primal_solution_status == 2:  # a feasible point: a partition
+        stage = problem.stage_of(np.asarray(h.getSolution().col_value))
+    if status == S.kOptimal:
+        value = float(info.objective_function_value)
+        return Verdict(T, kind, "optimal" if integer else "bounded", min(T, value * scale), seconds, stage)
+    dual = float(info.mip_dual_bound) if integer else math.nan
+    return Verdict(T, kind, "open", min(T, dual * scale) if math.isfinite(dual) else 0.0, seconds, stage)
+
+
+@dataclass(frozen=True)
+class GuessOutcome:
+    """What :func:`guess_bound` proved: ``value`` (safe), how it ended, every guess, and the best
+    partition the MIP found on the way (``partition``, costing ``partition_cost`` in float64)."""
+
+    value: float
+    status: str
+    verdicts: tuple = ()
+    reach_cuts: int = 0
+    partition: np.ndarray | None = field(default=None, compare=False, repr=False)
+    partition_cost: float = math.inf
+
+
+def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,
+                upper: float = math.inf, lp_tolerance: float = LP_TOLERANCE,
+                mip_share: float = 1 / 3) -> GuessOutcome:
+    """The largest guess refuted within ``budget`` (item 4 of the module docstring).
+
+    Parameters
+    ----------
+    graph, k, cost_model
+        The problem.
+    budget
+        Its clock; every solver call is limited to what is left.
+    floor
+        A bound already proven (``<= T*``): the search starts there.
+    upper
+        A known partition's cost (``inf``: none; the LP phase then doubles its guess until the LP
+        stops refuting it).  A cheaper partition the MIP finds takes its place.
+    lp_tolerance
+        The LP phase ends when its bracket is this narrow (relative).
+    mip_share
+        Each MIP guess gets this share of the time left (at least a second).
+
+    Returns
+    -------
+    GuessOutcome
+        The safe bound; status ``"optimal"`` when a MIP proved a partition optimal (returned
+        with it), ``"proven"`` when the bound reached ``upper`` (that partition is optimal), else
+        ``"partial"`` (or ``"no time"`` when no guess was answered).
+    """
+    stages = Stages.of(cost_model, k)
+    best = max(float(floor), combinatorial_bound(graph, k, cost_model))  # safe: both proven
+    if k == 1 or graph.n == 0:
+        return GuessOutcome(best, "skipped (k = 1)" if k == 1 else "skipped (empty graph)")
+    # the cuts may take a quarter of the time: on large graphs the guesses matter more
+    cut_budget = budget.within(None if not budget.limited else 0.25 * max(budget.remaining(), 0.0))
+    before, after, cuts = reach_costs(graph, stages, cut_budget.stopper())
+    spans = producer_spans(graph, cut_budget.stopper()) if 0 < graph.n <= AVERAGING_MAX_NODES else None
+    links = stages.link_out[:-1]  # the k - 1 links (k > 1 here)
+    verdicts: list[Verdict] = []
+    lo = best  # what the guesses proved before the safety rule: it steers the search
+    hi = float(upper)
+    found: tuple[float, np.ndarray | None] = (math.inf, None)
+    stop = budget.stopper()
+
+    def late() -> bool:
+        return budget.remaining() <= MIN_SECONDS or (stop is not None and stop()) or len(verdicts) >= MAX_GUESSES
+
+    def attempt(T: float, integer: bool, time_limit: float | None) -> Verdict | None:
+        nonlocal lo, best, hi, found
+        t0 = time.perf_counter()
+        model = T * (1 + ROOM)
+        first, last = stage_windows(graph, model, before, after, stages.speed)
+        if np.any(first > last):
+            v = Verdict(T, "windows", "refuted", T, time.perf_counter() - t0)
+        elif int((last - first).sum()) > MAX_BINARIES:
+            return None
+        else:
+            left = budget.remaining()
+            if math.isfinite(left):
+                time_limit = left if time_limit is None else min(time_limit, left)
+            copies = copies_at(spans, model, stages.speed, links) if spans else None
+            v = solve_guess(guess_problem(graph, k, stages, model, first, last, copies), integer=integer,
+                            time_limit=time_limit, claim=T)
+        verdicts.append(v)
+        lo, best = max(lo, v.reach), max(best, v.low)
+        if v.stage is not None:
+            cost = float(evaluate(graph, v.stage, k, cost_model).max())  # the float64 reference
+            if cost < found[0]:
+                found = (cost, v.stage)
+                hi = min(hi, cost)
+        return v
+
+    if not math.isfinite(hi):  # no partition known: double until the LP stops refuting
+        hi = 2 * lo if lo > 0 else 1.0
+        while not late():
+            v = attempt(hi, False, None)
+            if v is None or v.status != "refuted":
+                break
+            hi *= 2
+    # LP phase: bisection to where the relaxation stops refuting
+    lp_hi = hi
+    while lp_hi - lo > lp_tolerance * lo and not late():
+        T = 0.5 * (lo + lp_hi)
+        v = attempt(T, False, None)
+        if v is None or v.status != "refuted":
+            lp_hi = T
+    # MIP phase: a quarter of the way up to the best partition's cost while guesses are refuted
+    # (the cost itself once close: the MIP then finds the optimum), bisection below a guess left open
+    optimal = False
+    open_at = math.inf  # the least guess the MIP left open
+    while not late() and best < hi * (1 - PROOF_TOLERANCE):
+        if not math.isfinite(min(float(upper), found[0])) and lo >= hi * (1 - lp_tolerance):
+            hi *= 2  # no partition known, and every guess up to hi refuted: hi was only the LP's
+        if open_at < hi:
+            if lo >= open_at * (1 - MIP_TOLERANCE):
+                break
+            T = 0.5 * (lo + open_at)
+        elif hi - lo <= lp_tolerance * hi:
+            T = hi
+        else:
+            T = lo + 0.25 * (hi - lo)
+        limit = max(1.0, budget.remaining() * mip_share) if budget.limited else None
+        v = attempt(T, True, limit)
+        if v is not None and v.status == "optimal":
+            optimal = True
+            break
+        if v is None or v.status != "refuted":
+            open_at = T
+    known = min(float(upper), found[0])
+    if optimal and found[1] is not None:
+        status = "optimal"
+    elif math.isfinite(known) and best >= known * (1 - PROOF_TOLERANCE):
+        status = "proven"
+    else:
+        status = "partial" if verdicts else "no time"
+    return GuessOutcome(best, status, tuple(verdicts), cuts, found[1], found[0])
+
+
+__all__ = ["GuessOutcome", "Verdict", "guess_bound", "solve_guess"]

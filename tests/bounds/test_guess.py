@@ -1,0 +1,203 @@
+"""pjpart.bounds.guess (bottleneck guessing) against exhaustive search: the reach costs against a
+brute-force minimum over downsets, the stage windows against every partition that fits a guess,
+the whole method exact without a clock and never above the optimum with one, and the partitions
+its MIP finds travelling to ``lower_bound``, the bounds process and ``partition``."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from cases import cost_setting, stage_setting
+
+import pjpart
+from pjpart import CostModel
+from pjpart.bounds.background import BackgroundBounds
+from pjpart.bounds.guess import ROOM, guess_bound
+from pjpart.bounds.windows import Stages, reach_costs, stage_windows
+from pjpart.budget import Budget
+from pjpart.generators import dnn_like, random_dag
+from pjpart.lattice import exact_partition
+from pjpart.reference import exhaustive_partition, monotone_assignments
+
+
+def _problem(rng, trial, n_max=8, k_max=4):
+    """A small random problem: scalar cost models, and every third a heterogeneous pipeline."""
+    g = random_dag(int(rng.integers(1, n_max + 1)), rng, density=float(rng.uniform(0.1, 0.6)))
+    k = int(rng.integers(1, k_max + 1))
+    cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
+    return g, k, cm
+
+
+def _downsets(g):
+    """Every downset of a tiny graph, as a boolean row."""
+    preds = [set(g.predecessors(v).tolist()) for v in range(g.n)]
+    for bits in itertools.product([False, True], repeat=g.n):
+        if all(preds[v] <= {u for u in range(g.n) if bits[u]} for v in range(g.n) if bits[v]):
+            yield np.array(bits)
+
+
+def test_reach_costs_are_the_cheapest_downsets_and_upsets(rng):
+    """``before(v)`` = min over downsets D holding v of work(D) + c_out out(D), ``after(v)`` the
+    mirror image over upsets, up to the cut's integer rounding (and never above)."""
+    for trial in range(60):
+        g, k, cm = _problem(rng, trial, n_max=7)
+        k = max(k, 2)
+        if cm.heterogeneous:
+            cm = stage_setting(rng, k, g, trial)
+        st = Stages.of(cm, k)
+        before, after, cuts = reach_costs(g, st)
+        assert cuts == 2 * g.n
+        succ = [set(g.successors(u).tolist()) for u in range(g.n)]
+        best_before, best_after = np.full(g.n, np.inf), np.full(g.n, np.inf)
+        for D in _downsets(g):
+            inside = set(np.flatnonzero(D).tolist())
+            out = sum(g.sizeout[u] for u in inside if succ[u] - inside)
+            # the complement of a downset is an upset; its in-traffic is the downset's out-traffic
+            cost_d = g.work[D].sum() + st.c_out * out
+            cost_u = g.work[~D].sum() + st.c_in * out
+            best_before[D] = np.minimum(best_before[D], cost_d)
+            best_after[~D] = np.minimum(best_after[~D], cost_u)
+        for got, want in ((before, best_before), (after, best_after)):
+            assert np.all(got <= want * (1 + 1e-12) + 1e-12), (trial, got, want)
+            assert np.all(got >= want * (1 - 1e-6) - 1e-9), (trial, got, want)
+
+
+def test_windows_hold_every_partition_that_fits_the_guess(rng):
+    """Item 2 of the module docstring: a partition of bottleneck <= T puts every node within its
+    window, on scalar and heterogeneous pipelines, for guesses at and above the optimum."""
+    checked = 0
+    for trial in range(80):
+        g, k, cm = _problem(rng, trial, n_max=6, k_max=3)
+        if k == 1 or g.n == 0:
+            continue
+        st = Stages.of(cm, k)
+        before, after, _ = reach_costs(g, st)
+        assignments = monotone_assignments(g, k)
+        costs = np.array([pjpart.evaluate(g, a, k, cm).max() for a in assignments])
+        opt = costs.min()
+        if not math.isfinite(opt):
+            continue
+        for T in (opt, opt * 1.05, opt * 1.5, float(np.median(costs[np.isfinite(costs)]))):
+            first, last = stage_windows(g, T, before, after, st.speed)
+            fits = assignments[costs <= T]
+            assert len(fits)
+            assert np.all(fits >= first) and np.all(fits <= last), (trial, T)
+            checked += 1
+        # below the optimum the windows may be empty, and must never hold a partition that does not fit
+        first, last = stage_windows(g, opt * 0.9, before, after, st.speed)
+        inside = np.all((assignments >= first) & (assignments <= last), axis=1)
+        assert np.all(costs[inside] > opt * 0.9 - 1e-12) or not inside.any()
+    assert checked >= 150
+
+
+def test_exact_without_a_clock_and_never_above_the_optimum(rng):
+    """With no time limit the guesses converge on the optimum (the windowed MIP is exact), never
+    above it; a partition the MIP returns is a real one, and optimal when it says so."""
+    checked = proved = 0
+    for trial in range(200):
+        g, k, cm = _problem(rng, trial)
+        opt, _ = exhaustive_partition(g, k, cm)
+        if not math.isfinite(opt) or opt <= 0:
+            continue
+        upper = opt * float(rng.choice([1.0, 1.3, 2.0, math.inf]))
+        out = guess_bound(g, k, cm, Budget(None), upper=upper)
+        assert out.value <= opt * (1 + 1e-12), (trial, out.value, opt)
+        for v in out.verdicts:
+            assert v.low <= opt * (1 + 1e-12), (trial, v, opt)
+        if k > 1:
+            assert out.value >= opt * (1 - 3e-6), (trial, out.value, opt, out.status)
+            assert out.status in ("optimal", "proven"), (trial, out.status)
+        if out.partition is not None:
+            cost = pjpart.evaluate(g, out.partition, k, cm).max()
+            assert cost == out.partition_cost and cost >= opt * (1 - 1e-12)
+            if out.status == "optimal":
+                assert cost <= opt * (1 + 1e-5) + 1e-12, (trial, cost, opt)
+                proved += 1
+        checked += 1
+    assert checked >= 170 and proved >= 50
+
+
+def test_a_guess_refuted_proves_no_partition_fits_it(rng):
+    """Every verdict against the exhaustive truth: a refuted guess T has no partition of cost <= T;
+    a bound from the LP or the MIP is below the optimum."""
+    from pjpart.bounds.guess import guess_problem, solve_guess
+
+    refuted = 0
+    for trial in range(60):
+        g, k, cm = _problem(rng, trial, n_max=7)
+        opt, _ = exhaustive_partition(g, k, cm)
+        if k == 1 or g.n == 0 or not math.isfinite(opt) or opt <= 0:
+            continue
+        st = Stages.of(cm, k)
+        before, after, _ = reach_costs(g, st)
+        for T in opt * np.array([0.5, 0.8, 0.95, 0.999, 1.0, 1.2]):
+            model = T * (1 + ROOM)
+            first, last = stage_windows(g, model, before, after, st.speed)
+            if np.any(first > last):
+                assert T < opt, (trial, T, opt)
+                refuted += 1
+                continue
+            problem = guess_problem(g, k, st, model, first, last)
+            for integer in (False, True):
+                v = solve_guess(problem, integer=integer, time_limit=None, claim=T)
+                assert v.low <= opt * (1 + 1e-12), (trial, T, v, opt)
+                if v.status == "refuted":
+                    assert T < opt, (trial, T, opt, integer)
+                    refuted += 1
+                if integer and T >= opt:
+                    assert v.status == "optimal" and v.stage is not None, (trial, T, v)
+    assert refuted >= 40
+
+
+@pytest.mark.slow  # short clocks on graphs of 12-25 nodes: the MIP's open guesses and dual bounds
+def test_never_above_the_optimum_under_a_clock(rng):
+    kinds = set()
+    checked = 0
+    for trial in range(40):
+        n = int(rng.integers(12, 26))
+        g = random_dag(n, rng, density=float(rng.uniform(0.05, 0.2))) if trial % 2 else dnn_like(n, seed=trial)
+        k = int(rng.integers(2, 7))
+        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
+        exact = exact_partition(g, k, cm, 20_000)
+        if exact is None or not math.isfinite(exact[0]):
+            continue
+        opt = exact[0]
+        out = guess_bound(g, k, cm, Budget(float(rng.choice([0.2, 0.5]))), upper=opt * float(rng.choice([1, 1.3])))
+        assert out.value <= opt * (1 + 1e-12), (trial, out.value, opt)
+        for v in out.verdicts:
+            kinds.add((v.kind, v.status))
+            assert v.low <= opt * (1 + 1e-12), (trial, v, opt)
+        if out.partition is not None:
+            assert pjpart.evaluate(g, out.partition, k, cm).max() >= opt * (1 - 1e-12)
+        checked += 1
+    assert checked >= 30 and ("mip", "refuted") in kinds and ("lp", "bounded") in kinds
+
+
+def test_the_found_partition_reaches_lower_bound_the_bounds_process_and_partition(rng):
+    """A partition the MIP finds is projected from the reduced graph, re-costed in float64, sent by
+    the bounds process, and taken by a search that found worse."""
+    # two chains of five, a cheap source feeding both: the reduction merges nodes, the lattice is big
+    # enough that a budgeted search from its seed orders does not see the optimum first
+    for trial in range(30):
+        g = random_dag(14, rng, density=0.25)
+        cm = CostModel(bandwidth=0.5)
+        opt = exact_partition(g, 3, cm, 100_000)[0]
+        b = pjpart.lower_bound(g, 3, cm, methods=["guess"], time_limit=None)
+        assert b.partition is not None and len(b.partition) == g.n
+        assert b.partition_cost == pjpart.evaluate(g, b.partition, 3, cm).max()
+        assert opt * (1 - 1e-12) <= b.partition_cost <= opt * (1 + 1e-5)
+        r = pjpart.partition(g, 3, cm, max_evaluations=1, time_limit=None, exact_max_downsets=0,
+                             local_search=False, bound_methods="guess")
+        assert r.bottleneck <= opt * (1 + 1e-5) and r.gap <= 2e-6
+        if r.method == "guess-mip":
+            break
+    else:
+        pytest.fail("no run took the MIP's partition")
+    bg = BackgroundBounds(dict(graph=g, k=3, cost_model=cm, methods=["guess"], time_limit=30))
+    try:
+        assert bg.done.wait(60) and bg.error is None
+        cost, stages = bg.partition
+        assert cost == pjpart.evaluate(g, stages, 3, cm).max() and cost <= opt * (1 + 1e-5)
+    finally:
+        bg.stop()
