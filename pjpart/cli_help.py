@@ -109,8 +109,10 @@ def bound_epilog() -> str:
 GRAPH as for `pjpart partition` (a file, `example:NAME`, `zoo:NAME`, or a bare name).
 
 {wrap(f"Methods (--method, repeatable; default auto): {', '.join(METHODS)}. auto runs combinatorial, "
-        f"mincut, exact-dp, superblock2, superblock3, then the MIP with the time left. Every value printed "
-        f"is proven <= the optimal bottleneck.")}
+        f"averaging, mincut, exact-dp, relaxed-dp, then guess (bottleneck guessing: the exact MIP inside "
+        f"stage windows, refuting guesses of the bottleneck) with the time left, and superblock2, superblock3 "
+        f"if any remains. Every value printed is proven <= the optimal bottleneck; a partition a method finds "
+        f"on the way is printed after the table.")}
 --time-limit S (default {DEFAULT_BOUND_TIME:g} s) is the time for all methods together.
 
 {_cost_help()}

@@ -10,6 +10,9 @@ name               what                                                        p
 ``averaging``      work + the transfers no partition avoids, over ``k`` stages  ``averaging.py``
 ``mincut``         max over nodes of the cheapest block holding it (min cuts)   ``mincut.py``
 ``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``pjpart/lattice.py``
+``relaxed-dp``     the same DP on the graph less its cheapest sources and sinks ``pjpart/reduce.py``
+``guess``          bottleneck guessing: stage windows, then the LP and the MIP  ``guess.py``, ``windows.py``
+                   inside them refute guesses; its MIP's partitions come back
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
 ``superblock3``    MIPs over ``(b, 1, k-1-b)``: before / at / after stage b     ``stages.py``
 ``lp``             LP relaxation of the exact MIP (weak; Clarabel, HiGHS fallback) ``stages.py``
@@ -22,11 +25,18 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 
 ``auto`` runs them in the order of bound per second measured by
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
-averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides communication-bound models at large k), exact-dp (when
-the lattice is small it IS the optimum), superblock2, superblock3, then the
-exact MIP with the time that is left.  Each solver formulation also carries
-the best bound found before it as a row ``T >= bound`` (valid: the bound is
-``<= T*``), so a later method never reports less than an earlier one proved.
+averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
+communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
+relaxed-dp, guess (the exact MIP inside stage windows, with the time that is left: it certifies
+the wide and operator-level graphs no lattice reaches, and finds their optimum when it can), then
+superblock2 and superblock3 if time remains.  The CVXPY formulations carry the best bound found
+before them as a row ``T >= bound`` (valid: the bound is ``<= T*``); ``guess`` starts its search
+there instead (a row pinned to a bound can make a solver's presolve refute a feasible sliver).
+
+A method may return a partition it found on the way (:attr:`MethodBound.partition`, on the reduced
+graph): ``lower_bound`` projects it to the graph, re-costs it in float64 and keeps the cheapest in
+:attr:`Bound.partition`; it counts as a known partition from then on (a later bound above it is
+refused, one within :data:`pjpart.result.PROOF_TOLERANCE` of it ends the run).
 
 Heterogeneous pipelines (SPEC 5): all are proven for them (``stages.py`` per superblock); ``mincut``
 bounds the homogeneous relaxation (:func:`pjpart.cost.homogeneous_relaxation`).
@@ -113,8 +123,11 @@ class Bound:
         return {r.method: r.value for r in self.results}
 
     def to_json(self) -> dict:
-        return {"k": self.k, "lower_bound": self.value, "method": self.method, "seconds": round(self.seconds, 4),
-                "methods": [r.to_json() for r in self.results]}
+        out = {"k": self.k, "lower_bound": self.value, "method": self.method, "seconds": round(self.seconds, 4),
+               "methods": [r.to_json() for r in self.results]}
+        if self.partition is not None:  # every node's stage, in the graph's node order
+            out["partition"] = {"bottleneck": self.partition_cost, "stages": [int(s) for s in self.partition]}
+        return out
 
 
 def _names(methods: str | Sequence[str]) -> list[str]:

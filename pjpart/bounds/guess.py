@@ -69,6 +69,7 @@ from ..result import PROOF_TOLERANCE
 from .averaging import MAX_NODES as AVERAGING_MAX_NODES
 from .averaging import copies_at, producer_spans
 from .combinatorial import combinatorial_bound
+from .highs_child import GRACE, HighsChild, run_highs
 from .stages import ABS_SLACK, REL_SLACK, _quiet_stdout
 from .windows import GuessProblem, Stages, guess_problem, reach_costs, stage_windows
 
@@ -106,50 +107,34 @@ class Verdict:
 
 
 def solve_guess(problem: GuessProblem, *, integer: bool, time_limit: float | None,
-                claim: float | None = None) -> Verdict:
+                claim: float | None = None, child: HighsChild | None = None) -> Verdict:
     """Solve the windowed problem (its LP relaxation, or the MIP) with HiGHS and read the bound:
-    ``claim`` (``<= problem.T``; by default ``problem.T``) is what an infeasible problem proves."""
-    import highspy
-
+    ``claim`` (``<= problem.T``; by default ``problem.T``) is what an infeasible problem proves.
+    With a ``child`` (:class:`~pjpart.bounds.highs_child.HighsChild`) and a time limit the solve
+    runs there and is given up :data:`~pjpart.bounds.highs_child.GRACE` seconds after its limit."""
     t0 = time.perf_counter()
-    lp = highspy.HighsLp()
-    m = problem.matrix
-    lp.num_col_, lp.num_row_ = problem.columns, m.shape[0]
-    lp.col_cost_ = np.zeros(problem.columns)
-    lp.col_cost_[problem.t_col] = 1.0
-    lp.col_lower_, lp.col_upper_ = problem.col_lo, problem.col_hi
-    lp.row_lower_, lp.row_upper_ = problem.row_lo, problem.row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = m.indptr, m.indices, m.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = problem.columns, m.shape[0]
-    if integer:
-        kinds = np.full(problem.columns, highspy.HighsVarType.kContinuous)
-        kinds[: problem.binaries] = highspy.HighsVarType.kInteger
-        lp.integrality_ = kinds.tolist()
-    with _quiet_stdout():
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        if time_limit is not None:
-            h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
-        if integer:
-            h.setOptionValue("mip_rel_gap", 1e-9)
-        h.passModel(lp)
-        h.run()
-    status = h.getModelStatus()
+    cost = np.zeros(problem.columns)
+    cost[problem.t_col] = 1.0
+    request = dict(cost=cost, col_lo=problem.col_lo, col_hi=problem.col_hi, matrix=problem.matrix,
+                   row_lo=problem.row_lo, row_hi=problem.row_hi, integer=problem.binaries if integer else 0,
+                   time_limit=time_limit, keep=problem.binaries)
+    if child is not None and time_limit is not None:
+        reply = child.solve(request, wait=1.1 * time_limit + GRACE)
+    else:
+        with _quiet_stdout():
+            reply = run_highs(request)
     seconds = time.perf_counter() - t0
     kind, scale = ("mip" if integer else "lp"), problem.T
     T = scale if claim is None else min(float(claim), scale)
-    S = highspy.HighsModelStatus
-    if status == S.kInfeasible:
+    if reply is None:  # overran its clock and was killed
+        return Verdict(T, kind, "open", 0.0, seconds)
+    if reply["status"] == "infeasible":
         return Verdict(T, kind, "refuted", T, seconds)
-    info = h.getInfo()
-    stage = None
-    if integer and info.primal_solution_status == 2:  # a feasible point: a partition
-        stage = problem.stage_of(np.asarray(h.getSolution().col_value))
-    if status == S.kOptimal:
-        value = float(info.objective_function_value)
+    stage = problem.stage_of(reply["values"]) if integer and reply["values"] is not None else None
+    if reply["status"] == "optimal":
+        value = reply["objective"]
         return Verdict(T, kind, "optimal" if integer else "bounded", min(T, value * scale), seconds, stage)
-    dual = float(info.mip_dual_bound) if integer else math.nan
+    dual = reply["dual"]
     return Verdict(T, kind, "open", min(T, dual * scale) if math.isfinite(dual) else 0.0, seconds, stage)
 
 
@@ -208,6 +193,8 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     hi = float(upper)
     found: tuple[float, np.ndarray | None] = (math.inf, None)
     stop = budget.stopper()
+    # a clocked solve runs in a child that is killed when HiGHS overruns the clock (highs_child.py)
+    child = HighsChild() if budget.limited else None
 
     def late() -> bool:
         return budget.remaining() <= MIN_SECONDS or (stop is not None and stop()) or len(verdicts) >= MAX_GUESSES
@@ -227,7 +214,7 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 time_limit = left if time_limit is None else min(time_limit, left)
             copies = copies_at(spans, model, stages.speed, links) if spans else None
             v = solve_guess(guess_problem(graph, k, stages, model, first, last, copies), integer=integer,
-                            time_limit=time_limit, claim=T)
+                            time_limit=time_limit, claim=T, child=child)
         verdicts.append(v)
         lo, best = max(lo, v.reach), max(best, v.low)
         if v.stage is not None:
@@ -237,42 +224,49 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 hi = min(hi, cost)
         return v
 
-    if not math.isfinite(hi):  # no partition known: double until the LP stops refuting
-        hi = 2 * lo if lo > 0 else 1.0
-        while not late():
-            v = attempt(hi, False, None)
-            if v is None or v.status != "refuted":
-                break
-            hi *= 2
-    # LP phase: bisection to where the relaxation stops refuting
-    lp_hi = hi
-    while lp_hi - lo > lp_tolerance * lo and not late():
-        T = 0.5 * (lo + lp_hi)
-        v = attempt(T, False, None)
-        if v is None or v.status != "refuted":
-            lp_hi = T
-    # MIP phase: a quarter of the way up to the best partition's cost while guesses are refuted
-    # (the cost itself once close: the MIP then finds the optimum), bisection below a guess left open
     optimal = False
-    open_at = math.inf  # the least guess the MIP left open
-    while not late() and best < hi * (1 - PROOF_TOLERANCE):
-        if not math.isfinite(min(float(upper), found[0])) and lo >= hi * (1 - lp_tolerance):
-            hi *= 2  # no partition known, and every guess up to hi refuted: hi was only the LP's
-        if open_at < hi:
-            if lo >= open_at * (1 - MIP_TOLERANCE):
+    try:
+        if not math.isfinite(hi):  # no partition known: double until the LP stops refuting
+            hi = 2 * lo if lo > 0 else 1.0
+            while not late():
+                v = attempt(hi, False, None)
+                if v is None or v.status != "refuted":
+                    break
+                hi *= 2
+        # LP phase: bisection to where the relaxation stops refuting; an LP optimum below the floor
+        # ends it (lower guesses narrow the windows, but from that far the LP has not been seen to climb)
+        lp_hi = hi
+        while lp_hi - lo > lp_tolerance * lo and not late():
+            T = 0.5 * (lo + lp_hi)
+            v = attempt(T, False, None)
+            if v is None or v.status != "refuted":
+                lp_hi = T
+            if v is not None and v.status == "bounded" and v.reach < float(floor) * (1 - lp_tolerance):
                 break
-            T = 0.5 * (lo + open_at)
-        elif hi - lo <= lp_tolerance * hi:
-            T = hi
-        else:
-            T = lo + 0.25 * (hi - lo)
-        limit = max(1.0, budget.remaining() * mip_share) if budget.limited else None
-        v = attempt(T, True, limit)
-        if v is not None and v.status == "optimal":
-            optimal = True
-            break
-        if v is None or v.status != "refuted":
-            open_at = T
+        # MIP phase: a quarter of the way up to the best partition's cost while guesses are refuted
+        # (the cost itself once close: the MIP then finds the optimum), bisection below a guess left open
+        open_at = math.inf  # the least guess the MIP left open
+        while not late() and best < hi * (1 - PROOF_TOLERANCE):
+            if not math.isfinite(min(float(upper), found[0])) and lo >= hi * (1 - lp_tolerance):
+                hi *= 2  # no partition known, and every guess up to hi refuted: hi was only the LP's
+            if open_at < hi:
+                if lo >= open_at * (1 - MIP_TOLERANCE):
+                    break
+                T = 0.5 * (lo + open_at)
+            elif hi - lo <= lp_tolerance * hi:
+                T = hi
+            else:
+                T = lo + 0.25 * (hi - lo)
+            limit = max(1.0, budget.remaining() * mip_share) if budget.limited else None
+            v = attempt(T, True, limit)
+            if v is not None and v.status == "optimal":
+                optimal = True
+                break
+            if v is None or v.status != "refuted":
+                open_at = T
+    finally:
+        if child is not None:
+            child.close()
     known = min(float(upper), found[0])
     if optimal and found[1] is not None:
         status = "optimal"

@@ -346,7 +346,7 @@ def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndar
                            shape=(rows.count, columns))
     matrix.sum_duplicates()
     col_lo = np.zeros(columns)
-    col_hi = np.ones(columns)  # Y binary; in / out at most 1 at their least value
+    col_hi = np.ones(columns)  # Y binary, t <= 1; in / out at most 1 at their least value
     col_hi[over_cols[mem]] = np.inf
     return GuessProblem(T=T, first=first, last=last, binaries=ny, columns=columns, t_col=t_col, matrix=matrix,
                         row_lo=np.concatenate(rows.lo), row_hi=np.concatenate(rows.hi), col_lo=col_lo, col_hi=col_hi)

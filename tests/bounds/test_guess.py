@@ -201,3 +201,29 @@ def test_the_found_partition_reaches_lower_bound_the_bounds_process_and_partitio
         assert cost == pjpart.evaluate(g, stages, 3, cm).max() and cost <= opt * (1 + 1e-5)
     finally:
         bg.stop()
+
+
+def test_a_solve_that_overruns_its_clock_is_killed_and_the_next_one_starts_afresh():
+    """HiGHS's presolve can loop past its time limit (pjpart.bounds.highs_child): the child running
+    a clocked solve is killed when the reply is late, the solve counts as unanswered, and the next
+    solve gets a new child."""
+    import scipy.sparse as sp
+
+    from pjpart.bounds.highs_child import HighsChild, run_highs
+
+    rng = np.random.default_rng(0)
+    n = 40  # a market split instance (4 random equations over 40 binaries): beyond HiGHS in seconds
+    A = rng.integers(0, 100, (4, n)).astype(float)
+    rhs = np.floor(A.sum(axis=1) / 2)
+    hard = dict(cost=np.zeros(n), col_lo=np.zeros(n), col_hi=np.ones(n), matrix=sp.csc_matrix(A), row_lo=rhs,
+                row_hi=rhs, integer=n, time_limit=60.0, keep=n)
+    easy = dict(hard, cost=-np.ones(n), matrix=sp.csc_matrix(np.ones((1, n))), row_lo=np.array([-np.inf]),
+                row_hi=np.array([3.0]))
+    with HighsChild() as child:
+        assert child.solve(easy, wait=30.0)["status"] == "optimal"
+        first = child.proc
+        assert child.solve(hard, wait=0.1) is None and child.proc is None and first.poll() is not None
+        reply = child.solve(easy, wait=30.0)
+        assert child.proc is not None and child.proc is not first
+        assert reply["status"] == "optimal" and reply["values"].sum() == pytest.approx(3.0)  # 3 of 40 chosen
+        assert reply["objective"] == pytest.approx(run_highs(easy)["objective"])
