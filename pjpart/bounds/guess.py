@@ -19,10 +19,10 @@ that, with the bottleneck fixed, every node can sit on only a few stages.
    gives ``T* >= min(T, t_low)``; and a minimum the MIP proves is the optimum ``T*`` itself.
 4. **The search over T.**  ``lo`` (proven) starts at the floor, ``hi`` at the known partition's
    cost.  The LP phase bisects to where the LP relaxation stops refuting (cheap: one LP a guess,
-   each answer raising ``lo`` to ``min(T, LP value)``); the MIP phase then tries guesses a quarter
-   of the way from ``lo`` to ``hi`` (``hi`` itself once they are within ``LP_TOLERANCE``), each with
-   a share of the time left: a refuted guess raises ``lo`` to ``T``, one left open is bisected
-   below and raises ``lo`` to ``min(T, dual bound)``.  Every point the MIP finds is a partition:
+   each answer raising ``lo`` to ``min(T, LP value)``); the MIP phase then steps up from ``lo``
+   (2% first, doubled after each quick refutation; ``hi`` itself once within ``LP_TOLERANCE``), each
+   guess with a share of the time left: a refuted guess raises ``lo`` to ``T``, one left open is
+   bisected below and raises ``lo`` to ``min(T, dual bound)``.  Every point the MIP finds is a partition:
    re-costed by the float64 reference, it lowers ``hi`` and is returned (the search takes it when
    it beats its own); a MIP solved to optimality ends the search with the optimum.
 5. **Copies.**  A partition of bottleneck ``<= T`` puts a producer ``u`` and its consumers on at
@@ -79,6 +79,8 @@ MAX_BINARIES = 200_000
 LP_TOLERANCE = 1e-3
 #: the MIP phase stops when its bracket is this narrow, relative
 MIP_TOLERANCE = 1e-4
+#: the MIP phase's first step above the LP's reach, relative
+MIP_FIRST_STEP = 0.02
 #: a guess ``T`` is posed as ``T (1 + ROOM)``: a partition of cost ``<= T`` then satisfies every row with
 #: that much to spare, so a solver's tolerances cannot refute it
 ROOM = 1e-5
@@ -233,30 +235,28 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 if v is None or v.status != "refuted":
                     break
                 hi *= 2
-        # LP phase: bisection to where the relaxation stops refuting; an LP optimum below the floor
-        # ends it (lower guesses narrow the windows, but from that far the LP has not been seen to climb)
+        # LP phase: bisection to where the relaxation stops refuting, in at most half the time left
+        # (at k = 16 an LP takes seconds and may never rise above the floor: the MIPs need the rest)
         lp_hi = hi
-        while lp_hi - lo > lp_tolerance * lo and not late():
+        lp_end = time.perf_counter() + 0.5 * budget.remaining()
+        while lp_hi - lo > lp_tolerance * lo and not late() and time.perf_counter() < lp_end:
             T = 0.5 * (lo + lp_hi)
-            v = attempt(T, False, None)
+            v = attempt(T, False, max(lp_end - time.perf_counter(), MIN_SECONDS) if budget.limited else None)
             if v is None or v.status != "refuted":
                 lp_hi = T
-            if v is not None and v.status == "bounded" and v.reach < float(floor) * (1 - lp_tolerance):
-                break
-        # MIP phase: a quarter of the way up to the best partition's cost while guesses are refuted
-        # (the cost itself once close: the MIP then finds the optimum), bisection below a guess left open
+        # MIP phase: steps up from lo, doubled after a quick refutation (the known cost may be far:
+        # a run's bounds start from its seed partition), the known cost itself once close (the MIP
+        # then finds the optimum), bisection below a guess left open
         open_at = math.inf  # the least guess the MIP left open
-        while not late() and best < hi * (1 - PROOF_TOLERANCE):
+        step = MIP_FIRST_STEP * lo
+        while not late():
             if not math.isfinite(min(float(upper), found[0])) and lo >= hi * (1 - lp_tolerance):
                 hi *= 2  # no partition known, and every guess up to hi refuted: hi was only the LP's
-            if open_at < hi:
-                if lo >= open_at * (1 - MIP_TOLERANCE):
-                    break
-                T = 0.5 * (lo + open_at)
-            elif hi - lo <= lp_tolerance * hi:
+            if best >= hi * (1 - PROOF_TOLERANCE) or lo >= min(hi, open_at) * (1 - MIP_TOLERANCE):
+                break
+            T = min(lo + step, 0.5 * (lo + open_at), hi)
+            if open_at > hi and hi - lo <= lp_tolerance * hi:
                 T = hi
-            else:
-                T = lo + 0.25 * (hi - lo)
             limit = max(1.0, budget.remaining() * mip_share) if budget.limited else None
             v = attempt(T, True, limit)
             if v is not None and v.status == "optimal":
@@ -264,6 +264,9 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 break
             if v is None or v.status != "refuted":
                 open_at = T
+                step = 0.5 * (T - lo)
+            elif limit is None or v.seconds < 0.25 * limit:
+                step *= 2
     finally:
         if child is not None:
             child.close()

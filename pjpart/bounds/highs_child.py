@@ -111,8 +111,8 @@ class HighsChild:
         """The reply to ``request``, or ``None`` when it does not come within ``wait`` seconds (the
         child is then killed) or the child died."""
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__)], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE)
+            self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), str(os.getpid())],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             self.proc.stdin.write(_HEADER.pack(len(data)) + data)
@@ -153,8 +153,23 @@ class HighsChild:
             self.proc = None
 
 
-def _serve() -> None:
-    """The child's loop: a request in, its reply out, until stdin closes."""
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent ends (Linux's ``PR_SET_PDEATHSIG``): a
+    bounds process killed at the end of a run must not leave its solve running on a core."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's close() and the broken pipe end it
+        pass
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(0)
+
+
+def _serve(parent: int) -> None:
+    """The child's loop: a request in, its reply out, until stdin closes or the parent is gone."""
+    _die_with(parent)
     out = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # HiGHS's banner and logs: not into the protocol
@@ -165,12 +180,15 @@ def _serve() -> None:
             return
         request = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
         data = pickle.dumps(run_highs(request), protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(_HEADER.pack(len(data)) + data)
-        out.flush()
+        try:
+            out.write(_HEADER.pack(len(data)) + data)
+            out.flush()
+        except BrokenPipeError:  # the parent stopped waiting and went: nobody to answer
+            os._exit(0)
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(int(sys.argv[1]))
 
 
 __all__ = ["GRACE", "HighsChild", "run_highs"]

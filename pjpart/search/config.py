@@ -119,7 +119,7 @@ class BoundPolicy:
     """
 
     methods: str = "auto"
-    share: float = 0.5
+    share: float = 0.9
     time_limit: float = 30.0
     niceness: int = 19
     cache: str | None = None
