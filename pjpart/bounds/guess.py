@@ -18,8 +18,9 @@ that, with the bottleneck fixed, every node can sit on only a few stages.
    bound ``t_low`` on its minimum (the LP relaxation's optimum, HiGHS's dual bound at a time limit)
    gives ``T* >= min(T, t_low)``; and a minimum the MIP proves is the optimum ``T*`` itself.
 4. **The search over T.**  ``lo`` (proven) starts at the floor, ``hi`` at the known partition's
-   cost.  The LP phase bisects to where the LP relaxation stops refuting (cheap: one LP a guess,
-   each answer raising ``lo`` to ``min(T, LP value)``); the MIP phase then steps up from ``lo``
+   cost.  The LP phase climbs from ``lo`` (0.5% first, doubling) and bisects to where the LP
+   relaxation stops refuting (it is monotone in ``T``: a wider window only adds points; cheap: one
+   LP a guess, each answer raising ``lo`` to ``min(T, LP value)``); the MIP phase then steps up from ``lo``
    (2% first, doubled after each quick refutation; ``hi`` itself once within ``LP_TOLERANCE``), each
    guess with a share of the time left: a refuted guess raises ``lo`` to ``T``, one left open is
    bisected below and raises ``lo`` to ``min(T, dual bound)``.  Every point the MIP finds is a partition:
@@ -81,6 +82,8 @@ LP_TOLERANCE = 1e-3
 MIP_TOLERANCE = 1e-4
 #: the MIP phase's first step above the LP's reach, relative
 MIP_FIRST_STEP = 0.02
+#: the LP phase's first step above the floor, relative
+LP_FIRST_STEP = 0.005
 #: a guess ``T`` is posed as ``T (1 + ROOM)``: a partition of cost ``<= T`` then satisfies every row with
 #: that much to spare, so a solver's tolerances cannot refute it
 ROOM = 1e-5
@@ -235,15 +238,18 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 if v is None or v.status != "refuted":
                     break
                 hi *= 2
-        # LP phase: bisection to where the relaxation stops refuting, in at most half the time left
-        # (at k = 16 an LP takes seconds and may never rise above the floor: the MIPs need the rest)
-        lp_hi = hi
+        # LP phase: climbs from lo, its step doubled after each refutation, then bisects below the
+        # first guess it does not refute (the LP is monotone in T: one it leaves open just above lo
+        # ends the phase at once), in at most half the time left (at k = 16 an LP takes seconds)
+        lp_open, step = hi, LP_FIRST_STEP * lo
         lp_end = time.perf_counter() + 0.5 * budget.remaining()
-        while lp_hi - lo > lp_tolerance * lo and not late() and time.perf_counter() < lp_end:
-            T = 0.5 * (lo + lp_hi)
+        while lp_open - lo > lp_tolerance * lo and not late() and time.perf_counter() < lp_end:
+            T = min(lo + step, 0.5 * (lo + lp_open))
             v = attempt(T, False, max(lp_end - time.perf_counter(), MIN_SECONDS) if budget.limited else None)
             if v is None or v.status != "refuted":
-                lp_hi = T
+                lp_open, step = T, 0.5 * (T - lo)
+            else:
+                step *= 2
         # MIP phase: steps up from lo, doubled after a quick refutation (the known cost may be far:
         # a run's bounds start from its seed partition), the known cost itself once close (the MIP
         # then finds the optimum), bisection below a guess left open
@@ -252,8 +258,8 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         while not late():
             if not math.isfinite(min(float(upper), found[0])) and lo >= hi * (1 - lp_tolerance):
                 hi *= 2  # no partition known, and every guess up to hi refuted: hi was only the LP's
-            if best >= hi * (1 - PROOF_TOLERANCE) or lo >= min(hi, open_at) * (1 - MIP_TOLERANCE):
-                break
+            if best >= hi * (1 - PROOF_TOLERANCE) or lo >= open_at * (1 - MIP_TOLERANCE):
+                break  # proven, or closed in below a guess left open
             T = min(lo + step, 0.5 * (lo + open_at), hi)
             if open_at > hi and hi - lo <= lp_tolerance * hi:
                 T = hi
