@@ -1,0 +1,148 @@
+"""Certification on graphs that are not in the zoo: wide CNNs and operator-level graphs built here.
+
+Issue 19 asks for certified gaps on "wide and operator-level graphs that are not in the
+repository".  This bench builds such graphs (nothing of them is committed) and partitions each
+with the default preset, one fresh process per cell:
+
+* layer level (Keras 3 on JAX, ``keras.applications(weights=None)``, batch 8, H100 profile, as the
+  zoo's CNNs): ``nasnetlarge`` (cells of parallel branches, the zoo has only NASNet-Mobile) and
+  ``efficientnetv2m``; ``--time-limit`` (default 10 s), k = 2..64;
+* operator level (one node per jaxpr equation): ``inceptionv3-op`` and ``efficientnetb0-op`` (Keras
+  traced at op granularity), a dense decoder with per-head branches ``decoder-4l-12h-op`` and two
+  mixtures of experts ``moe-2l-8e-op``, ``moe-3l-16e-op`` (:func:`pjpart.data.make_zoo_jax.decoder_graph`:
+  JAX, not the zoo's PyTorch decoders); ``--op-time-limit`` (default 60 s), k = 2, 4, 8, 16.
+
+    pip install 'pjpart[zoo]'   # Keras, for the Keras graphs (skipped without it)
+    python bench/heldout.py [--graphs NAME,...] [--out bench/results]
+
+Writes ``heldout.{json,md}`` (per cell: n, k, bottleneck, bound, gap, the bound's method, seconds,
+how the run stopped; per granularity and k, the geometric-mean gap).  Resumable: cells already in
+``heldout.json`` with the same time limit are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import geomean, machine_info  # noqa: E402
+
+LAYER_KS = (2, 4, 8, 16, 32, 64)
+OP_KS = (2, 4, 8, 16)
+KERAS = {"nasnetlarge": ("NASNetLarge", "module"), "efficientnetv2m": ("EfficientNetV2M", "module"),
+         "inceptionv3-op": ("InceptionV3", "op"), "efficientnetb0-op": ("EfficientNetB0", "op")}
+DECODERS = {"decoder-4l-12h-op": dict(layers=4, heads=12, width=768, ffn=3072, tokens=256),
+            "moe-2l-8e-op": dict(layers=2, heads=8, width=512, ffn=1408, tokens=256, experts=8),
+            "moe-3l-16e-op": dict(layers=3, heads=4, width=512, ffn=1024, tokens=128, experts=16)}
+
+
+def build(name: str, folder: str) -> str | None:
+    """The graph's file (built once into ``folder``), or ``None`` when Keras is missing."""
+    import pjpart
+
+    path = os.path.join(folder, f"{name}.json.gz")
+    if os.path.exists(path):
+        return path
+    if name in DECODERS:
+        from pjpart.data.make_zoo_jax import decoder_graph
+
+        g = decoder_graph(**DECODERS[name])
+    else:
+        from pjpart.importers.keras import from_keras, import_keras
+
+        try:
+            keras = import_keras()
+        except Exception as exc:  # noqa: BLE001  (Keras is optional here)
+            print(f"{name}: skipped ({exc})", flush=True)
+            return None
+        ctor, gran = KERAS[name]
+        keras.backend.clear_session()
+        g = from_keras(getattr(keras.applications, ctor)(weights=None), batch_size=8, granularity=gran, name=name)
+    os.makedirs(folder, exist_ok=True)
+    pjpart.save_graph(pjpart.Graph.from_json(g.to_json(), name=name), path)
+    return path
+
+
+CELL = """
+import json, sys, pjpart
+g = pjpart.load_graph(sys.argv[1])
+r = pjpart.partition(g, int(sys.argv[2]), time_limit=float(sys.argv[3]))
+print(json.dumps({"n": g.n, "m": g.m, "bottleneck": r.bottleneck, "bound": r.lower_bound, "gap": r.gap,
+                  "bound_method": r.bound_method, "method": r.method, "seconds": r.seconds,
+                  "stopped_by": r.stopped_by, "evaluations": r.evaluations}))
+"""
+
+
+def run_cell(path: str, k: int, time_limit: float) -> dict:
+    """One partition in a fresh process (no cell inherits another's compiled kernels or memory)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", CELL, path, str(k), str(time_limit)], capture_output=True,
+                          text=True, timeout=10 * time_limit + 300)
+    if proc.returncode != 0:
+        return {"status": "failed", "error": proc.stderr.strip().splitlines()[-1:], "wall": time.perf_counter() - t0}
+    return {"status": "ok", **json.loads(proc.stdout.strip().splitlines()[-1]), "wall": time.perf_counter() - t0}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| graph | level | n | k | bottleneck | bound | gap | bound by | found by | s | stopped by |",
+             "|---|---|---:|---:|---:|---:|---:|---|---|---:|---|"]
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"| {r['graph']} | {r['level']} | | {r['k']} | failed: {r.get('error')} | | | | | | |")
+            continue
+        lines.append(f"| {r['graph']} | {r['level']} | {r['n']} | {r['k']} | {r['bottleneck']:.6g} | {r['bound']:.6g} | "
+                     f"{r['gap']:.2%} | {r['bound_method']} | {r['method']} | {r['seconds']:.1f} | {r['stopped_by']} |")
+    lines += ["", "Geometric-mean gap (1 + gap, less 1) per level and k; proven = gap <= 2e-6:", "",
+              "| level | k | graphs | geo-mean gap | worst | proven |", "|---|---:|---:|---:|---:|---:|"]
+    for level in ("layer", "op"):
+        for k in sorted({r["k"] for r in rows if r["level"] == level}):
+            cell = [r for r in rows if r["level"] == level and r["k"] == k and r["status"] == "ok"]
+            if cell:
+                gaps = [r["gap"] for r in cell]
+                lines.append(f"| {level} | {k} | {len(cell)} | {geomean([1 + g for g in gaps]) - 1:.2%} | "
+                             f"{max(gaps):.2%} | {sum(g <= 2e-6 for g in gaps)} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--graphs", default=",".join(list(KERAS) + list(DECODERS)))
+    ap.add_argument("--time-limit", type=float, default=10.0)
+    ap.add_argument("--op-time-limit", type=float, default=60.0)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    ap.add_argument("--graph-dir", default="/tmp/pjpart-heldout")
+    args = ap.parse_args(argv)
+    json_path = os.path.join(args.out, "heldout.json")
+    old = json.load(open(json_path)) if os.path.exists(json_path) else {"rows": []}
+    rows = old["rows"]
+    for name in [x.strip() for x in args.graphs.split(",") if x.strip()]:
+        path = build(name, args.graph_dir)
+        if path is None:
+            continue
+        level = "op" if name.endswith("-op") else "layer"
+        limit = args.op_time_limit if level == "op" else args.time_limit
+        for k in OP_KS if level == "op" else LAYER_KS:
+            if any(r["graph"] == name and r["k"] == k and r["time_limit"] == limit and r["status"] == "ok"
+                   for r in rows):
+                continue
+            row = {"graph": name, "level": level, "k": k, "time_limit": limit, **run_cell(path, k, limit)}
+            rows = [r for r in rows if not (r["graph"] == name and r["k"] == k and r["time_limit"] == limit)] + [row]
+            print(json.dumps(row), flush=True)
+            with open(json_path, "w") as f:
+                json.dump({"machine": machine_info(), "rows": rows}, f, indent=1)
+    text = table(sorted(rows, key=lambda r: (r["level"], r["graph"], r["k"])))
+    with open(os.path.join(args.out, "heldout.md"), "w") as f:
+        f.write(f"# Certification on graphs not in the zoo\n\nMachine and commit: `{json.dumps(machine_info())}`\n\n"
+                f"Command: `python bench/heldout.py` (layer level {args.time_limit:g} s, operator level "
+                f"{args.op_time_limit:g} s per cell, one process each; default preset)\n\n{text}\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
