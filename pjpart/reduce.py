@@ -172,6 +172,11 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
     rounds of growing cost, ``work / slowest speed + sizeout / slowest link`` at most
     ``share * scale`` (``scale``: a bound, so the loss stays a small share of it), sources and
     sinks of the previous round's graph each time, until the lattice fits.
+
+    One enumeration when none fits.  Deleting a source ``v`` maps each downset ``D`` of the
+    smaller graph to the downset ``D + v``, deleting a sink to ``D`` itself, one-to-one: the
+    smaller graph has no more downsets.  So when the most relaxed graph (every round's nodes gone)
+    has more than ``max_downsets``, every round's has, and the rounds are not enumerated.
     """
     from .lattice import downsets
 
@@ -183,25 +188,39 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
     # no round can fit (a graph of N nodes has at least N + 1 downsets)
     if np.count_nonzero(graph.work / slowest + graph.sizeout / link > max(shares) * scale) + 1 > max_downsets:
         return None
+    top = max(shares) * scale
+    most, most_dropped = _peel(graph, slowest, link, top)
+    if not most_dropped or downsets(most, max_downsets) is None:
+        return None
     g, dropped = graph, 0
     for share in shares:
-        while True:
-            indeg, outdeg = np.diff(g.pred_ptr), np.diff(g.succ_ptr)
-            cost = g.work / slowest + g.sizeout / link
-            free = ((indeg == 0) | (outdeg == 0)) & (cost <= share * scale)
-            if not free.any() or free.all():
-                break
-            keep = np.flatnonzero(~free)
-            index = np.full(g.n, -1, dtype=np.int64)
-            index[keep] = np.arange(len(keep))
-            e = index[g.edges] if g.m else np.zeros((0, 2), np.int64)
-            e = e[(e >= 0).all(axis=1)] if len(e) else e
-            g = Graph.from_arrays(work=g.work[keep], params=g.params[keep], sizeout=g.sizeout[keep],
-                                  edges=e.tolist(), ids=[g.ids[v] for v in keep], name=g.name)
-            dropped += int(free.sum())
+        if share * scale >= top:
+            return most, most_dropped
+        g, more = _peel(g, slowest, link, share * scale)
+        dropped += more
         if dropped and downsets(g, max_downsets) is not None:
             return g, dropped
-    return None
+    return most, most_dropped
+
+
+def _peel(graph: Graph, slowest: float, link: float, cap: float) -> tuple[Graph, int]:
+    """The graph without its sources and sinks of cost at most ``cap``, again and again until
+    none is left (or every node would go), and how many nodes went."""
+    g, dropped = graph, 0
+    while True:
+        indeg, outdeg = np.diff(g.pred_ptr), np.diff(g.succ_ptr)
+        cost = g.work / slowest + g.sizeout / link
+        free = ((indeg == 0) | (outdeg == 0)) & (cost <= cap)
+        if not free.any() or free.all():
+            return g, dropped
+        keep = np.flatnonzero(~free)
+        index = np.full(g.n, -1, dtype=np.int64)
+        index[keep] = np.arange(len(keep))
+        e = index[g.edges] if g.m else np.zeros((0, 2), np.int64)
+        e = e[(e >= 0).all(axis=1)] if len(e) else e
+        g = Graph.from_arrays(work=g.work[keep], params=g.params[keep], sizeout=g.sizeout[keep],
+                              edges=e.tolist(), ids=[g.ids[v] for v in keep], name=g.name)
+        dropped += int(free.sum())
 
 
 __all__ = ["byte_worth", "drop_free_nodes", "reduce_graph"]

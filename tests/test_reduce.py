@@ -102,3 +102,34 @@ def test_no_weighted_node_is_merged_away(rng):
         assert len(np.unique(reduced.members[weighted])) == len(weighted)
         merged += reduced.graph.n < g.n
     assert merged >= 50  # the rules fired
+
+
+def test_dropping_free_nodes_relaxes():
+    """drop_free_nodes and the relaxed-dp method on lattices just too big for exact-dp: the smaller
+    graph's exhaustive optimum, and the method's bound, never exceed the graph's optimum."""
+    from pjpart.bounds import REGISTRY, BoundRequest
+    from pjpart.budget import Budget
+    from pjpart.lattice import downsets
+    from pjpart.reduce import drop_free_nodes
+
+    rng = np.random.default_rng(7)
+    relaxed_runs = method_runs = 0
+    for trial in range(300):
+        g, k, cm = problem(rng, trial)
+        best, _ = exhaustive_partition(g, k, cm)
+        if not math.isfinite(best) or k == 1:
+            continue
+        limit = len(downsets(g, 10 ** 6)) - 1  # the graph itself does not fit
+        out = drop_free_nodes(g, cm, k, limit, scale=1e6 * (1 + float(g.work.sum())))
+        if out is None:
+            continue
+        small, dropped = out
+        assert dropped == g.n - small.n > 0 and len(downsets(small, 10 ** 6)) <= limit
+        assert exhaustive_partition(small, k, cm)[0] <= best * (1 + 1e-9), trial
+        relaxed_runs += 1
+        # the method drops only nodes cheap next to the combinatorial bound
+        res = REGISTRY["relaxed-dp"](BoundRequest(g, k, cm, limit, 0.0), Budget(None))
+        assert res.value <= best * (1 + 1e-9), (trial, res)
+        assert res.status.startswith(("proven", "skipped (no relaxation")), (trial, res)
+        method_runs += res.status.startswith("proven")
+    assert relaxed_runs >= 30 and method_runs >= 10, (relaxed_runs, method_runs)

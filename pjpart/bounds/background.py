@@ -8,7 +8,7 @@ request and reads each method's result in a thread as soon as it is known.  The
 child starts at the niceness the request names; the search raises it later, every
 thread of the child, when it needs the cores (:meth:`BackgroundBounds.renice`).
 
-Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=,
+Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=, sent_at=,
 **kwargs)`` of :func:`pjpart.lower_bound` arguments to the child's stdin and closes
 it; the child writes one JSON line per method as soon as it is known
 (``{"value", "method"}``, plus ``"partition"`` (every node's stage) and its ``"cost"`` when the
@@ -35,6 +35,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -83,7 +84,9 @@ class BackgroundBounds:
         self.reader.start()
         # written from a thread: a request larger than the pipe's buffer would block the caller
         # until the child has started Python and imported pjpart
-        threading.Thread(target=self._write, args=(pickle.dumps(request),), name="pjpart-bounds-request",
+        # sent_at: the child's clock starts when it is asked, not once it has imported pjpart
+        data = pickle.dumps({**request, "sent_at": time.time()})
+        threading.Thread(target=self._write, args=(data,), name="pjpart-bounds-request",
                          daemon=True).start()
 
     def _write(self, data: bytes) -> None:

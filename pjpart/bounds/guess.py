@@ -170,8 +170,8 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     floor
         A bound already proven (``<= T*``): the search starts there.
     upper
-        A known partition's cost (``inf``: none; the LP phase then doubles its guess until the LP
-        stops refuting it).  A cheaper partition the MIP finds takes its place.
+        A known partition's cost (``inf``: none; the phases then climb from the floor with no
+        ceiling, their steps doubled while refuted).  A cheaper partition the MIP finds takes its place.
     lp_tolerance
         The LP phase ends when its bracket is this narrow (relative).
     mip_share
@@ -231,8 +231,8 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
 
     optimal = False
     try:
-        if not math.isfinite(hi):  # no partition known: double until the LP stops refuting
-            hi = 2 * lo if lo > 0 else 1.0
+        if not math.isfinite(hi) and lo <= 0:  # nothing to climb from: double until the LP stops refuting
+            hi = 1.0
             while not late():
                 v = attempt(hi, False, None)
                 if v is None or v.status != "refuted":

@@ -216,13 +216,13 @@ def _relaxed_dp(request: BoundRequest, budget: Budget) -> MethodBound:
     t0 = time.perf_counter()
     g, k, cm = request.graph, request.k, request.cost_model
     limit = downset_limit(request, budget)
-    if downsets(g, limit) is not None:
-        return MethodBound("relaxed-dp", 0.0, "skipped (exact-dp fits)", time.perf_counter() - t0)
     scale = max(request.floor, combinatorial_bound(g, k, cm))
     relaxed = drop_free_nodes(g, cm, k, limit, scale)
     if relaxed is None:
-        return MethodBound("relaxed-dp", 0.0, f"skipped (more than {limit} downsets)",
+        return MethodBound("relaxed-dp", 0.0, f"skipped (no relaxation with at most {limit} downsets)",
                            time.perf_counter() - t0)
+    if downsets(g, limit) is not None:  # enumerated only once a relaxation fits: rarely
+        return MethodBound("relaxed-dp", 0.0, "skipped (exact-dp fits)", time.perf_counter() - t0)
     exact = exact_partition(relaxed[0], k, cm, limit, should_stop=budget.stopper(), upper=request.upper,
                             seconds=budget.remaining())
     if exact is None:

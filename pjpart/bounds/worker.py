@@ -3,7 +3,8 @@ described there)::
 
     python -m pjpart.bounds.worker < request.pickle
 
-It reads one pickled request from stdin, sets the niceness the request names
+It reads one pickled request from stdin (less ``sent_at``, the parent's ``time.time()`` when it
+sent it: the time since then is taken from ``time_limit``), sets the niceness the request names
 (``niceness``, default 0; the solvers' threads inherit it), runs
 :func:`pjpart.lower_bound` and writes one JSON line per method as it ends (with the
 partition it found, if any: ``partition`` and its float64 ``cost``).  When the
@@ -17,6 +18,7 @@ import json
 import os
 import pickle
 import sys
+import time
 
 
 def _send(message: dict) -> None:
@@ -50,12 +52,15 @@ def main() -> int:
         :func:`pjpart.lower_bound` raised (the error was sent).
     """
     request = pickle.load(sys.stdin.buffer)
+    sent_at = request.pop("sent_at", None)
     try:
         os.nice(int(request.pop("niceness", 0)))  # a lower priority, inherited by the solvers' threads
     except (AttributeError, OSError):  # pragma: no cover - not POSIX, or not permitted
         pass
     from .api import lower_bound
 
+    if sent_at is not None and request.get("time_limit") is not None:  # the start-up counts too
+        request["time_limit"] = max(0.0, float(request["time_limit"]) - max(0.0, time.time() - sent_at))
     try:
         graph, k, cost_model = request.pop("graph"), request.pop("k"), request.pop("cost_model")
         bound = lower_bound(graph, k, cost_model, **request, on_method=lambda res: _send(_message(res)))

@@ -25,6 +25,9 @@ from ..problem import Problem
 from ..result import PROOF_TOLERANCE, PartitionResult, make_result, relative_gap
 from .config import BoundPolicy
 
+#: the bounds end this many seconds before the run does, to send what they found in time
+REPLY_SECONDS = 0.25
+
 
 class BoundSource:
     """The best lower bound known to a run (``value``, ``method``), with where better ones come from.
@@ -59,8 +62,11 @@ class BoundSource:
         if names == ["combinatorial"]:
             return None
         p = self.problem
+        seconds = self.policy.seconds(self.budget.time_limit)
+        if self.budget.limited:  # started late in a short run, the bounds still end before it does
+            seconds = max(0.0, min(seconds, self.budget.remaining("finish") - REPLY_SECONDS))
         return dict(graph=p.graph, k=p.k, cost_model=p.cost_model, methods=available_methods(names),
-                    time_limit=self.policy.seconds(self.budget.time_limit), upper_bound=upper, cache=self.cache)
+                    time_limit=seconds, upper_bound=upper, cache=self.cache)
 
     def compute(self, upper: float) -> None:
         """Compute the bound here and now."""
