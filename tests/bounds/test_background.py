@@ -45,3 +45,41 @@ def test_worker_ends_quietly_when_its_parent_stops_reading():
     _, err = proc.communicate(pickle.dumps(dict(graph=g, k=2, cost_model=pjpart.CostModel(),
                                                 methods=["combinatorial"], time_limit=30)), timeout=60)
     assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+
+
+def test_the_bounds_clock_starts_when_the_parent_asks():
+    # the worker takes the time since the parent sent its request (sent_at) from time_limit: a
+    # request sent 1000 s ago with 30 s to run has no time for mincut; the same request sent now has
+    import json
+    import time
+
+    g = dnn_like(200, seed=3)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    values = {}
+    for ago in (1000.0, 0.0):
+        request = dict(graph=g, k=4, cost_model=pjpart.CostModel(bandwidth=0.5), methods=["combinatorial", "mincut"],
+                       time_limit=30, sent_at=time.time() - ago)
+        out = subprocess.run([sys.executable, "-m", "pjpart.bounds.worker"], input=pickle.dumps(request),
+                             capture_output=True, env=env, timeout=120)
+        lines = [json.loads(x) for x in out.stdout.decode().splitlines()]
+        values[ago] = {m["method"]: m["value"] for m in lines if "method" in m and not m.get("done")}
+    assert list(values[1000.0]) == ["combinatorial"] and values[0.0]["mincut"] > 0
+
+
+def test_bounds_alongside_a_late_run_end_before_it():
+    # a run's bounds may start late (after the seed partitions): their time is what the run has
+    # left, less the time to send the answer, not the policy's share of the whole run
+    import math
+    import time
+
+    from pjpart.budget import Budget
+    from pjpart.problem import Problem
+    from pjpart.search.certify import REPLY_SECONDS, BoundSource
+    from pjpart.search.config import BoundPolicy
+
+    problem = Problem.validated(pjpart.load_graph(pjpart.example_path("tiny")), 2, pjpart.CostModel())
+    policy = BoundPolicy(methods="mincut")
+    fresh = BoundSource(problem, policy, Budget(10.0)).request(math.inf)["time_limit"]
+    budget = Budget(10.0, start=time.perf_counter() - 6.0)
+    late = BoundSource(problem, policy, budget).request(math.inf)["time_limit"]
+    assert fresh == policy.seconds(10.0) and abs(late - (10.0 - 6.0 - REPLY_SECONDS)) < 0.1
