@@ -41,7 +41,7 @@ from .errors import ConfigError, PjpartError
 from .cli_help import DEFAULT_BOUND_TIME, bound_epilog, partition_epilog, wrap, zoo_run_epilog
 from .cli_export import add_coarsen_flag, add_export_parser, apply_coarsen, check_coarsen, run_export
 from .search import NOT_GIVEN, PRESETS, Solver
-from .tables import bound_best, bound_header, bound_row, format_cost_model, format_table
+from .tables import bound_best, bound_header, bound_progress_row, bound_row, format_cost_model, format_table
 
 # ----------------------------------------------------------------------------- output
 
@@ -299,11 +299,12 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     cm, source = cost_model_of(graph, args)
     methods = args.method or ["auto"]
     folder = bound_cache_of(args)
-    _emit(bound_header(graph.name, args.k), table)  # then a line per method as it ends
+    _emit(bound_header(graph.name, args.k), table)  # then a line per method as it ends, guess's as it rises
     bound = lower_bound(graph, args.k, cm, methods="auto" if methods == ["auto"] else
                         [m for m in methods if m != "auto"],
                         time_limit=DEFAULT_BOUND_TIME if args.time_limit is None else args.time_limit,
                         on_method=lambda r: _emit(bound_row(r), table),
+                        on_progress=lambda *line: _emit(bound_progress_row(*line), table),
                         cache=None if folder is None else BoundCache(folder))
     _emit(bound_best(bound) + "\n" + format_cost_model(cm, graph.units, source), table)
     if args.json:

@@ -111,8 +111,9 @@ GRAPH as for `pjpart partition` (a file, `example:NAME`, `zoo:NAME`, or a bare n
 {wrap(f"Methods (--method, repeatable; default auto): {', '.join(METHODS)}. auto runs combinatorial, "
         f"averaging, mincut, exact-dp, relaxed-dp, then guess (bottleneck guessing: the exact MIP inside "
         f"stage windows, refuting guesses of the bottleneck) with the time left, and superblock2, superblock3 "
-        f"if any remains. Every value printed is proven <= the optimal bottleneck; a partition a method finds "
-        f"on the way is printed after the table.")}
+        f"if any remains. A line is printed per method as it ends, and while guess runs a `...` line each "
+        f"time its bound rises. Every value printed is proven <= the optimal bottleneck; a partition a method "
+        f"finds on the way is printed after the table.")}
 --time-limit S (default {DEFAULT_BOUND_TIME:g} s) is the time for all methods together.
 
 {_cost_help()}

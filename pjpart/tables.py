@@ -81,6 +81,11 @@ def bound_row(r: Any) -> str:
     return f"{r.method:<14} {r.value:>14.6g} {r.seconds:>9.2f}  {r.status}"
 
 
+def bound_progress_row(method: str, value: float, seconds: float, note: str) -> str:
+    """A line of a method still running, printed each time its bound rises (``pjpart bound``)."""
+    return f"{method:<14} {value:>14.6g} {seconds:>9.2f}  ... {note}"
+
+
 def bound_best(bound: Bound) -> str:
     text = f"best: {bound.value:.6g} ({bound.method}) in {bound.seconds:.2f} s"
     if bound.partition is not None:
@@ -94,4 +99,4 @@ def format_bound(graph_name: str, bound: Bound) -> str:
     return "\n".join([bound_header(graph_name, bound.k)] + [bound_row(r) for r in bound.results] + [bound_best(bound)])
 
 
-__all__ = ["bound_best", "bound_header", "bound_row", "format_bound", "format_cost_model", "format_table"]
+__all__ = ["bound_best", "bound_header", "bound_progress_row", "bound_row", "format_bound", "format_cost_model", "format_table"]

@@ -176,7 +176,8 @@ def available_methods(methods: str | Sequence[str] = "auto") -> tuple[str, ...]:
 def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, methods="auto",
                 time_limit: float | None = 30.0, upper_bound: float | None = None, strict: bool = False,
                 max_downsets: int = 1_000_000, on_method: Callable[[MethodBound], None] | None = None,
-                cache: BoundCache | None = None) -> Bound:
+                cache: BoundCache | None = None,
+                on_progress: Callable[[str, float, float, str], None] | None = None) -> Bound:
     """A lower bound on the optimal bottleneck of ``graph`` into ``k`` stages.
 
     Parameters
@@ -205,6 +206,9 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
     on_method
         Called with each method's checked result as soon as it is known (a search running
         alongside can use a bound before the slower ones end).
+    on_progress
+        ``on_progress(method, value, seconds, note)``: a long method's bound as it rises, before
+        the method ends (``guess``, after each guess that raises it; ``value`` is proven).
     cache
         A :class:`~pjpart.bounds.cache.BoundCache`: methods it holds a final result for are not
         run again (status ``"... (cached)"``), its best value is the floor of the others and
@@ -258,7 +262,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             res = MethodBound(name, float(rec["value"]), rec["status"] + " (cached)", 0.0)
         else:
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}),
-                                   _known(upper_bound, found))
+                                   _known(upper_bound, found), on_progress)
             res = REGISTRY[name](request, budget)
             if res.partition is not None:  # on the reduced graph: projected and re-costed here
                 res, found = _found_partition(res, reduction.project(res.partition), graph, k, cm, found)

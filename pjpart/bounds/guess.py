@@ -60,6 +60,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -158,7 +159,7 @@ class GuessOutcome:
 
 def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,
                 upper: float = math.inf, lp_tolerance: float = LP_TOLERANCE,
-                mip_share: float = 1 / 3) -> GuessOutcome:
+                mip_share: float = 1 / 3, on_rise: Callable[[Verdict, float], None] | None = None) -> GuessOutcome:
     """The largest guess refuted within ``budget`` (item 4 of the module docstring).
 
     Parameters
@@ -176,6 +177,9 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         The LP phase ends when its bracket is this narrow (relative).
     mip_share
         Each MIP guess gets this share of the time left (at least a second).
+    on_rise
+        ``on_rise(verdict, value)``: called after each guess that raises the guesses' own proven
+        bound ``value`` (safe, as returned), for a live line in long runs.
 
     Returns
     -------
@@ -204,8 +208,10 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     def late() -> bool:
         return budget.remaining() <= MIN_SECONDS or (stop is not None and stop()) or len(verdicts) >= MAX_GUESSES
 
+    own = 0.0  # the largest safe value a guess has proven (what on_rise reports)
+
     def attempt(T: float, integer: bool, time_limit: float | None) -> Verdict | None:
-        nonlocal lo, best, hi, found
+        nonlocal lo, best, hi, found, own
         t0 = time.perf_counter()
         model = T * (1 + ROOM)
         first, last = stage_windows(graph, model, before, after, stages.speed)
@@ -222,6 +228,9 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                             time_limit=time_limit, claim=T, child=child)
         verdicts.append(v)
         lo, best = max(lo, v.reach), max(best, v.low)
+        if on_rise is not None and v.low > own:
+            own = v.low
+            on_rise(v, own)
         if v.stage is not None:
             cost = float(evaluate(graph, v.stage, k, cost_model).max())  # the float64 reference
             if cost < found[0]:

@@ -38,6 +38,9 @@ class BoundRequest:
         The best bound so far (``<= T*``); solver formulations add it as a valid row.
     upper
         A known partition's cost (``inf``: none): the large lattice DP prunes by it.
+    progress
+        ``progress(method, value, seconds, note)``, called by a long method (``guess``) each time
+        its own bound rises, ``value`` being proven already (``None``: not called).
     resume
         The method's own unfinished result from an earlier run (a cached ``MethodBound.to_json()``):
         ``mincut`` goes on after the nodes it did (``done``), the superblock families after the
@@ -51,6 +54,7 @@ class BoundRequest:
     floor: float = 0.0
     resume: dict = field(default_factory=dict)
     upper: float = math.inf
+    progress: Callable[[str, float, float, str], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -287,8 +291,12 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
         return MethodBound("guess", 0.0, "skipped (k = 1)", 0.0)
     if budget.remaining() <= _MIN_SOLVER_SECONDS:
         return MethodBound("guess", 0.0, "no time", 0.0)
+    report = None
+    if request.progress is not None:
+        def report(v, own: float) -> None:
+            request.progress("guess", own, time.perf_counter() - t0, f"{v.kind} {v.status} at T = {v.T:.6g}")
     out = guess_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
-                      upper=request.upper)
+                      upper=request.upper, on_rise=report)
     own = max((v.low for v in out.verdicts), default=0.0)
     refuted = [v.T for v in out.verdicts if v.status == "refuted"]
     left_open = [v.T for v in out.verdicts if v.status in ("open", "bounded")]

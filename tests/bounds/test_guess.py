@@ -227,3 +227,30 @@ def test_a_solve_that_overruns_its_clock_is_killed_and_the_next_one_starts_afres
         assert child.proc is not None and child.proc is not first
         assert reply["status"] == "optimal" and reply["values"].sum() == pytest.approx(3.0)  # 3 of 40 chosen
         assert reply["objective"] == pytest.approx(run_highs(easy)["objective"])
+
+
+def test_live_lines_as_the_guess_rises(rng, capsys):
+    """``on_progress`` gets guess's bound each time it rises: increasing, never above the optimum,
+    the last one the method's own value; ``pjpart bound`` prints them as they come."""
+    seen_rises = 0
+    for trial in range(40):
+        g, k, cm = _problem(rng, trial, n_max=8, k_max=4)
+        opt, _ = exhaustive_partition(g, k, cm)
+        if k == 1 or not math.isfinite(opt) or opt <= 0:
+            continue
+        lines = []
+        b = pjpart.lower_bound(g, k, cm, methods=["guess"], time_limit=None,
+                               on_progress=lambda *line: lines.append(line))
+        values = [value for _, value, _, _ in lines]
+        assert all(m == "guess" and s >= 0 and " at T = " in note for m, _, s, note in lines)
+        assert values == sorted(set(values)) and all(v <= opt * (1 + 1e-12) for v in values), (trial, values, opt)
+        own = next(r for r in b.results if r.method == "guess")
+        assert not values or values[-1] == own.value, (trial, values, own)
+        seen_rises += len(values)
+    assert seen_rises >= 20
+    path = pjpart.example_path("tiny")
+    from pjpart.cli import main
+
+    assert main(["bound", path, "-k", "2", "--method", "guess", "--no-bound-cache"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("guess")]
+    assert len(rows) >= 2 and "  ... " in rows[0] and "  ... " not in rows[-1], rows  # live, then final
