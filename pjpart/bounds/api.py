@@ -208,7 +208,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
         alongside can use a bound before the slower ones end).
     on_progress
         ``on_progress(method, value, seconds, note)``: a long method's bound as it rises, before
-        the method ends (``guess``, after each guess that raises it; ``value`` is proven).
+        the method ends (``guess``, after each guess that raises it; ``value`` is proven).  With a
+        ``cache``, each such value is kept there too (status ``partial``).
     cache
         A :class:`~pjpart.bounds.cache.BoundCache`: methods it holds a final result for are not
         run again (status ``"... (cached)"``), its best value is the floor of the others and
@@ -262,7 +263,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             res = MethodBound(name, float(rec["value"]), rec["status"] + " (cached)", 0.0)
         else:
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}),
-                                   _known(upper_bound, found), on_progress)
+                                   _known(upper_bound, found), _progress(on_progress, cache, graph, k, cm,
+                                                                         _known(upper_bound, found)))
             res = REGISTRY[name](request, budget)
             if res.partition is not None:  # on the reduced graph: projected and re-costed here
                 res, found = _found_partition(res, reduction.project(res.partition), graph, k, cm, found)
@@ -288,6 +290,26 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             break  # the optimum itself
     return Bound(value=float(best.value), method=best.method, k=k, results=tuple(results),
                  seconds=time.perf_counter() - t0, partition=found[1], partition_cost=found[0])
+
+
+def _progress(on_progress: Callable | None, cache: BoundCache | None, graph: Graph, k: int, cm: CostModel,
+              known: float) -> Callable[[str, float, float, str], None] | None:
+    """What a long method calls as its bound rises: the caller's ``on_progress``, and the cache
+    keeps the value (status ``partial``), so that a run stopped mid-method (Ctrl-C) keeps what it
+    proved; a value above a known partition's cost is neither kept nor shown (the method's
+    result is refused at its end)."""
+    if on_progress is None and cache is None:
+        return None
+
+    def progress(method: str, value: float, seconds: float, note: str) -> None:
+        if value > known * (1 + 1e-9):
+            return
+        if cache is not None:
+            cache.store(graph, k, cm, MethodBound(method, float(value), "partial", seconds))
+        if on_progress is not None:
+            on_progress(method, value, seconds, note)
+
+    return progress
 
 
 def _known(upper_bound: float | None, found: tuple) -> float:

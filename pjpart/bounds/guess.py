@@ -178,8 +178,8 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     mip_share
         Each MIP guess gets this share of the time left (at least a second).
     on_rise
-        ``on_rise(verdict, value)``: called after each guess that raises the guesses' own proven
-        bound ``value`` (safe, as returned), for a live line in long runs.
+        ``on_rise(verdict, value)``: called after each guess that raises the bound (above ``floor``
+        and every guess before) to ``value`` (safe, as returned), for a live line in long runs.
 
     Returns
     -------
@@ -208,10 +208,8 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     def late() -> bool:
         return budget.remaining() <= MIN_SECONDS or (stop is not None and stop()) or len(verdicts) >= MAX_GUESSES
 
-    own = 0.0  # the largest safe value a guess has proven (what on_rise reports)
-
     def attempt(T: float, integer: bool, time_limit: float | None) -> Verdict | None:
-        nonlocal lo, best, hi, found, own
+        nonlocal lo, best, hi, found
         t0 = time.perf_counter()
         model = T * (1 + ROOM)
         first, last = stage_windows(graph, model, before, after, stages.speed)
@@ -227,10 +225,9 @@ def guess_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
             v = solve_guess(guess_problem(graph, k, stages, model, first, last, copies), integer=integer,
                             time_limit=time_limit, claim=T, child=child)
         verdicts.append(v)
+        if on_rise is not None and v.low > best:  # a rise of the bound, not only of the guesses' own
+            on_rise(v, v.low)
         lo, best = max(lo, v.reach), max(best, v.low)
-        if on_rise is not None and v.low > own:
-            own = v.low
-            on_rise(v, own)
         if v.stage is not None:
             cost = float(evaluate(graph, v.stage, k, cost_model).max())  # the float64 reference
             if cost < found[0]:

@@ -40,7 +40,8 @@ class BoundRequest:
         A known partition's cost (``inf``: none): the large lattice DP prunes by it.
     progress
         ``progress(method, value, seconds, note)``, called by a long method (``guess``) each time
-        its own bound rises, ``value`` being proven already (``None``: not called).
+        it raises the bound above ``floor`` and its own before, ``value`` being proven already
+        (``None``: not called).
     resume
         The method's own unfinished result from an earlier run (a cached ``MethodBound.to_json()``):
         ``mincut`` goes on after the nodes it did (``done``), the superblock families after the

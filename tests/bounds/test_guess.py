@@ -230,8 +230,8 @@ def test_a_solve_that_overruns_its_clock_is_killed_and_the_next_one_starts_afres
 
 
 def test_live_lines_as_the_guess_rises(rng, capsys):
-    """``on_progress`` gets guess's bound each time it rises: increasing, never above the optimum,
-    the last one the method's own value; ``pjpart bound`` prints them as they come."""
+    """``on_progress`` gets guess's bound each time it rises: increasing, above the floor, never
+    above the optimum, the last one the method's own value; ``pjpart bound`` prints them as they come."""
     seen_rises = 0
     for trial in range(40):
         g, k, cm = _problem(rng, trial, n_max=8, k_max=4)
@@ -242,6 +242,8 @@ def test_live_lines_as_the_guess_rises(rng, capsys):
         b = pjpart.lower_bound(g, k, cm, methods=["guess"], time_limit=None,
                                on_progress=lambda *line: lines.append(line))
         values = [value for _, value, _, _ in lines]
+        floor = next(r for r in b.results if r.method == "combinatorial").value
+        assert all(v > floor for v in values), (trial, values, floor)
         assert all(m == "guess" and s >= 0 and " at T = " in note for m, _, s, note in lines)
         assert values == sorted(set(values)) and all(v <= opt * (1 + 1e-12) for v in values), (trial, values, opt)
         own = next(r for r in b.results if r.method == "guess")
@@ -254,3 +256,33 @@ def test_live_lines_as_the_guess_rises(rng, capsys):
     assert main(["bound", path, "-k", "2", "--method", "guess", "--no-bound-cache"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("guess")]
     assert len(rows) >= 2 and "  ... " in rows[0] and "  ... " not in rows[-1], rows  # live, then final
+
+
+def test_a_run_stopped_while_guess_rises_keeps_what_it_proved(tmp_path, rng):
+    """Each rise goes to the bound cache as it happens: Ctrl-C in the middle of guess loses nothing
+    proved, and the next run starts from it."""
+    from pjpart.bounds.cache import BoundCache
+
+    for trial in range(60):
+        g, k, cm = _problem(rng, trial, n_max=8, k_max=4)
+        opt, _ = exhaustive_partition(g, k, cm)
+        if k == 1 or not math.isfinite(opt) or opt <= 0:
+            continue
+        rises = []
+
+        def stop_at_second_rise(method, value, seconds, note):
+            rises.append(value)
+            if len(rises) == 2:
+                raise KeyboardInterrupt
+
+        cache = BoundCache(tmp_path / str(trial))
+        try:
+            pjpart.lower_bound(g, k, cm, methods=["guess"], time_limit=None, cache=cache,
+                               on_progress=stop_at_second_rise)
+        except KeyboardInterrupt:
+            kept = cache.load(g, k, cm)["guess"]
+            assert kept["value"] == rises[-1] <= opt * (1 + 1e-12) and kept["status"] == "partial"
+            again = pjpart.lower_bound(g, k, cm, methods=["combinatorial"], time_limit=None, cache=cache)
+            assert again.value >= rises[-1] and again.method.startswith("guess")
+            return
+    pytest.fail("no problem where guess rose twice")
