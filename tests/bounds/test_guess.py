@@ -229,15 +229,20 @@ def test_a_solve_that_overruns_its_clock_is_killed_and_the_next_one_starts_afres
         assert reply["objective"] == pytest.approx(run_highs(easy)["objective"])
 
 
+def _staged_problems(rng, trials):
+    """``(trial, graph, k, cost model, optimum)`` of the small problems with k > 1 and a positive optimum."""
+    for trial in range(trials):
+        g, k, cm = _problem(rng, trial)
+        opt, _ = exhaustive_partition(g, k, cm)
+        if k > 1 and math.isfinite(opt) and opt > 0:
+            yield trial, g, k, cm, opt
+
+
 def test_live_lines_as_the_guess_rises(rng, capsys):
     """``on_progress`` gets guess's bound each time it rises: increasing, above the floor, never
     above the optimum, the last one the method's own value; ``pjpart bound`` prints them as they come."""
     seen_rises = 0
-    for trial in range(40):
-        g, k, cm = _problem(rng, trial, n_max=8, k_max=4)
-        opt, _ = exhaustive_partition(g, k, cm)
-        if k == 1 or not math.isfinite(opt) or opt <= 0:
-            continue
+    for trial, g, k, cm, opt in _staged_problems(rng, 40):
         lines = []
         b = pjpart.lower_bound(g, k, cm, methods=["guess"], time_limit=None,
                                on_progress=lambda *line: lines.append(line))
@@ -263,11 +268,7 @@ def test_a_run_stopped_while_guess_rises_keeps_what_it_proved(tmp_path, rng):
     proved, and the next run starts from it."""
     from pjpart.bounds.cache import BoundCache
 
-    for trial in range(60):
-        g, k, cm = _problem(rng, trial, n_max=8, k_max=4)
-        opt, _ = exhaustive_partition(g, k, cm)
-        if k == 1 or not math.isfinite(opt) or opt <= 0:
-            continue
+    for trial, g, k, cm, opt in _staged_problems(rng, 60):
         rises = []
 
         def stop_at_second_rise(method, value, seconds, note):
