@@ -47,8 +47,10 @@ import numpy as np
 from ..cost import CostModel, homogeneous_relaxation
 from ..graph import Graph
 
-_FINITE_TOTAL = 2 ** 29
-_INF = 2 ** 30
+#: finite capacities are scaled to sum to at most this (SciPy's max-flow takes int32)
+FINITE_TOTAL = 2 ** 29
+#: an infinite capacity
+INF = 2 ** 30
 
 
 def _network(graph: Graph, cm: CostModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
@@ -61,12 +63,12 @@ def _network(graph: Graph, cm: CostModel) -> tuple[np.ndarray, np.ndarray, np.nd
     b = n + p + pidx        # out-helper
     comm = graph.sizeout[producers] / cm.bandwidth
     total = float(graph.work.sum() + 2 * comm.sum())
-    scale = _FINITE_TOTAL / total if total > 0 else 1.0
+    scale = FINITE_TOTAL / total if total > 0 else 1.0
     t_node = n + 2 * p + 1
     tails = [np.arange(n), dst, n + np.arange(p), b, producers]
     heads = [np.full(n, t_node), a, producers, dst, n + p + np.arange(p)]
-    caps = [np.floor(graph.work * scale), np.full(len(dst), _INF), np.floor(comm * scale),
-            np.full(len(dst), _INF), np.floor(comm * scale)]
+    caps = [np.floor(graph.work * scale), np.full(len(dst), INF), np.floor(comm * scale),
+            np.full(len(dst), INF), np.floor(comm * scale)]
     return (np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64),
             np.concatenate(caps).astype(np.int64), n + 2 * p + 2, scale)
 
@@ -106,30 +108,39 @@ def node_closure_values(graph: Graph, cost_model: CostModel, should_stop: Callab
     0
     """
     graph, cost_model = homogeneous_relaxation(graph, cost_model)  # scalar models: unchanged
+    cm = cost_model
+    tails, heads, caps, N, scale = _network(graph, cm)
+    values = np.zeros(graph.n)
+    # the heaviest nodes first: they are the likeliest to give the maximum
+    order = np.argsort(-graph.work, kind="stable") if nodes is None else np.asarray(nodes, dtype=np.int64)
+    flows, done = cuts_from_each(tails, heads, caps, N, order, should_stop)
+    values[order[:done]] = flows[:done] / scale + cm.overflow(graph.params)[order[:done]]
+    return values, done
+
+
+def cuts_from_each(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, size: int, nodes: np.ndarray,
+                   should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, int]:
+    """For each ``v`` of ``nodes`` in turn, the minimum cut (maximum flow) between the network's
+    source ``size - 2`` and sink ``size - 1`` once an edge source -> ``v`` of capacity :data:`INF`
+    is added: ``(flows, done)``, the flows in the network's integer units, ``done`` how many were
+    computed before ``should_stop()`` said stop (the rest are NaN)."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import maximum_flow
 
-    cm = cost_model
-    tails, heads, caps, N, scale = _network(graph, cm)
-    s_node, t_node = N - 2, N - 1
-    own_over = cm.overflow(graph.params)
-    values = np.zeros(graph.n)
+    keep = caps > 0
+    tails, heads, caps = tails[keep], heads[keep], caps[keep]
+    source, sink = size - 2, size - 1
+    flows = np.full(len(nodes), np.nan)
     done = 0
-    # the heaviest nodes first: they are the likeliest to give the maximum
-    order = np.argsort(-graph.work, kind="stable") if nodes is None else np.asarray(nodes)
-    for v in order.tolist():
+    for i, v in enumerate(np.asarray(nodes).tolist()):
         if should_stop is not None and should_stop():
             break
-        t = np.append(tails, s_node)
-        h = np.append(heads, v)
-        c = np.append(caps, _INF)
-        keep = c > 0
-        m = csr_matrix((c[keep].astype(np.int32), (t[keep], h[keep])), shape=(N, N))
+        m = csr_matrix((np.append(caps, INF).astype(np.int32), (np.append(tails, source), np.append(heads, v))),
+                       shape=(size, size))
         m.sum_duplicates()
-        flow = maximum_flow(m, s_node, t_node).flow_value
-        values[v] = flow / scale + own_over[v]
+        flows[i] = maximum_flow(m, source, sink).flow_value
         done += 1
-    return values, done
+    return flows, done
 
 
 def node_closure_bound(graph: Graph, cost_model: CostModel, should_stop: Callable[[], bool] | None = None) -> float:

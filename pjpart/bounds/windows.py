@@ -67,9 +67,7 @@ import numpy as np
 
 from ..cost import CostModel
 from ..graph import Graph
-
-_FINITE_TOTAL = 2 ** 29
-_INF = 2 ** 30
+from .mincut import FINITE_TOTAL, INF, cuts_from_each
 
 
 @dataclass(frozen=True)
@@ -121,9 +119,6 @@ def reach_costs(graph: Graph, stages: Stages, should_stop: Callable[[], bool] | 
                 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``before`` and ``after`` of item 1 of the module docstring, and how many of the ``2 n``
     cuts were computed (the rest keep the heaviest path's work, also a lower bound)."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import maximum_flow
-
     n = graph.n
     values = [_path_work(graph, reverse=False), _path_work(graph, reverse=True)]
     src, dst = graph.edges[:, 0], graph.edges[:, 1]
@@ -136,10 +131,10 @@ def reach_costs(graph: Graph, stages: Stages, should_stop: Callable[[], bool] | 
         if total <= 0:  # nothing to pay: every cut is 0, as the path values are
             done += n
             continue
-        scale = _FINITE_TOTAL / total
-        s_node, t_node, size = n + p, n + p + 1, n + p + 2
+        scale = FINITE_TOTAL / total
+        t_node, size = n + p + 1, n + p + 2  # the source is n + p
         helper = n + pidx
-        inf_edges = np.full(len(dst), _INF)
+        inf_edges = np.full(len(dst), INF)
         if side == 0:  # downsets: w -> u; u -> h_u (size), h_u -> w
             tails = [np.arange(n), dst, producers, helper]
             heads = [np.full(n, t_node), src, n + np.arange(p), dst]
@@ -148,20 +143,12 @@ def reach_costs(graph: Graph, stages: Stages, should_stop: Callable[[], bool] | 
             tails = [np.arange(n), src, dst, n + np.arange(p)]
             heads = [np.full(n, t_node), dst, helper, producers]
             caps = [np.floor(graph.work * scale), inf_edges, inf_edges, np.floor(comm * scale)]
-        tails_a, heads_a = np.concatenate(tails), np.concatenate(heads)
-        caps_a = np.concatenate(caps).astype(np.int64)
-        keep = caps_a > 0
-        tails_a, heads_a, caps_a = tails_a[keep], heads_a[keep], caps_a[keep]
         # the nodes deepest in their direction first: they have the narrowest windows to gain
-        for v in np.argsort(-values[side], kind="stable").tolist():
-            if should_stop is not None and should_stop():
-                break
-            m = csr_matrix((np.append(caps_a, _INF).astype(np.int32),
-                            (np.append(tails_a, s_node), np.append(heads_a, v))), shape=(size, size))
-            m.sum_duplicates()
-            cut = maximum_flow(m, s_node, t_node).flow_value / scale
-            values[side][v] = max(values[side][v], cut)
-            done += 1
+        order = np.argsort(-values[side], kind="stable")
+        flows, cut = cuts_from_each(np.concatenate(tails), np.concatenate(heads), np.concatenate(caps).astype(np.int64),
+                                    size, order, should_stop)
+        values[side][order[:cut]] = np.maximum(values[side][order[:cut]], flows[:cut] / scale)
+        done += cut
     return values[0], values[1], done
 
 
