@@ -43,6 +43,7 @@ from . import host, jit
 from .certify import BoundSource, certify
 from .config import NOT_GIVEN, SearchConfig, load_preset, run_time_limit
 from .finish import Candidate, finish, lift, refine, seed_candidate
+from .local import stage_major_order
 from .progress import Progress
 from .seeds import seed_orders
 from .tracker import Tracker
@@ -172,9 +173,7 @@ class Solver:
 def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
     """A topological order holding a partition's stages as contiguous runs, stage by stage (its
     keys decode to it, and its exact slicing costs no more than the partition)."""
-    rank = np.empty(graph.n, dtype=np.int64)
-    rank[graph.topological_order()] = np.arange(graph.n)
-    return np.lexsort((rank, np.asarray(stages, dtype=np.int64)))
+    return stage_major_order(np.asarray(stages, dtype=np.int64), graph.topological_order())
 
 
 def _bounds_partition(problem: Problem, bounds: BoundSource, best: Candidate) -> Candidate:
