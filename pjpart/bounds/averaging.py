@@ -189,11 +189,8 @@ def averaging_bound(graph: Graph, k: int, cost_model: CostModel,
     total = float(graph.work.sum())
 
     def slack(T: float) -> float:  # g(T) of item 4
-        comm = 0.0
-        for size, _, between in spans:
-            r = _runs(between, s_max * T, s_max * (T - size / beta))
-            if r >= 2:
-                comm += size * r
+        producers, copies = copies_at(spans, T, speed, links)
+        comm = float(graph.sizeout[producers] @ copies)
         return sigma * T - total - s_min * (comm / beta + over)
 
     hi = (total + s_min * (sum(size * len(chain) for size, chain, _ in spans) / beta + over)) / sigma
