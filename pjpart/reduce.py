@@ -186,16 +186,16 @@ def drop_free_nodes(graph: Graph, cost_model: CostModel, k: int, max_downsets: i
     link = float(links.min())
     # nodes above the largest share are never dropped: with more of them than max_downsets
     # no round can fit (a graph of N nodes has at least N + 1 downsets)
-    if np.count_nonzero(graph.work / slowest + graph.sizeout / link > max(shares) * scale) + 1 > max_downsets:
-        return None
     top = max(shares) * scale
+    if np.count_nonzero(graph.work / slowest + graph.sizeout / link > top) + 1 > max_downsets:
+        return None
     most, most_dropped = _peel(graph, slowest, link, top)
     if not most_dropped or downsets(most, max_downsets) is None:
         return None
     g, dropped = graph, 0
     for share in shares:
         if share * scale >= top:
-            return most, most_dropped
+            break  # the most relaxed graph: known to fit
         g, more = _peel(g, slowest, link, share * scale)
         dropped += more
         if dropped and downsets(g, max_downsets) is not None:

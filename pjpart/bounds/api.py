@@ -262,9 +262,9 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             rec = cached[name]
             res = MethodBound(name, float(rec["value"]), rec["status"] + " (cached)", 0.0)
         else:
-            request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}),
-                                   _known(upper_bound, found), _progress(on_progress, cache, graph, k, cm,
-                                                                         _known(upper_bound, found)))
+            known = _known(upper_bound, found)
+            request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}), known,
+                                   _progress(on_progress, cache, graph, k, cm, known))
             res = REGISTRY[name](request, budget)
             if res.partition is not None:  # on the reduced graph: projected and re-costed here
                 res, found = _found_partition(res, reduction.project(res.partition), graph, k, cm, found)

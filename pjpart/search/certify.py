@@ -116,18 +116,12 @@ class BoundSource:
         if pending is None:
             return
         self._maybe_lower()
-        if pending.best is not None:
-            self._offer(*pending.best)
-        if pending.partition is not None:
-            self._offer_partition(*pending.partition)
+        self._take(pending)
         if wait and not (found is not None and self.proves(found)):
             left = self.budget.remaining("finish")
             pending.done.wait(None if not self.budget.limited else max(0.0, left))
         finished = wait or pending.done.is_set()
-        if pending.best is not None:  # after the done flag: nothing the child sent before it is lost
-            self._offer(*pending.best)
-        if pending.partition is not None:
-            self._offer_partition(*pending.partition)
+        self._take(pending)  # after the done flag: nothing the child sent before it is lost
         if finished:
             pending.stop()
             self._pending = None
@@ -166,6 +160,13 @@ class BoundSource:
     def _offer(self, value: float, method: str) -> None:
         if value > self.value:
             self.value, self.method = float(value), method
+
+    def _take(self, pending: BackgroundBounds) -> None:
+        """The best bound and partition the bounds process has sent so far."""
+        if pending.best is not None:
+            self._offer(*pending.best)
+        if pending.partition is not None:
+            self._offer_partition(*pending.partition)
 
     def _offer_partition(self, cost: float, stages: np.ndarray) -> None:
         if self.partition is None or cost < self.partition[0]:
