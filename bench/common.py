@@ -1,10 +1,13 @@
-"""Shared by the benchmarks: machine/version/date stamp, best-of timing, the geometric mean, zoo arguments."""
+"""Shared by the benchmarks: machine/version/date stamp, best-of timing, the geometric mean, zoo arguments,
+a measurement in a fresh process."""
 
 from __future__ import annotations
 
 import datetime
 import os
+import json
 import platform
+import subprocess
 import sys
 import time
 
@@ -21,6 +24,16 @@ def best_seconds(fn, reps: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def child_json(script: str, *args, timeout: float | None = None) -> tuple[bool, object]:
+    """Run ``python -c script args...`` in a fresh process (no compiled kernels or memory carried
+    over): ``(True, the JSON of its last stdout line)``, or ``(False, its last stderr line)``."""
+    out = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
+                         timeout=timeout)
+    if out.returncode != 0:
+        return False, (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+    return True, json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def machine_info() -> dict:

@@ -25,12 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import geomean, machine_info  # noqa: E402
+from common import child_json, geomean, machine_info  # noqa: E402
 
 LAYER_KS = (2, 4, 8, 16, 32, 64)
 OP_KS = (2, 4, 8, 16)
@@ -81,11 +80,10 @@ print(json.dumps({"n": g.n, "m": g.m, "bottleneck": r.bottleneck, "bound": r.low
 def run_cell(path: str, k: int, time_limit: float) -> dict:
     """One partition in a fresh process (no cell inherits another's compiled kernels or memory)."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CELL, path, str(k), str(time_limit)], capture_output=True,
-                          text=True, timeout=10 * time_limit + 300)
-    if proc.returncode != 0:
-        return {"status": "failed", "error": proc.stderr.strip().splitlines()[-1:], "wall": time.perf_counter() - t0}
-    return {"status": "ok", **json.loads(proc.stdout.strip().splitlines()[-1]), "wall": time.perf_counter() - t0}
+    ok, out = child_json(CELL, path, k, time_limit, timeout=10 * time_limit + 300)
+    if not ok:
+        return {"status": "failed", "error": [out], "wall": time.perf_counter() - t0}
+    return {"status": "ok", **out, "wall": time.perf_counter() - t0}
 
 
 def table(rows: list[dict]) -> str:

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import machine_info  # noqa: E402
+from common import child_json, machine_info  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: op-level decoders: (layers, heads, width, ffn); about layers * (32 + 17 heads) nodes
@@ -122,13 +121,11 @@ def main() -> int:
         path = graph_file(name, os.path.join(args.out, "scale_graphs"))
         for k in [int(x) for x in args.ks.split(",")]:
             for mode in args.modes.split(","):
-                out = subprocess.run([sys.executable, "-c", CHILD, path, str(k), str(args.time_limit), mode],
-                                     capture_output=True, text=True)
-                if out.returncode != 0:
-                    rows.append({"graph": name, "k": k, "mode": mode, "error": out.stderr.strip().splitlines()[-1]})
+                ok, out = child_json(CHILD, path, k, args.time_limit, mode)
+                if not ok:
+                    rows.append({"graph": name, "k": k, "mode": mode, "error": out})
                 else:
-                    rows.append(dict(json.loads(out.stdout.strip().splitlines()[-1]), graph=name,
-                                     commit=info.get("commit")))
+                    rows.append(dict(out, graph=name, commit=info.get("commit")))
                 print(json.dumps(rows[-1]), flush=True)
     fresh = {(r["graph"], r["k"], r["mode"]) for r in rows}
     kept = [r for r in kept if (r["graph"], r["k"], r["mode"]) not in fresh]

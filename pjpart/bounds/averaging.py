@@ -182,7 +182,7 @@ def averaging_bound(graph: Graph, k: int, cost_model: CostModel,
         speed = np.ones(k)
         links = np.array([cost_model.bandwidth])
         memory = k * cost_model.memory
-    sigma, s_min, s_max, beta = float(speed.sum()), float(speed.min()), float(speed.max()), float(links.max())
+    sigma, s_min, beta = float(speed.sum()), float(speed.min()), float(links.max())
     over = 0.0
     if math.isfinite(memory):
         over = max(0.0, float(graph.params.sum()) - memory) / cost_model.overflow_bandwidth
