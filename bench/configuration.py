@@ -39,14 +39,13 @@ def expert_layer():
 
     g = decoder_graph(layers=2, heads=8, width=512, ffn=1408, tokens=256, experts=8)
     g = pjpart.Graph.from_json(g.to_json(), name="moe-2l-8e-op")
-    ids = [node["id"] for node in g.to_json()["nodes"]]
-    inside = [v for v, name in enumerate(ids) if "layers.0/mlp" in name]
+    inside = [v for v, name in enumerate(g.ids) if "layers.0/mlp" in name]
     slot = {v: i for i, v in enumerate(inside)}
     outside = sorted({u for v in inside for u in g.predecessors(v).tolist() if u not in slot})
     for u in outside:
         slot[u] = len(slot)
     keep = inside + outside
-    edges = [(slot[u], slot[v]) for u in keep for v in g.successors(u).tolist() if v in slot and u in slot]
+    edges = [(slot[u], slot[v]) for u, v in g.edges.tolist() if u in slot and v in slot]
     work = np.concatenate([g.work[inside], np.zeros(len(outside))])
     params = np.concatenate([g.params[inside], np.zeros(len(outside))])
     layer = pjpart.Graph.from_arrays(work=work, params=params, sizeout=g.sizeout[keep], edges=edges)

@@ -66,7 +66,7 @@ class CoverBound:
     (0 when nothing was proved); ``lp``: the cover LP's last value over the columns found;
     ``rounds``: pricing rounds; ``status``: ``"converged"`` (no column prices above 1: ``blocks`` is
     then the LP optimum, up to the MIP's tolerance), ``"proved"`` (``blocks`` passed ``stop_above``)
-    or ``"time"``."""
+    or ``"time"`` (the clock, :data:`MAX_ROUNDS`, or a round that found no new column)."""
 
     blocks: float
     lp: float
@@ -90,8 +90,7 @@ class _Pricing:
         from scipy.sparse import coo_matrix
 
         n = graph.n
-        src = np.repeat(np.arange(n), [len(graph.successors(v)) for v in range(n)])
-        dst = np.concatenate([graph.successors(v) for v in range(n)]) if graph.m else np.zeros(0, np.int64)
+        src, dst = graph.edges[:, 0], graph.edges[:, 1]
         producers = np.unique(src)
         slot = np.full(n, -1)
         slot[producers] = np.arange(len(producers))
@@ -158,23 +157,22 @@ class _Pricing:
 
 
 def cover_bound(graph: Graph, cost_model: CostModel, T: float, *, stop_above: float = math.inf,
-                seconds: float = math.inf, pricing: _Pricing | None = None) -> CoverBound:
+                seconds: float = math.inf) -> CoverBound:
     """A lower bound on the number of blocks of cost ``<= T`` covering ``graph`` (module docstring),
     by column generation until it converges, passes ``stop_above`` or ``seconds`` run out."""
     from scipy.optimize import linprog
 
     t0 = time.perf_counter()
     n = graph.n
-    pricing = pricing or _Pricing(graph, cost_model)
+    pricing = _Pricing(graph, cost_model)
     s_max, beta, _ = _relaxed_terms(cost_model)
     # the single nodes that fit are the first columns; every node is covered by a costly
     # artificial column too, so the LP always has duals (they only choose pi: the proof is U's)
-    columns = []
-    for v in range(n):
-        sent = graph.sizeout[v] if len(graph.successors(v)) else 0.0
-        alone = graph.work[v] / s_max + (float(graph.sizeout[graph.predecessors(v)].sum()) + sent) / beta
-        if alone <= T:
-            columns.append(np.arange(n) == v)
+    src, dst = graph.edges[:, 0], graph.edges[:, 1]
+    received = np.bincount(dst, weights=graph.sizeout[src], minlength=n)
+    sent = np.where(np.diff(graph.succ_ptr) > 0, graph.sizeout, 0.0)
+    alone = graph.work / s_max + (received + sent) / beta
+    columns = [np.arange(n) == v for v in np.flatnonzero(alone <= T)]
     best, lp_value, status, rounds = 0.0, math.inf, "time", 0
     penalty = 2.0 * n + 2.0
     while rounds < MAX_ROUNDS:
