@@ -109,10 +109,12 @@ def bound_epilog() -> str:
 GRAPH as for `pjpart partition` (a file, `example:NAME`, `zoo:NAME`, or a bare name).
 
 {wrap(f"Methods (--method, repeatable; default auto): {', '.join(METHODS)}. auto runs combinatorial, "
-        f"averaging, mincut, exact-dp, relaxed-dp, then guess (bottleneck guessing: the exact MIP inside "
-        f"stage windows, refuting guesses of the bottleneck) with the time left, and superblock2, superblock3 "
-        f"if any remains. A line is printed per method as it ends, and while guess runs a `...` line each "
-        f"time its bound rises. Every value printed is proven <= the optimal bottleneck; a partition a method "
+        f"averaging, mincut, exact-dp, relaxed-dp, configuration (how many blocks of cost <= T cover the "
+        f"graph, by column generation, group by group on a graph in series: it keeps parallel experts whole; "
+        f"only where every group has at most 160 nodes, with at most half the time left), then guess "
+        f"(bottleneck guessing: the exact MIP inside stage windows, refuting guesses of the bottleneck) with "
+        f"the time left, and superblock2, superblock3 if any remains. A line is printed per method as it "
+        f"ends, and while guess or configuration runs a `...` line each time its bound rises. Every value printed is proven <= the optimal bottleneck; a partition a method "
         f"finds on the way is printed after the table.")}
 --time-limit S (default {DEFAULT_BOUND_TIME:g} s) is the time for all methods together.
 
@@ -122,6 +124,7 @@ Examples:
   pjpart bound tiny -k 2
   pjpart bound zoo:bert-base -k 16 --method mincut --method mip --time-limit 120
   pjpart bound model.json -k 8 --json - > bounds.json
+  pjpart bound model.json -k 16 --method configuration --time-limit 600
 """
 
 

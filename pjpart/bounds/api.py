@@ -13,6 +13,8 @@ name               what                                                        p
 ``relaxed-dp``     the same DP on the graph less its cheapest sources and sinks ``pjpart/reduce.py``
 ``guess``          bottleneck guessing: stage windows, then the LP and the MIP  ``guess.py``, ``windows.py``
                    inside them refute guesses; its MIP's partitions come back
+``configuration``  guesses refuted by the cover LP of blocks of cost ``<= T``   ``configuration.py``
+                   (column generation), counted per group of a graph in series
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
 ``superblock3``    MIPs over ``(b, 1, k-1-b)``: before / at / after stage b     ``stages.py``
 ``lp``             LP relaxation of the exact MIP (weak; Clarabel, HiGHS fallback) ``stages.py``
@@ -27,9 +29,12 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
 averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
-relaxed-dp, guess (the exact MIP inside stage windows, with the time that is left: it certifies
-the wide and operator-level graphs no lattice reaches, and finds their optimum when it can), then
-superblock2 and superblock3 if time remains.  The CVXPY formulations carry the best bound found
+relaxed-dp, configuration (on graphs that cut into groups of at most 160 nodes, with at most half
+the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
+MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
+graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3
+if time remains.  A method with a share in :data:`SHARES` takes at most that share of the time
+left when other methods follow it.  The CVXPY formulations carry the best bound found
 before them as a row ``T >= bound`` (valid: the bound is ``<= T*``); ``guess`` starts its search
 there instead (a row pinned to a bound can make a solver's presolve refute a feasible sliver).
 
@@ -74,7 +79,7 @@ from ..result import PROOF_TOLERANCE
 from ..graph import Graph, check_k
 from ..reduce import reduce_graph
 from .cache import BoundCache, is_final
-from .methods import AUTO, METHODS, REGISTRY, SOLVER_FREE, BoundRequest, MethodBound
+from .methods import AUTO, METHODS, REGISTRY, SHARES, SOLVER_FREE, BoundRequest, MethodBound
 
 class BoundError(AssertionError):
     """A bound above a feasible partition's cost: always a bug."""
@@ -254,7 +259,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
     for name, rec in cached.items():
         if rec["value"] > best.value:
             best = MethodBound(f"{name} (cached)", float(rec["value"]), rec["status"], 0.0)
-    for name in names:
+    for at, name in enumerate(names):
         if results and budget.expired():
             results.append(MethodBound(name, 0.0, "no time", 0.0))
             continue
@@ -265,7 +270,9 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             known = _known(upper_bound, found)
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}), known,
                                    _progress(on_progress, cache, graph, k, cm, known))
-            res = REGISTRY[name](request, budget)
+            share = SHARES.get(name, 1.0) if at + 1 < len(names) else 1.0
+            res = REGISTRY[name](request, budget if share >= 1 or not budget.limited
+                                 else budget.within(share * max(budget.remaining(), 0.0)))
             if res.partition is not None:  # on the reduced graph: projected and re-costed here
                 res, found = _found_partition(res, reduction.project(res.partition), graph, k, cm, found)
         known = _known(upper_bound, found)

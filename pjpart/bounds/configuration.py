@@ -30,6 +30,39 @@ beta <= T`` (divided by ``T (1 + ROOM)``, so a block of cost exactly ``T`` is in
 spare).  At an integer point ``y_u``, ``z_u`` can be 0 exactly when ``u`` sends nothing, so the row
 holds for every block of ``g(B) <= T`` and the MIP's maximum is at least ``max pi(B)``.
 
+Pricing.  Any ``pi`` and any valid ``U`` give a bound, so how columns are found does not touch
+validity.  The intervals of a few topological orders (depth-first orders keep a branch's nodes
+together) are priced first; only when none prices above 1 do the MIPs run, and their ``U`` is the
+proof.  The restricted LP over the columns found is at least the cover LP's optimum, which is at
+least every Farley bound: once it is at most ``k``, the guess is out of this relaxation's reach.
+
+Windows.  One MIP over a graph of a thousand nodes does not finish in minutes, so ``U`` is the
+largest of several MIPs over convex node sets ``W`` (their neighbours outside fixed: predecessors in
+both downsets, successors in neither, so a block inside ``W`` pays its exact traffic).  The graph is
+cut at clean cut nodes into groups ``G_1, ..., G_r`` (:func:`series_groups`), each of work above
+``top * s_max`` (``top >= T``): every node of ``G_i`` reaches every node of ``G_j``, ``i < j``, through
+the last node of ``G_i``.  A block ``B`` of cost ``<= T`` meeting ``G_i`` and ``G_j``, ``i < j``, holds
+every node on a path between its nodes (convexity), so all of ``G_{i+1}`` when ``j > i + 1``, which
+weighs more than ``T``: hence ``B`` lies in one group, or in two consecutive ones, where it holds with
+each node of ``G_i`` its descendants in ``G_i`` and with each node of ``G_{i+1}`` its ancestors there.
+The windows are the groups and, per consecutive pair, the nodes of ``G_i`` whose descendants in
+``G_i`` weigh ``<= T`` with those of ``G_{i+1}`` whose ancestors there do (a convex set): every block is
+inside one, and ``max pi(B)`` over the blocks is at most the largest window's ``U``.
+
+Groups.  Column generation over a whole graph of a few hundred nodes tails off for minutes, so
+:func:`configuration_bound` counts group by group when the graph has several: with ``c_i`` the
+blocks of cost ``<= T`` that cover ``G_i`` alone (its own edges only), a partition of bottleneck
+``<= T`` has at least ``sum_i c_i - (r - 1)`` stages.  Proof: stage ``b`` meets the groups in a
+range (all of ``G_i`` precedes all of ``G_j``), and consecutive groups share at most one stage, so
+``sum_i #(stages meeting G_i) <= k + r - 1``; the part of stage ``b`` in ``G_i`` is convex in
+``G_i``, its work and weights are at most the stage's, and each producer it receives from or sends
+to inside ``G_i`` is one the stage receives from or sends to, so its cost is at most the stage's.
+Each ``c_i`` is at least ``work(G_i) / (T s_max)`` and at least the group's Farley bound rounded up
+(after a relative ``1e-6`` taken off).  Blocks needed at a guess are needed at every smaller one.
+
+Relaxations.  Light sources and sinks that stop clean cuts (a norm's weights) are dropped first
+(:func:`without_strays`): the optimum can only fall, so every bound above stays valid.
+
 Example
 -------
 A chain ``4 -> 4 -> 4`` (no traffic): blocks of cost 7.9 hold one node, so three are needed and
@@ -40,24 +73,47 @@ two stages cannot reach 7.9; at 8 two nodes fit in one block, and two blocks cov
 >>> cover_bound(g, pjpart.CostModel(), 7.9).blocks > 2, cover_bound(g, pjpart.CostModel(), 8.0).blocks <= 2
 (True, True)
 """
-
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from ..budget import Budget
 from ..cost import CostModel
 from ..graph import Graph
+from .cover_pricing import ROOM, Intervals, Window, block_costs, depth_first_order, relaxed_terms
+from .series import closure_work, induced, series_groups, without_strays
 
-#: a guess ``T`` is posed as ``T (1 + ROOM)`` (as in :mod:`.guess`)
-ROOM = 1e-5
 #: ``U`` is raised by this much, relative, before the test (the MIP's dual bound is a float)
 U_SLACK = 1e-6
 #: column generation stops after this many pricing rounds
 MAX_ROUNDS = 400
+#: the first pricing pass gives each window's MIP at most this many seconds
+QUICK_SECONDS = 1.0
+#: orders learned per round, from the best blocks the MIPs found
+LEARN_PER_ROUND = 8
+#: at most this many new columns per round
+NEW_COLUMNS = 24
+#: sources and sinks that stop clean cuts are dropped when they weigh at most this share of a guess
+STRAY_SHARE = 0.01
+#: the descent's first step below the known partition's cost (relative), and its growth per guess
+DESCENT = 0.02
+DESCENT_GROWTH = 1.6
+#: while descending, a guess may take this share of the time left
+DESCENT_SHARE = 0.25
+#: counted group by group, a group whose count never rose above its work bound gets this share of
+#: a guess's time once it has been tried (attention layers: their LP tails off for minutes)
+STUBBORN_SHARE = 0.1
+#: the method runs on graphs of at most this many nodes (the interval tables are ``n^2``)
+MAX_NODES = 3000
+#: and only where every group it counts (the whole graph when it has one) has at most this many:
+#: column generation converged in about a second on groups of 90-100 nodes (mixture-of-experts
+#: layers) and not in two minutes on groups of 150 (attention with 8 heads)
+MAX_PART_NODES = 160
 
 
 @dataclass(frozen=True)
@@ -65,8 +121,9 @@ class CoverBound:
     """``blocks``: a proven lower bound on the number of blocks of cost ``<= T`` that cover the graph
     (0 when nothing was proved); ``lp``: the cover LP's last value over the columns found;
     ``rounds``: pricing rounds; ``status``: ``"converged"`` (no column prices above 1: ``blocks`` is
-    then the LP optimum, up to the MIP's tolerance), ``"proved"`` (``blocks`` passed ``stop_above``)
-    or ``"time"`` (the clock, :data:`MAX_ROUNDS`, or a round that found no new column)."""
+    then the LP optimum, up to the MIP's tolerance), ``"proved"`` (``blocks`` passed ``stop_above``),
+    ``"out of reach"`` (the LP over the columns found is at most ``stop_above``, so no ``pi`` can
+    prove more) or ``"time"`` (the clock, :data:`MAX_ROUNDS`, or a round that found no new column)."""
 
     blocks: float
     lp: float
@@ -74,133 +131,142 @@ class CoverBound:
     status: str
 
 
-def _relaxed_terms(cost_model: CostModel) -> tuple[float, float, float]:
-    """``(s_max, beta, params cap)`` of the relaxed block cost ``g`` (module docstring)."""
-    if cost_model.heterogeneous:
-        terms = cost_model.stage_terms()
-        beta = max(float(cost_model.bandwidth), float(np.max(terms.bandwidth_in)), float(np.max(terms.bandwidth_out)))
-        return float(terms.speed.max()), beta, float(terms.memory_limit.max())
-    return 1.0, float(cost_model.bandwidth), float(cost_model.memory_limit)
+class ConfigurationLP:
+    """The cover LP of one graph and cost model, for guesses ``T <= top``: columns found at one
+    guess serve every guess above their cost, and the pricing windows are built once.  It covers
+    the graph less its light stray sources and sinks (:func:`without_strays`, a relaxation).
 
+    Windows (module docstring, "Windows"): the groups of :func:`series_groups` (each heavier than
+    ``top``), and between consecutive groups the nodes a block spanning both may hold.
+    """
 
-class _Pricing:
-    """The pricing MIP's constraint matrix (module docstring), built once per graph and cost model."""
+    def __init__(self, graph: Graph, cost_model: CostModel, top: float, seed: int = 0):
+        s_max, beta, cap = relaxed_terms(cost_model)
+        keep = without_strays(graph, STRAY_SHARE * float(top), s_max, beta)
+        self.graph = graph if len(keep) == graph.n else induced(graph, keep)
+        self.cost_model, self.top, self.cap = cost_model, float(top), cap
+        self.groups = series_groups(self.graph, self.top * (1 + ROOM), s_max)
+        self._windows: dict[float, list[Window]] = {}
+        self._intervals: Intervals | None = None
+        self.seed = seed
+        self.blocks = np.zeros((0, self.graph.n), dtype=bool)
+        self.block_cost = np.zeros(0)
+        self.block_params = np.zeros(0)
 
-    def __init__(self, graph: Graph, cost_model: CostModel):
-        from scipy.sparse import coo_matrix
+    def windows(self, T: float) -> list[Window]:
+        """The pricing windows at guess ``T``; a spanning window keeps only the nodes whose
+        descendants (in the group before) or ancestors (in the group after) weigh ``<= T``."""
+        if T not in self._windows:
+            s_max, _, _ = relaxed_terms(self.cost_model)
+            out = [Window(self.graph, self.cost_model, g) for g in self.groups]
+            for first, second in zip(self.groups, self.groups[1:]):
+                tail = first[closure_work(self.graph, first, True) <= T * (1 + ROOM) * s_max]
+                head = second[closure_work(self.graph, second, False) <= T * (1 + ROOM) * s_max]
+                if len(tail) and len(head):
+                    out.append(Window(self.graph, self.cost_model, np.concatenate([tail, head])))
+            self._windows = {T: out}  # one guess at a time: the last one's
+        return self._windows[T]
 
-        n = graph.n
-        src, dst = graph.edges[:, 0], graph.edges[:, 1]
-        producers = np.unique(src)
-        slot = np.full(n, -1)
-        slot[producers] = np.arange(len(producers))
-        m, P = len(src), len(producers)
-        self.n, self.P, self.nv = n, P, 2 * n + 2 * P
-        rows, cols, vals = [], [], []
+    def add(self, blocks: list[np.ndarray]) -> None:
+        if not blocks:
+            return
+        new = np.array(blocks, dtype=bool)
+        cost, params = block_costs(self.graph, self.cost_model, new)
+        self.blocks = np.vstack([self.blocks, new])
+        self.block_cost = np.r_[self.block_cost, cost]
+        self.block_params = np.r_[self.block_params, params]
 
-        def put(r, c, v):
-            r, c = np.broadcast_arrays(np.atleast_1d(r), np.atleast_1d(c))
-            rows.append(r), cols.append(c), vals.append(np.full(r.shape, v))
+    def _price(self, pi: np.ndarray, T: float, cap: float, left) -> tuple[float, float, list[np.ndarray]]:
+        """``(U, best value, blocks of value > 1)`` over the windows, each MIP given at most ``cap``
+        seconds (and its share of ``left()``)."""
+        n = self.graph.n
+        U, value, found = 0.0, 0.0, []
+        windows = self.windows(T)
+        for i, window in enumerate(windows):
+            whole = float(pi[window.nodes].sum())  # pi >= 0: no block inside is worth more
+            if whole <= max(U, 1.0):
+                U = max(U, whole)
+                continue
+            block, v, u = window.price(pi, T, min(cap, left() / (len(windows) - i)))
+            U, value = max(U, u), max(value, v)
+            if v > 1 + 1e-9:
+                mask = np.zeros(n, dtype=bool)
+                mask[block] = True
+                found.append(mask)
+        return U, value, found
 
-        e = np.arange(m)
-        # d1[u] - d1[w] >= 0 and d2[u] - d2[w] >= 0 on every edge; d2 - d1 >= 0 on every node
-        put(e, src, 1.0), put(e, dst, -1.0)
-        put(m + e, n + src, 1.0), put(m + e, n + dst, -1.0)
-        put(2 * m + np.arange(n), n + np.arange(n), 1.0), put(2 * m + np.arange(n), np.arange(n), -1.0)
-        # y_u - x_w + x_u >= 0 and z_u - x_u + x_w >= 0, x = d2 - d1
-        base = 2 * m + n
-        for r0, y0, sign in ((base, 2 * n, 1.0), (base + m, 2 * n + P, -1.0)):
-            put(r0 + e, y0 + slot[src], 1.0)
-            put(r0 + e, n + src, sign), put(r0 + e, src, -sign)
-            put(r0 + e, n + dst, -sign), put(r0 + e, dst, sign)
-        self.rows = base + 2 * m
-        self.structure = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                    shape=(self.rows, self.nv)).tocsr()
-        s_max, beta, cap = _relaxed_terms(cost_model)
-        cost = np.zeros(self.nv)
-        cost[n:2 * n] = graph.work / s_max
-        cost[:n] = -graph.work / s_max
-        cost[2 * n:2 * n + P] = cost[2 * n + P:] = graph.sizeout[producers] / beta
-        self.cost = cost
-        self.params = None
-        if math.isfinite(cap):
-            self.params = np.zeros(self.nv)
-            self.params[n:2 * n], self.params[:n] = graph.params, -graph.params
-            self.cap = cap
+    def cover(self, T: float, *, stop_above: float = math.inf, budget: Budget | None = None,
+              seconds: float = math.inf) -> CoverBound:
+        """A lower bound on the number of blocks of cost ``<= T`` covering the graph (module
+        docstring), by column generation until it converges, passes ``stop_above`` (proved), can
+        no longer pass it (out of reach) or the clock (``seconds``, ``budget``) stops it."""
+        from scipy.optimize import linprog
+        from scipy.sparse import csc_matrix, hstack, identity
 
-    def price(self, pi: np.ndarray, T: float, time_limit: float) -> tuple[np.ndarray, float, float]:
-        """``(block, its pi, U)``: the best block found, its value, and an upper bound ``U`` on
-        ``max pi(B)`` over the blocks of relaxed cost ``<= T`` (the MIP's dual bound)."""
-        from scipy.optimize import Bounds, LinearConstraint, milp
-        from scipy.sparse import vstack
+        t0 = time.perf_counter()
+        graph, n = self.graph, self.graph.n
 
-        n = self.n
-        posed = T * (1 + ROOM)
-        rows = [self.structure, self.cost[None, :] / (posed if posed > 0 else 1.0)]
-        lo = [np.zeros(self.rows), [-np.inf]]
-        hi = [np.full(self.rows, np.inf), [1.0 if posed > 0 else 0.0]]
-        if self.params is not None:
-            rows.append(self.params[None, :] / max(self.cap, 1e-300))
-            lo.append([-np.inf]), hi.append([1.0 + ROOM])
-        objective = np.zeros(self.nv)
-        objective[n:2 * n], objective[:n] = -pi, pi
-        integrality = np.zeros(self.nv)
-        integrality[:2 * n] = 1
-        res = milp(objective, constraints=LinearConstraint(vstack(rows).tocsr(), np.concatenate(lo), np.concatenate(hi)),
-                   integrality=integrality, bounds=Bounds(0.0, 1.0),
-                   options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-7, "disp": False})
-        dual = getattr(res, "mip_dual_bound", None)
-        if res.x is None or dual is None or not math.isfinite(dual):
-            return np.zeros(n, dtype=bool), 0.0, math.inf
-        block = np.round(res.x[n:2 * n] - res.x[:n]) > 0.5
-        return block, float(pi[block].sum()), -float(dual)
+        def left() -> float:
+            own = seconds - (time.perf_counter() - t0)
+            return min(own, budget.remaining()) if budget is not None and budget.limited else own
+
+        if T > self.top * (1 + ROOM):
+            raise ValueError(f"guess {T!r} above the cover LP's top {self.top!r}: its windows would miss blocks")
+        if not len(self.blocks):
+            self.add([np.arange(n) == v for v in range(n)])  # the single nodes
+        if self._intervals is None and left() > 0:
+            self._intervals = Intervals(graph, self.cost_model, self.top, self.seed)
+        best, lp_value, status, rounds = 0.0, math.inf, "time", 0
+        penalty = 2.0 * n + 2.0
+        tight = T * (1 + ROOM)
+        while rounds < MAX_ROUNDS and left() > 0:
+            fits = (self.block_cost <= tight) & (self.block_params <= self.cap * (1 + ROOM))
+            columns = csc_matrix(self.blocks[fits].T.astype(float))
+            A = hstack([identity(n, format="csc"), columns]).tocsc()
+            c = np.concatenate([np.full(n, penalty), np.ones(columns.shape[1])])
+            lp = linprog(c, A_ub=-A, b_ub=-np.ones(n), bounds=(0, None), method="highs")
+            if lp.status != 0:
+                break
+            lp_value = float(lp.fun)
+            rounds += 1
+            if math.isfinite(stop_above) and lp_value <= stop_above:
+                status = "out of reach"
+                break
+            pi = np.maximum(0.0, -np.asarray(lp.ineqlin.marginals, dtype=float))
+            new = self._intervals.columns(pi, T, self.cap, NEW_COLUMNS) if self._intervals is not None else []
+            if new:
+                self.add(new)
+                continue
+            # no interval prices above 1: the windows' MIPs price exactly and give U; a quick
+            # pass first (a block found early needs no proof), the full one when it finds none
+            for cap in (QUICK_SECONDS, math.inf):
+                U, value, found = self._price(pi, T, cap, left)
+                if found or left() <= 0:
+                    break
+            if self._intervals is not None:
+                for mask in found[:LEARN_PER_ROUND]:
+                    self._intervals.learn(mask)
+            if math.isfinite(U):
+                U_safe = max(U, value, 1e-300) * (1 + U_SLACK) + 1e-12
+                best = max(best, float(pi.sum()) / U_safe)
+            if best > stop_above:
+                status = "proved"
+                break
+            if not found:
+                status = "converged" if math.isfinite(U) and U <= 1.0 + 1e-6 else "time"
+                break
+            before = len(self.blocks)
+            self.add(found)
+            if len(self.blocks) == before:
+                break
+        return CoverBound(best, lp_value, rounds, status)
 
 
 def cover_bound(graph: Graph, cost_model: CostModel, T: float, *, stop_above: float = math.inf,
                 seconds: float = math.inf) -> CoverBound:
     """A lower bound on the number of blocks of cost ``<= T`` covering ``graph`` (module docstring),
     by column generation until it converges, passes ``stop_above`` or ``seconds`` run out."""
-    from scipy.optimize import linprog
-
-    t0 = time.perf_counter()
-    n = graph.n
-    pricing = _Pricing(graph, cost_model)
-    s_max, beta, _ = _relaxed_terms(cost_model)
-    # the single nodes that fit are the first columns; every node is covered by a costly
-    # artificial column too, so the LP always has duals (they only choose pi: the proof is U's)
-    src, dst = graph.edges[:, 0], graph.edges[:, 1]
-    received = np.bincount(dst, weights=graph.sizeout[src], minlength=n)
-    sent = np.where(np.diff(graph.succ_ptr) > 0, graph.sizeout, 0.0)
-    alone = graph.work / s_max + (received + sent) / beta
-    columns = [np.arange(n) == v for v in np.flatnonzero(alone <= T)]
-    best, lp_value, status, rounds = 0.0, math.inf, "time", 0
-    penalty = 2.0 * n + 2.0
-    while rounds < MAX_ROUNDS:
-        left = seconds - (time.perf_counter() - t0)
-        if left <= 0:
-            break
-        A = np.column_stack([np.eye(n)] + ([np.array(columns, dtype=float).T] if columns else []))
-        c = np.concatenate([np.full(n, penalty), np.ones(len(columns))])
-        lp = linprog(c, A_ub=-A, b_ub=-np.ones(n), bounds=(0, None), method="highs")
-        if lp.status != 0:
-            break
-        lp_value = float(lp.fun)
-        pi = np.maximum(0.0, -np.asarray(lp.ineqlin.marginals, dtype=float))
-        block, value, U = pricing.price(pi, T, left)
-        rounds += 1
-        if math.isfinite(U):
-            U_safe = max(U, value) * (1 + U_SLACK) + 1e-12
-            best = max(best, float(pi.sum()) / U_safe if U_safe > 0 else math.inf)
-        if best > stop_above:
-            status = "proved"
-            break
-        if value <= 1.0 + 1e-9 and math.isfinite(U) and U <= 1.0 + 1e-6:
-            status = "converged"
-            break
-        if not block.any() or any(np.array_equal(block, col) for col in columns[-8:]):
-            break  # the MIP stopped early on a block the LP already has: no progress
-        columns.append(block)
-    return CoverBound(best, lp_value, rounds, status)
+    return ConfigurationLP(graph, cost_model, T).cover(T, stop_above=stop_above, seconds=seconds)
 
 
 def configuration_refutes(graph: Graph, k: int, cost_model: CostModel, T: float, seconds: float = math.inf) -> bool:
@@ -210,4 +276,170 @@ def configuration_refutes(graph: Graph, k: int, cost_model: CostModel, T: float,
     return cover_bound(graph, cost_model, T, stop_above=need, seconds=seconds).blocks > need
 
 
-__all__ = ["CoverBound", "configuration_refutes", "cover_bound"]
+class _GroupCount:
+    """The stages a partition of bottleneck ``<= T`` needs, counted group by group (module
+    docstring, "Groups"): ``sum_i c_i - (r - 1)``, ``c_i`` the blocks covering group ``i`` alone.
+    Groups of the same content share one cover LP."""
+
+    def __init__(self, whole: ConfigurationLP, groups: list[np.ndarray], top: float):
+        self.s_max = relaxed_terms(whole.cost_model)[0]
+        self.parts: list[ConfigurationLP] = []
+        shared: dict[bytes, ConfigurationLP] = {}
+        for group in groups:
+            sub = induced(whole.graph, np.sort(group))
+            key = b"".join(a.tobytes() for a in (sub.work, sub.params, sub.sizeout, sub.edges))
+            if key not in shared:
+                shared[key] = ConfigurationLP(sub, whole.cost_model, top)
+            self.parts.append(shared[key])
+        self.proven: dict[int, list[tuple[float, int]]] = {}  # per part: (T, blocks proven at T)
+        self.tried: set[int] = set()
+        self.rose: set[int] = set()  # parts whose count rose above their work bound at some guess
+
+    def stages(self, T: float, k: int, budget: Budget, seconds: float) -> CoverBound:
+        """``blocks``: a proven lower bound on the stages (``> k`` refutes ``T`` for ``k`` stages);
+        ``lp``: the most this count can reach with the columns found; status as :class:`CoverBound`."""
+        t0 = time.perf_counter()
+        r = len(self.parts)
+        by_id = {id(p): p for p in self.parts}
+        # groups whose count rose above their work bound before first, then small ones (they converge
+        # fastest); a group tried before whose count never rose gets a tenth of the guess's time
+        order = sorted(by_id, key=lambda i: (i in self.tried and i not in self.rose, by_id[i].graph.n))
+        counts, reach, rounds = {}, {i: math.inf for i in by_id}, 0
+        for i, part in by_id.items():
+            # the work alone (a block holds at most T * s_max of it), and what a larger guess needed
+            # (fewer blocks fit under a smaller one)
+            work = math.ceil(float(part.graph.work.sum()) / (T * (1 + ROOM) * self.s_max) * (1 - 1e-9))
+            counts[i] = max([1, work] + [b for t, b in self.proven.get(i, []) if t >= T])
+
+        def total(per_part: dict) -> int:
+            return sum(per_part[id(p)] for p in self.parts) - (r - 1)
+
+        for done, i in enumerate(order):
+            if total(counts) > k:
+                break  # refuted: the groups not counted yet need at least what they have
+            part, c = by_id[i], counts[i]
+            stubborn = i in self.tried and i not in self.rose
+            self.tried.add(i)
+            while True:
+                left = min(seconds - (time.perf_counter() - t0), budget.remaining() if budget.limited else math.inf)
+                share = left / (len(order) - done)
+                if stubborn:
+                    share = min(share, STUBBORN_SHARE * seconds - (time.perf_counter() - t0))
+                if share <= 0:
+                    break
+                out = part.cover(T, stop_above=c, budget=budget, seconds=share)
+                rounds += out.rounds
+                if math.isfinite(out.lp):
+                    reach[i] = max(c, math.ceil(out.lp * (1 - 1e-9)))
+                if out.blocks <= c:
+                    break
+                c = max(c + 1, math.ceil(out.blocks * (1 - 1e-6) - 1e-9))
+                self.rose.add(i)
+            counts[i] = c
+            self.proven.setdefault(i, []).append((T, c))
+        proven = total(counts)
+        most = total({i: max(counts[i], reach[i]) for i in by_id})
+        status = "proved" if proven > k else ("out of reach" if most <= k else "time")
+        return CoverBound(float(proven), float(most), rounds, status)
+
+
+@dataclass(frozen=True)
+class ConfigurationOutcome:
+    """``value``: the largest guess refuted (0 when none); ``guesses``: ``(T, CoverBound)`` per guess
+    tried; ``status``: ``"proven"`` (the value reached ``upper / (1 + 2e-6)``: that partition is
+    optimal), ``"partial"``, ``"no time"`` or why it did not run (``"skipped (...)"``)."""
+
+    value: float
+    status: str
+    guesses: tuple = ()
+
+
+def _sliced_cost(graph: Graph, k: int, cost_model: CostModel, orders: int = 4) -> float:
+    """The cost of a partition (the best optimal slicing of a few depth-first orders), re-costed
+    in float64: the guesses stay below it (the windows are built for guesses up to it)."""
+    from ..banded import slice_order_banded
+    from ..cost import evaluate
+
+    rng = np.random.default_rng(0)
+    best = math.inf
+    for _ in range(orders):
+        _, stages = slice_order_banded(graph, depth_first_order(graph, rng), k, cost_model)
+        best = min(best, float(evaluate(graph, np.asarray(stages), k, cost_model).max()))
+    return best
+
+
+def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,
+                        upper: float = math.inf, tolerance: float = 1e-3,
+                        on_rise: Callable[[float, int], None] | None = None) -> ConfigurationOutcome:
+    """The largest guess ``T`` below ``upper`` that the cover LP refutes for ``k`` stages (with no
+    ``upper``, below the cost of a few orders sliced optimally).
+
+    The first guess sits just below ``upper`` (a refutation proves that partition optimal); the
+    next ones descend from ``upper`` in growing steps (:data:`DESCENT`, 2% first: a guess far below the
+    optimum needs smaller blocks and more columns, so it is the slow one) until one is refuted, then
+    halve the bracket between the largest refuted guess and the smallest one not refuted, until it
+    is ``tolerance`` narrow or ``budget`` ends; never below ``floor``, a bound already proven.  A
+    guess gets at most :data:`DESCENT_SHARE` of the time left while descending, half once
+    bisecting; one that the clock stops counts as not refuted (the bound stays what was refuted).  ``on_rise(T, rounds)`` is called after each refuted guess.
+
+    Example
+    -------
+    Three chains of two nodes (work 2, 1 sent between them) beside each other: two stages need a
+    block of two chains, ``4 + 1`` at least (a chain split sends its tensor), so 4.9 is refuted:
+
+    >>> import pjpart
+    >>> from pjpart.budget import Budget
+    >>> g = pjpart.Graph.from_arrays(work=[2] * 6, sizeout=[1, 0] * 3, edges=[(0, 1), (2, 3), (4, 5)])
+    >>> out = configuration_bound(g, 2, pjpart.CostModel(), Budget(30), floor=3.0, upper=8.0)
+    >>> 4.9 <= out.value <= 8.0
+    True
+    """
+    if k == 1:
+        return ConfigurationOutcome(0.0, "skipped (k = 1)")
+    if graph.n == 0:
+        return ConfigurationOutcome(0.0, "skipped (empty graph)")
+    if graph.n > MAX_NODES:
+        return ConfigurationOutcome(0.0, f"skipped (n > {MAX_NODES})")
+    if not math.isfinite(upper):
+        upper = _sliced_cost(graph, k, cost_model)
+        if not math.isfinite(upper):
+            return ConfigurationOutcome(0.0, "skipped (no partition known)")
+    need = k * (1 + 1e-6) + 1e-9
+    whole = ConfigurationLP(graph, cost_model, upper)
+    # counted group by group, any groups in series will do: heavier than the floor (a proxy for the
+    # optimum) they stay small where ``upper`` is far above it
+    lighter = floor if 0 < floor < upper else upper
+    groups = series_groups(whole.graph, lighter * (1 + ROOM), relaxed_terms(cost_model)[0])
+    largest = max(len(g) for g in groups)
+    if largest > MAX_PART_NODES:
+        return ConfigurationOutcome(0.0, f"skipped (a group of {largest} > {MAX_PART_NODES} nodes)")
+    counter = _GroupCount(whole, groups, upper) if len(groups) > 1 else None
+    lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
+    T, step = upper / (1 + 2e-6), DESCENT
+    while T > lo and not budget.expired():
+        # while descending a guess may take a share of the time left, once bisecting half of it
+        share = DESCENT_SHARE if not refuted else 0.5
+        seconds = share * budget.remaining() if budget.limited else math.inf
+        if counter is not None:
+            out = counter.stages(T, k, budget, seconds)
+        else:
+            out = whole.cover(T, stop_above=need, budget=budget, seconds=seconds)
+        guesses.append((T, out))
+        if out.blocks > need:
+            lo = refuted = T
+            if on_rise is not None:
+                on_rise(T, out.rounds)
+        else:
+            hi = T
+        if hi - lo <= tolerance * hi:
+            break
+        if refuted:
+            T = 0.5 * (lo + hi)
+        else:
+            T, step = max(upper * (1 - step), 0.5 * (lo + hi)), step * DESCENT_GROWTH
+    status = "proven" if refuted >= upper / (1 + 2e-6) else ("partial" if guesses else "no time")
+    return ConfigurationOutcome(refuted, status, tuple(guesses))
+
+
+__all__ = ["ConfigurationLP", "ConfigurationOutcome", "CoverBound", "configuration_bound", "configuration_refutes",
+           "cover_bound"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable
 
 import numpy as np
@@ -306,6 +307,26 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
     return MethodBound("guess", own, out.status, time.perf_counter() - t0, detail, out.partition)
 
 
+def _configuration(request: BoundRequest, budget: Budget) -> MethodBound:
+    """The configuration bound (:mod:`.configuration`): the largest guess below the known
+    partition's cost (or a sliced order's) that the cover LP refutes, descending from that cost,
+    then bisecting; never below the best bound so far."""
+    from .configuration import configuration_bound
+
+    t0 = time.perf_counter()
+    if budget.remaining() <= _MIN_SOLVER_SECONDS:
+        return MethodBound("configuration", 0.0, "no time", 0.0)
+    report = None
+    if request.progress is not None:
+        def report(T: float, rounds: int) -> None:
+            request.progress("configuration", T, time.perf_counter() - t0, f"refuted T = {T:.6g} ({rounds} rounds)")
+    out = configuration_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
+                              upper=request.upper, on_rise=report)
+    detail = {"guesses": len(out.guesses), "refuted": out.value or None,
+              "open": min((T for T, c in out.guesses if c.status not in ("proved",)), default=None)}
+    return MethodBound("configuration", out.value, out.status, time.perf_counter() - t0, detail)
+
+
 def _lp(request: BoundRequest, budget: Budget) -> MethodBound:
     return _whole(request, budget, "lp", integer=False)
 
@@ -321,6 +342,7 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
     "mincut": _mincut,
     "exact-dp": _exact_dp,
     "relaxed-dp": _relaxed_dp,
+    "configuration": _configuration,
     "guess": _guess,
     "superblock2": _superblock2,
     "superblock3": _superblock3,
@@ -330,11 +352,15 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
 #: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
 METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
-AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "guess", "superblock2", "superblock3")
-#: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly); a run's bounds
-#: process keeps its priority until they have reported (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
-SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "guess")
+AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "configuration", "guess", "superblock2",
+        "superblock3")
+#: the share of the time left a method may take when other methods follow it in a run
+SHARES = MappingProxyType({"configuration": 0.5})
+#: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
+#: through SciPy); a run's bounds process keeps its priority until they have reported
+#: (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
+SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "configuration", "guess")
 
 
-__all__ = ["AUTO", "DOWNSETS_PER_SECOND", "METHODS", "REGISTRY", "SOLVER_FREE", "BoundRequest", "MethodBound",
+__all__ = ["AUTO", "DOWNSETS_PER_SECOND", "METHODS", "REGISTRY", "SHARES", "SOLVER_FREE", "BoundRequest", "MethodBound",
            "downset_limit"]

@@ -5,6 +5,7 @@ refutes has no such partition, and on a layer of parallel branches it counts the
 import math
 
 import numpy as np
+import pytest
 from cases import cost_setting, stage_setting
 
 import pjpart
@@ -65,3 +66,102 @@ def test_a_clock_costs_strength_not_validity(rng):
     T = optima[1]
     assert cover_bound(g, cm, T, seconds=0.0).blocks == 0.0
     assert cover_bound(g, cm, T, seconds=0.05).blocks <= _fewest_stages(optima, T) * (1 + 1e-9)
+
+
+def _series_graph(rng, blocks: int):
+    """Small random DAGs in series, each joined to the next through a cut node, with a light stray
+    source (a norm's weights) feeding a node of the middle block."""
+    work, sizeout, edges = [], [], []
+    last = None
+    for b in range(blocks):
+        part = random_dag(int(rng.integers(2, 4)), rng, density=0.5)
+        base = len(work)
+        work += part.work.tolist()
+        sizeout += part.sizeout.tolist()
+        edges += [(base + u, base + v) for u, v in part.edges.tolist()]
+        ins = np.diff(part.pred_ptr) == 0
+        outs = np.diff(part.succ_ptr) == 0
+        if last is not None:
+            edges += [(last, base + v) for v in np.flatnonzero(ins)]
+        cut = len(work)
+        work.append(float(rng.uniform(0.1, 1.0)))
+        sizeout.append(float(rng.uniform(0.1, 1.0)))
+        edges += [(base + v, cut) for v in np.flatnonzero(outs)]
+        last = cut
+        if b == blocks // 2:
+            work.append(1e-4)
+            sizeout.append(1e-4)
+            edges.append((len(work) - 1, base))
+    return pjpart.Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
+
+
+def test_windows_price_as_one_mip_over_the_graph(rng, monkeypatch):
+    """Graphs in series cut into several groups: the cover LP priced over the windows converges to
+    the value priced by one MIP over the whole graph (every block lies in a window, at its exact cost),
+    the MIPs alone pricing."""
+    from pjpart.bounds import configuration, cover_pricing
+
+    # no heuristic columns: every column comes from the MIPs, so a window missed changes the value
+    monkeypatch.setattr(cover_pricing.Intervals, "columns", lambda *args: [])
+    compared = 0
+    for trial in range(12):
+        g = _series_graph(rng, int(rng.integers(3, 5)))
+        cm = CostModel(bandwidth=float(rng.uniform(0.5, 4.0)))
+        T = float(rng.uniform(1.2, 3.0)) * float(g.work.max())
+        windowed = configuration.ConfigurationLP(g, cm, T)
+        if len(windowed.groups) < 2:
+            continue
+        assert len(windowed.graph.edges) < len(g.edges)  # the stray source is dropped
+        split = windowed.cover(T)
+        whole = configuration.ConfigurationLP(g, cm, T)
+        monkeypatch.setattr(whole, "groups", [np.arange(whole.graph.n)])
+        one = whole.cover(T)
+        assert split.status == one.status == "converged", (trial, split, one)
+        assert split.blocks == pytest.approx(one.blocks, rel=1e-5), (trial, split, one)
+        compared += 1
+    assert compared >= 6
+
+
+def test_the_bisection_stays_below_the_optimum(rng):
+    """configuration_bound (windows, strays dropped, bisection from the floor) never passes the
+    exhaustive optimum, on series graphs and random ones, scalar and heterogeneous models."""
+    from pjpart.bounds.configuration import configuration_bound
+    from pjpart.budget import Budget
+
+    rose = 0
+    for trial in range(30):
+        g = _series_graph(rng, 2) if trial % 2 else random_dag(int(rng.integers(3, 8)), rng, density=0.4)
+        k = int(rng.integers(2, 4))
+        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
+        best, _ = exhaustive_partition(g, k, cm)
+        if not math.isfinite(best):
+            continue
+        out = configuration_bound(g, k, cm, Budget(None), upper=best)
+        assert out.value <= best * (1 + 1e-9), (trial, k, out, best)
+        rose += out.value > 0
+    assert rose >= 5
+
+
+def test_the_group_count_never_exceeds_the_fewest_stages(rng):
+    """Counted group by group (sum of each group's blocks less the shared boundaries), the stages
+    never exceed the exhaustive fewest stages that reach T, and the count passes the work bound."""
+    from pjpart.bounds.configuration import ConfigurationLP, _GroupCount
+    from pjpart.budget import Budget
+
+    counted = above_work = 0
+    for trial in range(60):
+        g = _series_graph(rng, 3)
+        if g.n > 12:
+            continue
+        cm = cost_setting(rng, trial)
+        optima = [exhaustive_partition(g, k, cm)[0] for k in range(1, 5)]
+        T = float(rng.uniform(0.5, 1.0)) * optima[int(rng.integers(0, 3))]
+        whole = ConfigurationLP(g, cm, T)
+        if len(whole.groups) < 2:
+            continue
+        out = _GroupCount(whole, whole.groups, T).stages(T, 4, Budget(None), math.inf)
+        fewest = _fewest_stages(optima, T)
+        assert out.blocks <= fewest, (trial, T, out, optima)
+        counted += 1
+        above_work += out.blocks > math.ceil(float(whole.graph.work.sum()) / T)
+    assert counted >= 8 and above_work >= 1
