@@ -22,7 +22,7 @@ LEARNED = 40
 
 
 def relaxed_terms(cost_model: CostModel) -> tuple[float, float, float]:
-    """``(s_max, beta, params cap)`` of the relaxed block cost ``g`` (module docstring)."""
+    """``(s_max, beta, params cap)`` of the relaxed block cost ``g`` (:mod:`.configuration`)."""
     if cost_model.heterogeneous:
         terms = cost_model.stage_terms()
         beta = max(float(cost_model.bandwidth), float(np.max(terms.bandwidth_in)), float(np.max(terms.bandwidth_out)))
@@ -48,7 +48,7 @@ def block_costs(graph: Graph, cost_model: CostModel, blocks: np.ndarray) -> tupl
 
 
 class Window:
-    """The pricing MIP (module docstring) over the blocks inside a convex node set ``W``.
+    """The pricing MIP (:mod:`.configuration`) over the blocks inside a convex node set ``W``.
 
     Its neighbours outside ``W`` take part as fixed nodes: predecessors in both downsets,
     successors in neither, so a block inside ``W`` pays exactly its traffic ``in(B) + out(B)``.
