@@ -105,8 +105,10 @@ DESCENT = 0.02
 DESCENT_GROWTH = 1.6
 #: while descending, a guess may take this share of the time left
 DESCENT_SHARE = 0.25
-#: counted group by group, a group whose count never rose above its work bound gets this share of
-#: a guess's time once it has been tried (attention layers: their LP tails off for minutes)
+#: counted group by group, a group whose count never rose above its work bound in this many seconds
+#: of column generation gets this share of a guess's time from then on (attention layers: their LP
+#: tails off for minutes)
+STUBBORN_AFTER = 3.0
 STUBBORN_SHARE = 0.1
 #: the method runs on graphs of at most this many nodes (the interval tables are ``n^2``)
 MAX_NODES = 3000
@@ -292,8 +294,11 @@ class _GroupCount:
                 shared[key] = ConfigurationLP(sub, whole.cost_model, top)
             self.parts.append(shared[key])
         self.proven: dict[int, list[tuple[float, int]]] = {}  # per part: (T, blocks proven at T)
-        self.tried: set[int] = set()
+        self.spent: dict[int, float] = {}  # per part: seconds of column generation so far
         self.rose: set[int] = set()  # parts whose count rose above their work bound at some guess
+
+    def _stubborn(self, i: int) -> bool:
+        return i not in self.rose and self.spent.get(i, 0.0) >= STUBBORN_AFTER
 
     def stages(self, T: float, k: int, budget: Budget, seconds: float) -> CoverBound:
         """``blocks``: a proven lower bound on the stages (``> k`` refutes ``T`` for ``k`` stages);
@@ -301,9 +306,8 @@ class _GroupCount:
         t0 = time.perf_counter()
         r = len(self.parts)
         by_id = {id(p): p for p in self.parts}
-        # groups whose count rose above their work bound before first, then small ones (they converge
-        # fastest); a group tried before whose count never rose gets a tenth of the guess's time
-        order = sorted(by_id, key=lambda i: (i in self.tried and i not in self.rose, by_id[i].graph.n))
+        # stubborn groups last, small ones first (they converge fastest)
+        order = sorted(by_id, key=lambda i: (self._stubborn(i), by_id[i].graph.n))
         counts, reach, rounds = {}, {i: math.inf for i in by_id}, 0
         for i, part in by_id.items():
             # the work alone (a block holds at most T * s_max of it), and what a larger guess needed
@@ -318,8 +322,7 @@ class _GroupCount:
             if total(counts) > k:
                 break  # refuted: the groups not counted yet need at least what they have
             part, c = by_id[i], counts[i]
-            stubborn = i in self.tried and i not in self.rose
-            self.tried.add(i)
+            stubborn, started = self._stubborn(i), time.perf_counter()
             while True:
                 left = min(seconds - (time.perf_counter() - t0), budget.remaining() if budget.limited else math.inf)
                 share = left / (len(order) - done)
@@ -337,6 +340,7 @@ class _GroupCount:
                 self.rose.add(i)
             counts[i] = c
             self.proven.setdefault(i, []).append((T, c))
+            self.spent[i] = self.spent.get(i, 0.0) + time.perf_counter() - started
         proven = total(counts)
         most = total({i: max(counts[i], reach[i]) for i in by_id})
         status = "proved" if proven > k else ("out of reach" if most <= k else "time")
