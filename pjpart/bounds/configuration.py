@@ -11,7 +11,8 @@ its cut sends, so the experts stay whole in the count.
 Validity.  Write ``B`` for the convex blocks (a difference ``D2 - D1`` of two downsets, ``D1 ⊆ D2``)
 with ``g(B) <= T``, where ``g(B) = work(B) / s_max + (in(B) + out(B)) / beta`` (``s_max`` the
 fastest stage, ``beta`` the fastest link; a scalar model has ``s_max = 1``, ``beta`` its bandwidth)
-and ``params(B)`` within the largest stage memory limit.  Every stage of a partition of bottleneck
+and ``params(B)`` within the largest stage memory limit: the block cost of the scalar problem of
+:func:`pjpart.cost_model.homogeneous_relaxation`, on which everything below works.  Every stage of a partition of bottleneck
 ``<= T`` is such a block: a stage is ``D_b - D_{b-1}`` for the downsets ``D_b`` of stages ``0..b``,
 and stage ``b`` costs ``work / s_b + in / bi_b + out / bo_b + over_b >= g`` (``s_b <= s_max``, every
 link at most ``beta``, overflow ``>= 0``).  So ``k`` such blocks cover ``V``.  Now take any ``pi >= 0``
@@ -84,8 +85,9 @@ import numpy as np
 
 from ..budget import Budget
 from ..cost import CostModel
+from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
-from .cover_pricing import ROOM, Intervals, Window, block_costs, depth_first_order, relaxed_terms
+from .cover_pricing import ROOM, Intervals, Window, block_costs, depth_first_order
 from .series import closure_work, induced, series_groups, without_strays
 
 #: ``U`` is raised by this much, relative, before the test (the MIP's dual bound is a float)
@@ -143,11 +145,11 @@ class ConfigurationLP:
     """
 
     def __init__(self, graph: Graph, cost_model: CostModel, top: float, seed: int = 0):
-        s_max, beta, cap = relaxed_terms(cost_model)
-        keep = without_strays(graph, STRAY_SHARE * float(top), s_max, beta)
+        graph, cost_model = homogeneous_relaxation(graph, cost_model)
+        keep = without_strays(graph, STRAY_SHARE * float(top), cost_model.bandwidth)
         self.graph = graph if len(keep) == graph.n else induced(graph, keep)
-        self.cost_model, self.top, self.cap = cost_model, float(top), cap
-        self.groups = series_groups(self.graph, self.top * (1 + ROOM), s_max)
+        self.cost_model, self.top, self.cap = cost_model, float(top), cost_model.memory_limit
+        self.groups = series_groups(self.graph, self.top * (1 + ROOM))
         self._windows: dict[float, list[Window]] = {}
         self._intervals: Intervals | None = None
         self.seed = seed
@@ -159,11 +161,10 @@ class ConfigurationLP:
         """The pricing windows at guess ``T``; a spanning window keeps only the nodes whose
         descendants (in the group before) or ancestors (in the group after) weigh ``<= T``."""
         if T not in self._windows:
-            s_max, _, _ = relaxed_terms(self.cost_model)
             out = [Window(self.graph, self.cost_model, g) for g in self.groups]
             for first, second in zip(self.groups, self.groups[1:]):
-                tail = first[closure_work(self.graph, first, True) <= T * (1 + ROOM) * s_max]
-                head = second[closure_work(self.graph, second, False) <= T * (1 + ROOM) * s_max]
+                tail = first[closure_work(self.graph, first, True) <= T * (1 + ROOM)]
+                head = second[closure_work(self.graph, second, False) <= T * (1 + ROOM)]
                 if len(tail) and len(head):
                     out.append(Window(self.graph, self.cost_model, np.concatenate([tail, head])))
             self._windows = {T: out}  # one guess at a time: the last one's
@@ -284,7 +285,6 @@ class _GroupCount:
     Groups of the same content share one cover LP."""
 
     def __init__(self, whole: ConfigurationLP, groups: list[np.ndarray], top: float):
-        self.s_max = relaxed_terms(whole.cost_model)[0]
         self.parts: list[ConfigurationLP] = []
         shared: dict[bytes, ConfigurationLP] = {}
         for group in groups:
@@ -310,9 +310,9 @@ class _GroupCount:
         order = sorted(by_id, key=lambda i: (self._stubborn(i), by_id[i].graph.n))
         counts, reach, rounds = {}, {i: math.inf for i in by_id}, 0
         for i, part in by_id.items():
-            # the work alone (a block holds at most T * s_max of it), and what a larger guess needed
+            # the work alone (a block holds at most T of it, relaxed), and what a larger guess needed
             # (fewer blocks fit under a smaller one)
-            work = math.ceil(float(part.graph.work.sum()) / (T * (1 + ROOM) * self.s_max) * (1 - 1e-9))
+            work = math.ceil(float(part.graph.work.sum()) / (T * (1 + ROOM)) * (1 - 1e-9))
             counts[i] = max([1, work] + [b for t, b in self.proven.get(i, []) if t >= T])
 
         def total(per_part: dict) -> int:
@@ -384,7 +384,8 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     halve the bracket between the largest refuted guess and the smallest one not refuted, until it
     is ``tolerance`` narrow or ``budget`` ends; never below ``floor``, a bound already proven.  A
     guess gets at most :data:`DESCENT_SHARE` of the time left while descending, half once
-    bisecting; one that the clock stops counts as not refuted (the bound stays what was refuted).  ``on_rise(T, rounds)`` is called after each refuted guess.
+    bisecting; one that the clock stops counts as not refuted (the bound stays what was refuted).
+    ``on_rise(T, rounds)`` is called after each refuted guess.
 
     Example
     -------
@@ -413,7 +414,7 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     # counted group by group, any groups in series will do: heavier than the floor (a proxy for the
     # optimum) they stay small where ``upper`` is far above it
     lighter = floor if 0 < floor < upper else upper
-    groups = series_groups(whole.graph, lighter * (1 + ROOM), relaxed_terms(cost_model)[0])
+    groups = series_groups(whole.graph, lighter * (1 + ROOM))
     largest = max(len(g) for g in groups)
     if largest > MAX_PART_NODES:
         return ConfigurationOutcome(0.0, f"skipped (a group of {largest} > {MAX_PART_NODES} nodes)")

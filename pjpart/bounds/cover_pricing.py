@@ -1,6 +1,8 @@
 """Pricing for the cover LP of :mod:`.configuration`: the relaxed cost of a block, the exact pricing
 MIP over a window of the graph (HiGHS through SciPy), and the heuristic pricing over intervals of
-topological orders.  The proofs are in :mod:`.configuration`'s docstring."""
+topological orders.  The proofs are in :mod:`.configuration`'s docstring.  Every function takes the
+scalar problem of :func:`pjpart.cost_model.homogeneous_relaxation`: a block costs
+``work + (in + out) / bandwidth``, its weights within ``memory_limit``."""
 
 from __future__ import annotations
 
@@ -21,20 +23,9 @@ ORDERS = 24
 LEARNED = 40
 
 
-def relaxed_terms(cost_model: CostModel) -> tuple[float, float, float]:
-    """``(s_max, beta, params cap)`` of the relaxed block cost ``g`` (:mod:`.configuration`)."""
-    if cost_model.heterogeneous:
-        terms = cost_model.stage_terms()
-        beta = max(float(cost_model.bandwidth), float(np.max(terms.bandwidth_in)), float(np.max(terms.bandwidth_out)))
-        return float(terms.speed.max()), beta, float(terms.memory_limit.max())
-    return 1.0, float(cost_model.bandwidth), float(cost_model.memory_limit)
-
-
 def block_costs(graph: Graph, cost_model: CostModel, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(g, params)`` of each row of ``blocks`` (``(c, n)`` bool): the relaxed cost of the module
-    docstring and the weight bytes."""
+    """``(g, params)`` of each row of ``blocks`` (``(c, n)`` bool): the relaxed cost and the weight bytes."""
     blocks = np.atleast_2d(np.asarray(blocks, dtype=bool))
-    s_max, beta, _ = relaxed_terms(cost_model)
     src, dst = graph.edges[:, 0], graph.edges[:, 1]
     traffic = np.zeros(len(blocks))
     if len(src):
@@ -44,7 +35,7 @@ def block_costs(graph: Graph, cost_model: CostModel, blocks: np.ndarray) -> tupl
         into = np.logical_or.reduceat(blocks[:, dst] & ~blocks[:, src], starts, axis=1)
         out = np.logical_or.reduceat(blocks[:, src] & ~blocks[:, dst], starts, axis=1)
         traffic = (into | out).astype(float) @ graph.sizeout[producers]
-    return blocks @ graph.work / s_max + traffic / beta, blocks @ graph.params
+    return blocks @ graph.work + traffic / cost_model.bandwidth, blocks @ graph.params
 
 
 class Window:
@@ -95,11 +86,11 @@ class Window:
         self.rows = base + 2 * m
         self.structure = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                                     shape=(self.rows, self.nv)).tocsr()
-        s_max, beta, cap = relaxed_terms(cost_model)
+        cap = cost_model.memory_limit
         work = np.where(np.arange(n) < w, graph.work[keep], 0.0)
         cost = np.zeros(self.nv)
-        cost[n:2 * n], cost[:n] = work / s_max, -work / s_max
-        cost[2 * n:2 * n + P] = cost[2 * n + P:] = graph.sizeout[keep[producers]] / beta
+        cost[n:2 * n], cost[:n] = work, -work
+        cost[2 * n:2 * n + P] = cost[2 * n + P:] = graph.sizeout[keep[producers]] / cost_model.bandwidth
         self.cost = cost
         self.params = None
         if math.isfinite(cap):
@@ -169,13 +160,12 @@ class Intervals:
         from ..reference import communication_table
 
         g, n = self.graph, self.graph.n
-        s_max, beta, _ = relaxed_terms(self.cost_model)
-        W = np.r_[0.0, np.cumsum(g.work[order])] / s_max
+        W = np.r_[0.0, np.cumsum(g.work[order])]
         Pm = np.r_[0.0, np.cumsum(g.params[order])]
         # the longest interval of work <= top
         width = int(np.max(np.searchsorted(W, W + self.top * (1 + ROOM), side="right") - np.arange(n + 1)))
         width = max(1, min(width, n))
-        table = W[None, :] - W[:, None] + communication_table(g, order) / beta
+        table = W[None, :] - W[:, None] + communication_table(g, order) / self.cost_model.bandwidth
         starts = np.arange(n + 1)[:, None]
         ends = np.minimum(starts + np.arange(1, width + 1)[None, :], n)
         valid = starts + np.arange(1, width + 1)[None, :] <= n
@@ -258,4 +248,4 @@ def depth_first_order(graph: Graph, rng: np.random.Generator) -> np.ndarray:
     return np.array(post[::-1], dtype=np.int64)
 
 
-__all__ = ["ROOM", "Intervals", "Window", "block_costs", "depth_first_order", "relaxed_terms"]
+__all__ = ["ROOM", "Intervals", "Window", "block_costs", "depth_first_order"]

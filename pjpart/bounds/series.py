@@ -38,11 +38,11 @@ def induced(graph: Graph, nodes: np.ndarray) -> Graph:
                              edges=local[e])
 
 
-def without_strays(graph: Graph, light: float, s_max: float = 1.0, beta: float = 1.0) -> np.ndarray:
+def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.ndarray:
     """The nodes kept when the sources and sinks that stop clean cuts (:func:`series_groups`) are
     dropped: a relaxation-only reduction (sorted node indices).
 
-    Only nodes of ``work / s_max + sizeout / beta <= light`` are dropped (a norm's weights, a
+    Only nodes of ``work + sizeout / bandwidth <= light`` are dropped (a norm's weights, a
     constant), a few rounds at most.  Validity: a partition of the graph restricted to the nodes
     kept is a partition of the subgraph (its edges are the graph's), and each stage's work,
     traffic and weights can only fall, so the subgraph's optimum is at most the graph's and a bound
@@ -53,15 +53,15 @@ def without_strays(graph: Graph, light: float, s_max: float = 1.0, beta: float =
         sub = induced(graph, keep)
         _, strays_in, strays_out = _cut_positions(sub, sub.kahn_order())
         strays = np.union1d(strays_in, strays_out)
-        strays = strays[sub.work[strays] / s_max + sub.sizeout[strays] / beta <= light]
+        strays = strays[sub.work[strays] + sub.sizeout[strays] / bandwidth <= light]
         if not len(strays):
             break
         keep = np.delete(keep, strays)
     return keep
 
 
-def series_groups(graph: Graph, heavier_than: float, s_max: float = 1.0) -> list[np.ndarray]:
-    """The graph cut into groups ``G_1, ..., G_r`` in series, each of work ``> heavier_than * s_max``
+def series_groups(graph: Graph, heavier_than: float) -> list[np.ndarray]:
+    """The graph cut into groups ``G_1, ..., G_r`` in series, each of work ``> heavier_than``
     (one group when the graph cannot be cut so): every node of ``G_i`` is an ancestor of every node
     of ``G_j`` for ``i < j``, through the last node of ``G_i`` (a clean cut node).
 
@@ -69,7 +69,7 @@ def series_groups(graph: Graph, heavier_than: float, s_max: float = 1.0) -> list
     leaves ``a = order[p]``, no node before ``p`` is a sink and none after it a source.  Then every
     node before ``p`` reaches ``a`` (by induction from ``p`` down: its successors sit at most at
     ``p``, and it has one) and every node after ``p`` is reached from ``a`` (likewise).  Segments end at
-    clean cuts; consecutive ones are merged until heavier than ``heavier_than * s_max``, and a light
+    clean cuts; consecutive ones are merged until heavier than ``heavier_than``, and a light
     rest joins the group before it.
     """
     n = graph.n
@@ -83,10 +83,10 @@ def series_groups(graph: Graph, heavier_than: float, s_max: float = 1.0) -> list
     clean = [int(p) for p in cuts if sinks_before[p] == 0 and sources_after[p + 1] == 0]
     groups, start = [], 0
     for p in clean + [n - 1]:
-        if float(graph.work[order[start:p + 1]].sum()) > heavier_than * s_max or p == n - 1:
+        if float(graph.work[order[start:p + 1]].sum()) > heavier_than or p == n - 1:
             groups.append(order[start:p + 1])
             start = p + 1
-    if len(groups) > 1 and float(graph.work[groups[-1]].sum()) <= heavier_than * s_max:
+    if len(groups) > 1 and float(graph.work[groups[-1]].sum()) <= heavier_than:
         groups[-2:] = [np.concatenate(groups[-2:])]
     return groups
 
