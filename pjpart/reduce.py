@@ -213,14 +213,19 @@ def _peel(graph: Graph, slowest: float, link: float, cap: float) -> tuple[Graph,
         free = ((indeg == 0) | (outdeg == 0)) & (cost <= cap)
         if not free.any() or free.all():
             return g, dropped
-        keep = np.flatnonzero(~free)
-        index = np.full(g.n, -1, dtype=np.int64)
-        index[keep] = np.arange(len(keep))
-        e = index[g.edges] if g.m else np.zeros((0, 2), np.int64)
-        e = e[(e >= 0).all(axis=1)] if len(e) else e
-        g = Graph.from_arrays(work=g.work[keep], params=g.params[keep], sizeout=g.sizeout[keep],
-                              edges=e.tolist(), ids=[g.ids[v] for v in keep], name=g.name)
+        g = subgraph(g, np.flatnonzero(~free))
         dropped += int(free.sum())
 
 
-__all__ = ["byte_worth", "drop_free_nodes", "reduce_graph"]
+def subgraph(graph: Graph, keep: np.ndarray) -> Graph:
+    """The graph on the nodes ``keep`` (sorted indices) and the edges among them, ids and name kept:
+    a relaxation when nodes go (the proof of :func:`drop_free_nodes`)."""
+    index = np.full(graph.n, -1, dtype=np.int64)
+    index[keep] = np.arange(len(keep))
+    e = index[graph.edges] if graph.m else np.zeros((0, 2), np.int64)
+    e = e[(e >= 0).all(axis=1)] if len(e) else e
+    return Graph.from_arrays(work=graph.work[keep], params=graph.params[keep], sizeout=graph.sizeout[keep],
+                             edges=e.tolist(), ids=[graph.ids[v] for v in keep], name=graph.name)
+
+
+__all__ = ["byte_worth", "drop_free_nodes", "reduce_graph", "subgraph"]

@@ -87,8 +87,9 @@ from ..budget import Budget
 from ..cost import CostModel
 from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
+from ..reduce import subgraph
 from .cover_pricing import ROOM, Intervals, Window, block_costs, depth_first_order
-from .series import closure_work, induced, series_groups, without_strays
+from .series import closure_work, series_groups, without_strays
 
 #: ``U`` is raised by this much, relative, before the test (the MIP's dual bound is a float)
 U_SLACK = 1e-6
@@ -107,9 +108,8 @@ DESCENT = 0.02
 DESCENT_GROWTH = 1.6
 #: while descending, a guess may take this share of the time left
 DESCENT_SHARE = 0.25
-#: counted group by group, a group whose count never rose above its work bound in this many seconds
-#: of column generation gets this share of a guess's time from then on (attention layers: their LP
-#: tails off for minutes)
+#: a group whose count has not risen above its work bound in this many seconds of column generation
+#: gets this share of a guess's time from then on (attention layers: their LP tails off for minutes)
 STUBBORN_AFTER = 3.0
 STUBBORN_SHARE = 0.1
 #: the method runs on graphs of at most this many nodes (the interval tables are ``n^2``)
@@ -147,7 +147,7 @@ class ConfigurationLP:
     def __init__(self, graph: Graph, cost_model: CostModel, top: float, seed: int = 0):
         graph, cost_model = homogeneous_relaxation(graph, cost_model)
         keep = without_strays(graph, STRAY_SHARE * float(top), cost_model.bandwidth)
-        self.graph = graph if len(keep) == graph.n else induced(graph, keep)
+        self.graph = graph if len(keep) == graph.n else subgraph(graph, keep)
         self.cost_model, self.top, self.cap = cost_model, float(top), cost_model.memory_limit
         self.groups = series_groups(self.graph, self.top * (1 + ROOM))
         self._windows: dict[float, list[Window]] = {}
@@ -288,7 +288,7 @@ class _GroupCount:
         self.parts: list[ConfigurationLP] = []
         shared: dict[bytes, ConfigurationLP] = {}
         for group in groups:
-            sub = induced(whole.graph, np.sort(group))
+            sub = subgraph(whole.graph, np.sort(group))
             key = b"".join(a.tobytes() for a in (sub.work, sub.params, sub.sizeout, sub.edges))
             if key not in shared:
                 shared[key] = ConfigurationLP(sub, whole.cost_model, top)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Graph
+from ..reduce import subgraph
 
 
 def _cut_positions(graph: Graph, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -28,29 +29,18 @@ def _cut_positions(graph: Graph, order: np.ndarray) -> tuple[np.ndarray, np.ndar
     return cuts, strays_in, strays_out
 
 
-def induced(graph: Graph, nodes: np.ndarray) -> Graph:
-    """The subgraph on ``nodes`` (sorted), with the edges among them."""
-    local = np.full(graph.n, -1)
-    local[nodes] = np.arange(len(nodes))
-    e = graph.edges
-    e = e[(local[e[:, 0]] >= 0) & (local[e[:, 1]] >= 0)]
-    return Graph.from_arrays(work=graph.work[nodes], params=graph.params[nodes], sizeout=graph.sizeout[nodes],
-                             edges=local[e])
-
-
 def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.ndarray:
     """The nodes kept when the sources and sinks that stop clean cuts (:func:`series_groups`) are
     dropped: a relaxation-only reduction (sorted node indices).
 
     Only nodes of ``work + sizeout / bandwidth <= light`` are dropped (a norm's weights, a
-    constant), a few rounds at most.  Validity: a partition of the graph restricted to the nodes
-    kept is a partition of the subgraph (its edges are the graph's), and each stage's work,
-    traffic and weights can only fall, so the subgraph's optimum is at most the graph's and a bound
-    on it bounds the graph.
+    constant), a few rounds at most.  Validity: the subgraph's optimum is at most the graph's (the
+    proof of :func:`pjpart.reduce.drop_free_nodes`, which drops every light source and sink), so a
+    bound on it bounds the graph.
     """
     keep = np.arange(graph.n)
     for _ in range(4):
-        sub = induced(graph, keep)
+        sub = subgraph(graph, keep)
         _, strays_in, strays_out = _cut_positions(sub, sub.kahn_order())
         strays = np.union1d(strays_in, strays_out)
         strays = strays[sub.work[strays] + sub.sizeout[strays] / bandwidth <= light]
@@ -108,4 +98,4 @@ def closure_work(graph: Graph, nodes: np.ndarray, downward: bool) -> np.ndarray:
     return reach @ graph.work[nodes]
 
 
-__all__ = ["closure_work", "induced", "series_groups", "without_strays"]
+__all__ = ["closure_work", "series_groups", "without_strays"]
