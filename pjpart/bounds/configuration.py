@@ -156,6 +156,7 @@ class ConfigurationLP:
         self.blocks = np.zeros((0, self.graph.n), dtype=bool)
         self.block_cost = np.zeros(0)
         self.block_params = np.zeros(0)
+        self.add(list(np.eye(self.graph.n, dtype=bool)))  # the single nodes
 
     def windows(self, T: float) -> list[Window]:
         """The pricing windows at guess ``T``; a spanning window keeps only the nodes whose
@@ -215,8 +216,6 @@ class ConfigurationLP:
 
         if T > self.top * (1 + ROOM):
             raise ValueError(f"guess {T!r} above the cover LP's top {self.top!r}: its windows would miss blocks")
-        if not len(self.blocks):
-            self.add([np.arange(n) == v for v in range(n)])  # the single nodes
         if self._intervals is None and left() > 0:
             self._intervals = Intervals(graph, self.cost_model, self.top, self.seed)
         best, lp_value, status, rounds = 0.0, math.inf, "time", 0
@@ -361,15 +360,12 @@ class ConfigurationOutcome:
 def _sliced_cost(graph: Graph, k: int, cost_model: CostModel, orders: int = 4) -> float:
     """The cost of a partition (the best optimal slicing of a few depth-first orders), re-costed
     in float64: the guesses stay below it (the windows are built for guesses up to it)."""
-    from ..banded import slice_order_banded
+    from ..banded import slice_exactly
     from ..cost import evaluate
 
     rng = np.random.default_rng(0)
-    best = math.inf
-    for _ in range(orders):
-        _, stages = slice_order_banded(graph, depth_first_order(graph, rng), k, cost_model)
-        best = min(best, float(evaluate(graph, np.asarray(stages), k, cost_model).max()))
-    return best
+    return min(float(evaluate(graph, slice_exactly(graph, depth_first_order(graph, rng), k, cost_model), k,
+                              cost_model).max()) for _ in range(orders))
 
 
 def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,

@@ -149,6 +149,7 @@ class Intervals:
     orders: list = field(default_factory=list)
     costs: list = field(default_factory=list)
     params: list = field(default_factory=list)
+    ends: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -170,9 +171,10 @@ class Intervals:
         ends = np.minimum(starts + np.arange(1, width + 1)[None, :], n)
         valid = starts + np.arange(1, width + 1)[None, :] <= n
         if len(self.orders) >= ORDERS + LEARNED:  # forget the oldest learned order
-            for pool in (self.orders, self.costs, self.params):
+            for pool in (self.orders, self.costs, self.params, self.ends):
                 del pool[ORDERS]
         self.orders.append(order)
+        self.ends.append(ends)
         self.costs.append(np.where(valid, table[starts, ends], np.inf))
         self.params.append(np.where(valid, Pm[ends] - Pm[starts], np.inf))
 
@@ -194,10 +196,8 @@ class Intervals:
         """Up to ``count`` distinct blocks of relaxed cost ``<= T`` with ``pi(B) > 1``, best first."""
         n = self.graph.n
         found = []
-        for order, cost, params in zip(self.orders, self.costs, self.params):
+        for order, cost, params, ends in zip(self.orders, self.costs, self.params, self.ends):
             P = np.r_[0.0, np.cumsum(pi[order])]
-            width = cost.shape[1]
-            ends = np.minimum(np.arange(n + 1)[:, None] + np.arange(1, width + 1)[None, :], n)
             value = np.where((cost <= T * (1 + ROOM)) & (params <= cap * (1 + ROOM)), P[ends] - P[:n + 1, None], -np.inf)
             best = value.max(axis=1)
             for _ in range(3):  # the best interval, then the best beside those taken
