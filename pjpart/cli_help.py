@@ -111,7 +111,7 @@ GRAPH as for `pjpart partition` (a file, `example:NAME`, `zoo:NAME`, or a bare n
 {wrap(f"Methods (--method, repeatable; default auto): {', '.join(METHODS)}. auto runs combinatorial, "
         f"averaging, mincut, exact-dp, relaxed-dp, configuration (how many blocks of cost <= T cover the "
         f"graph, by column generation, group by group on a graph in series: it keeps parallel experts whole; "
-        f"only where every group has at most 160 nodes, with at most half the time left), then guess "
+        f"only where every group has at most 160 nodes, with at most three quarters of the time left), then guess "
         f"(bottleneck guessing: the exact MIP inside stage windows, refuting guesses of the bottleneck) with "
         f"the time left, and superblock2, superblock3 if any remains. A line is printed per method as it "
         f"ends, and while guess or configuration runs a `...` line each time its bound rises. Every value printed is proven <= the optimal bottleneck; a partition a method "

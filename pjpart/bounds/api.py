@@ -29,8 +29,8 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
 averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
-relaxed-dp, configuration (on graphs that cut into groups of at most 160 nodes, with at most half
-the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
+relaxed-dp, configuration (on graphs that cut into groups of at most 160 nodes, with at most three
+quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
 graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3
 if time remains.  A method with a share in :data:`SHARES` takes at most that share of the time
@@ -182,7 +182,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
                 time_limit: float | None = 30.0, upper_bound: float | None = None, strict: bool = False,
                 max_downsets: int = 1_000_000, on_method: Callable[[MethodBound], None] | None = None,
                 cache: BoundCache | None = None,
-                on_progress: Callable[[str, float, float, str], None] | None = None) -> Bound:
+                on_progress: Callable[[str, float, float, str], None] | None = None,
+                latest_upper: Callable[[], float] | None = None) -> Bound:
     """A lower bound on the optimal bottleneck of ``graph`` into ``k`` stages.
 
     Parameters
@@ -215,6 +216,10 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
         ``on_progress(method, value, seconds, note)``: a long method's bound as it rises, before
         the method ends (``guess``, after each guess that raises it; ``value`` is proven).  With a
         ``cache``, each such value is kept there too (status ``partial``).
+    latest_upper
+        ``latest_upper()``: the cost of a partition found since the call (a search running
+        alongside), read by the methods that aim below it (``configuration``); only a guide,
+        never a value a bound is checked against.
     cache
         A :class:`~pjpart.bounds.cache.BoundCache`: methods it holds a final result for are not
         run again (status ``"... (cached)"``), its best value is the floor of the others and
@@ -269,7 +274,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
         else:
             known = _known(upper_bound, found)
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}), known,
-                                   _progress(on_progress, cache, graph, k, cm, known))
+                                   _progress(on_progress, cache, graph, k, cm, known), latest_upper)
             share = SHARES.get(name, 1.0) if at + 1 < len(names) else 1.0
             res = REGISTRY[name](request, budget if share >= 1 or not budget.limited
                                  else budget.within(share * max(budget.remaining(), 0.0)))

@@ -9,8 +9,9 @@ child starts at the niceness the request names; the search raises it later, ever
 thread of the child, when it needs the cores (:meth:`BackgroundBounds.renice`).
 
 Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=, sent_at=,
-**kwargs)`` of :func:`pjpart.lower_bound` arguments to the child's stdin and closes
-it; the child writes one JSON line per method as soon as it is known
+**kwargs)`` of :func:`pjpart.lower_bound` arguments to the child's stdin, then a line
+``repr(cost)`` each time the search finds a cheaper partition (:meth:`BackgroundBounds.offer_upper`:
+the child's ``latest_upper``), and closes it when it stops; the child writes one JSON line per method as soon as it is known
 (``{"value", "method"}``, plus ``"partition"`` (every node's stage) and its ``"cost"`` when the
 method found one cheaper than any before), then ``{"done": true, "value", "method", "nice"}``, or
 ``{"error": "..."}``.  A parent that stops reading (it ended, or killed the child)
@@ -30,8 +31,10 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -75,6 +78,8 @@ class BackgroundBounds:
         self.nice: int | None = None
         self.done = threading.Event()
         self.killed = False
+        self._uppers: queue.SimpleQueue = queue.SimpleQueue()  # costs to send after the request; None ends
+        self._sent_upper = math.inf
         # the child imports this very package, installed or not
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -92,9 +97,19 @@ class BackgroundBounds:
     def _write(self, data: bytes) -> None:
         try:
             self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+            while (cost := self._uppers.get()) is not None:
+                self.proc.stdin.write(f"{cost!r}\n".encode())
+                self.proc.stdin.flush()
             self.proc.stdin.close()
         except (OSError, ValueError):  # the child died at start (the reader reports it), or was stopped
             pass
+
+    def offer_upper(self, cost: float) -> None:
+        """Tell the child a partition of ``cost`` is known (sent only when below the last one sent)."""
+        if cost < self._sent_upper * (1 - 1e-9):
+            self._sent_upper = float(cost)
+            self._uppers.put(float(cost))
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -139,6 +154,7 @@ class BackgroundBounds:
     def stop(self) -> None:
         """End the child if it still runs (its own time limit normally ends it first), and
         wait for the reader."""
+        self._uppers.put(None)
         if self.proc.poll() is None:
             self.killed = True  # the run ended first
             self.proc.kill()

@@ -88,7 +88,7 @@ from ..cost import CostModel
 from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..reduce import subgraph
-from .cover_pricing import ROOM, Intervals, Window, block_costs, depth_first_order
+from .cover_pricing import ROOM, Intervals, Window, block_costs, sliced_cost
 from .series import closure_work, series_groups, without_strays
 
 #: ``U`` is raised by this much, relative, before the test (the MIP's dual bound is a float)
@@ -108,10 +108,12 @@ DESCENT = 0.02
 DESCENT_GROWTH = 1.6
 #: while descending, a guess may take this share of the time left
 DESCENT_SHARE = 0.25
-#: a group whose count has not risen above its work bound in this many seconds of column generation
-#: gets this share of a guess's time from then on (attention layers: their LP tails off for minutes)
+#: a group whose count has not risen above its work bound in this many seconds of column generation,
+#: its restricted LP less than ``STUBBORN_ROOM`` blocks above its count, gets this share of a
+#: guess's time from then on (attention layers: their LP tails off for minutes)
 STUBBORN_AFTER = 3.0
 STUBBORN_SHARE = 0.1
+STUBBORN_ROOM = 0.5
 #: the method runs on graphs of at most this many nodes (the interval tables are ``n^2``)
 MAX_NODES = 3000
 #: and only where every group it counts (the whole graph when it has one) has at most this many:
@@ -295,9 +297,13 @@ class _GroupCount:
         self.proven: dict[int, list[tuple[float, int]]] = {}  # per part: (T, blocks proven at T)
         self.spent: dict[int, float] = {}  # per part: seconds of column generation so far
         self.rose: set[int] = set()  # parts whose count rose above their work bound at some guess
+        self.room: dict[int, float] = {}  # per part: its restricted LP's value less its count, last seen
 
     def _stubborn(self, i: int) -> bool:
-        return i not in self.rose and self.spent.get(i, 0.0) >= STUBBORN_AFTER
+        # with little room between its restricted LP and its count, the Farley bound must close nearly
+        # all of the LP's gap to gain a block (attention); with room, it needs more rounds (experts)
+        return i not in self.rose and self.spent.get(i, 0.0) >= STUBBORN_AFTER and \
+            self.room.get(i, math.inf) < STUBBORN_ROOM
 
     def stages(self, T: float, k: int, budget: Budget, seconds: float) -> CoverBound:
         """``blocks``: a proven lower bound on the stages (``> k`` refutes ``T`` for ``k`` stages);
@@ -333,6 +339,7 @@ class _GroupCount:
                 rounds += out.rounds
                 if math.isfinite(out.lp):
                     reach[i] = max(c, math.ceil(out.lp * (1 - 1e-9)))
+                    self.room[i] = out.lp - c
                 if out.blocks <= c:
                     break
                 c = max(c + 1, math.ceil(out.blocks * (1 - 1e-6) - 1e-9))
@@ -357,20 +364,10 @@ class ConfigurationOutcome:
     guesses: tuple = ()
 
 
-def _sliced_cost(graph: Graph, k: int, cost_model: CostModel, orders: int = 4) -> float:
-    """The cost of a partition (the best optimal slicing of a few depth-first orders), re-costed
-    in float64: the guesses stay below it (the windows are built for guesses up to it)."""
-    from ..banded import slice_exactly
-    from ..cost import evaluate
-
-    rng = np.random.default_rng(0)
-    return min(float(evaluate(graph, slice_exactly(graph, depth_first_order(graph, rng), k, cost_model), k,
-                              cost_model).max()) for _ in range(orders))
-
-
 def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,
                         upper: float = math.inf, tolerance: float = 1e-3,
-                        on_rise: Callable[[float, int], None] | None = None) -> ConfigurationOutcome:
+                        on_rise: Callable[[float, int], None] | None = None,
+                        latest_upper: Callable[[], float] | None = None) -> ConfigurationOutcome:
     """The largest guess ``T`` below ``upper`` that the cover LP refutes for ``k`` stages (with no
     ``upper``, below the cost of a few orders sliced optimally).
 
@@ -381,7 +378,8 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     is ``tolerance`` narrow or ``budget`` ends; never below ``floor``, a bound already proven.  A
     guess gets at most :data:`DESCENT_SHARE` of the time left while descending, half once
     bisecting; one that the clock stops counts as not refuted (the bound stays what was refuted).
-    ``on_rise(T, rounds)`` is called after each refuted guess.
+    ``on_rise(T, rounds)`` is called after each refuted guess; ``latest_upper()``, read after each
+    guess, is the best partition's cost known now (a search alongside lowers it): the guesses follow.
 
     Example
     -------
@@ -402,7 +400,7 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     if graph.n > MAX_NODES:
         return ConfigurationOutcome(0.0, f"skipped (n > {MAX_NODES})")
     if not math.isfinite(upper):
-        upper = _sliced_cost(graph, k, cost_model)
+        upper = sliced_cost(graph, k, cost_model)
         if not math.isfinite(upper):
             return ConfigurationOutcome(0.0, "skipped (no partition known)")
     need = k * (1 + 1e-6) + 1e-9
@@ -416,6 +414,7 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
         return ConfigurationOutcome(0.0, f"skipped (a group of {largest} > {MAX_PART_NODES} nodes)")
     counter = _GroupCount(whole, groups, upper) if len(groups) > 1 else None
     lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
+    ceiling = upper  # the best partition's cost known now: the guesses stay below it
     T, step = upper / (1 + 2e-6), DESCENT
     while T > lo and not budget.expired():
         # while descending a guess may take a share of the time left, once bisecting half of it
@@ -432,13 +431,18 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
                 on_rise(T, out.rounds)
         else:
             hi = T
+        now = math.inf if latest_upper is None else float(latest_upper())
+        if now < ceiling:
+            if not refuted and now < hi:
+                step = DESCENT  # the guesses that failed lay above the new ceiling: start afresh
+            ceiling, hi = now, min(hi, now)
         if hi - lo <= tolerance * hi:
             break
         if refuted:
             T = 0.5 * (lo + hi)
         else:
-            T, step = max(upper * (1 - step), 0.5 * (lo + hi)), step * DESCENT_GROWTH
-    status = "proven" if refuted >= upper / (1 + 2e-6) else ("partial" if guesses else "no time")
+            T, step = max(ceiling * (1 - step), 0.5 * (lo + hi)), step * DESCENT_GROWTH
+    status = "proven" if refuted >= ceiling / (1 + 2e-6) else ("partial" if guesses else "no time")
     return ConfigurationOutcome(refuted, status, tuple(guesses))
 
 

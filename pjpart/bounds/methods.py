@@ -43,6 +43,9 @@ class BoundRequest:
         ``progress(method, value, seconds, note)``, called by a long method (``guess``) each time
         it raises the bound above ``floor`` and its own before, ``value`` being proven already
         (``None``: not called).
+    latest_upper
+        ``latest_upper()``: the cost of the best partition known now, at most ``upper`` (a search
+        running alongside lowers it); read by ``configuration`` between its guesses (``None``: ``upper``).
     resume
         The method's own unfinished result from an earlier run (a cached ``MethodBound.to_json()``):
         ``mincut`` goes on after the nodes it did (``done``), the superblock families after the
@@ -57,6 +60,7 @@ class BoundRequest:
     resume: dict = field(default_factory=dict)
     upper: float = math.inf
     progress: Callable[[str, float, float, str], None] | None = field(default=None, compare=False)
+    latest_upper: Callable[[], float] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -309,8 +313,8 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
 
 def _configuration(request: BoundRequest, budget: Budget) -> MethodBound:
     """The configuration bound (:mod:`.configuration`): the largest guess below the known
-    partition's cost (or a sliced order's) that the cover LP refutes, descending from that cost,
-    then bisecting; never below the best bound so far."""
+    partition's cost (or a sliced order's; the latest, when a search alongside lowers it) that the
+    cover LP refutes, descending from that cost, then bisecting; never below the best bound so far."""
     from .configuration import configuration_bound
 
     t0 = time.perf_counter()
@@ -321,7 +325,7 @@ def _configuration(request: BoundRequest, budget: Budget) -> MethodBound:
         def report(T: float, rounds: int) -> None:
             request.progress("configuration", T, time.perf_counter() - t0, f"refuted T = {T:.6g} ({rounds} rounds)")
     out = configuration_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
-                              upper=request.upper, on_rise=report)
+                              upper=request.upper, on_rise=report, latest_upper=request.latest_upper)
     detail = {"guesses": len(out.guesses), "refuted": out.value or None,
               "open": min((T for T, c in out.guesses if c.status not in ("proved",)), default=None)}
     return MethodBound("configuration", out.value, out.status, time.perf_counter() - t0, detail)
@@ -354,8 +358,9 @@ METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
 AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "configuration", "guess", "superblock2",
         "superblock3")
-#: the share of the time left a method may take when other methods follow it in a run
-SHARES = MappingProxyType({"configuration": 0.5})
+#: the share of the time left a method may take when other methods follow it in a run (configuration:
+#: beside a search its guesses converge slowly, while guess's bound levels off early on the graphs it gates)
+SHARES = MappingProxyType({"configuration": 0.75})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
 #: (:meth:`pjpart.search.certify.BoundSource.deprioritise`)

@@ -9,15 +9,19 @@ sent it: the time since then is taken from ``time_limit``), sets the niceness th
 :func:`pjpart.lower_bound` and writes one JSON line per method as it ends (with the
 partition it found, if any: ``partition`` and its float64 ``cost``).  When the
 parent has stopped reading (it died first), the next write ends the child quietly with
-status 0: nobody is left to report to.
+status 0: nobody is left to report to.  The lines that follow the request on stdin are the costs
+of cheaper partitions the parent's search found: a thread reads them, and
+:func:`pjpart.lower_bound` reads the latest as its ``latest_upper``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import sys
+import threading
 import time
 
 
@@ -42,6 +46,21 @@ def _message(res) -> dict:
     return msg
 
 
+class _LatestUpper:
+    """The cheapest partition cost the parent sent (a line each), read by a thread."""
+
+    def __init__(self, stream) -> None:
+        self.cost = math.inf
+        threading.Thread(target=self._follow, args=(stream,), name="pjpart-uppers", daemon=True).start()
+
+    def _follow(self, stream) -> None:
+        for line in stream:
+            self.cost = min(self.cost, float(line))
+
+    def __call__(self) -> float:
+        return self.cost
+
+
 def main() -> int:
     """Serve one request from stdin (see the module docstring).
 
@@ -51,7 +70,11 @@ def main() -> int:
         The exit status: 0 when the bound was sent (or the parent is gone), 1 when
         :func:`pjpart.lower_bound` raised (the error was sent).
     """
-    request = pickle.load(sys.stdin.buffer)
+    # a reader of its own, not sys.stdin: a daemon thread blocked in sys.stdin's would hold its lock
+    # when the interpreter shuts down; the same reader for both, so nothing read ahead is lost
+    stdin = open(sys.stdin.fileno(), "rb", closefd=False)
+    request = pickle.load(stdin)
+    latest_upper = _LatestUpper(stdin)
     sent_at = request.pop("sent_at", None)
     try:
         os.nice(int(request.pop("niceness", 0)))  # a lower priority, inherited by the solvers' threads
@@ -63,7 +86,8 @@ def main() -> int:
         request["time_limit"] = max(0.0, float(request["time_limit"]) - max(0.0, time.time() - sent_at))
     try:
         graph, k, cost_model = request.pop("graph"), request.pop("k"), request.pop("cost_model")
-        bound = lower_bound(graph, k, cost_model, **request, on_method=lambda res: _send(_message(res)))
+        bound = lower_bound(graph, k, cost_model, **request, on_method=lambda res: _send(_message(res)),
+                            latest_upper=latest_upper)
     except Exception as exc:  # reported to the parent, which raises it
         _send({"error": f"{type(exc).__name__}: {exc}"})
         return 1

@@ -130,6 +130,11 @@ class BoundSource:
             if pending.error is not None:
                 raise RuntimeError(f"lower bounds failed: {pending.error}")
 
+    def offer_upper(self, cost: float) -> None:
+        """A partition of ``cost`` was found: the bounds process aims below it from now on."""
+        if self._pending is not None:
+            self._pending.offer_upper(cost)
+
     def stop(self) -> None:
         """End the bounds process if it still runs (after Ctrl-C, or an error)."""
         if self._pending is not None:

@@ -111,8 +111,9 @@ class BoundPolicy:
     """Which lower bounds a run computes, and with how much time.
 
     ``methods``: ``"auto"`` or comma-separated names of :data:`pjpart.bounds.METHODS`;
-    ``share`` of the time limit, at most ``time_limit`` seconds (also the bound time of
-    a run without a time limit); ``niceness`` of the bounds process once the search
+    ``share`` of the time limit (the bounds run alongside the search, and the methods that
+    rise slowly, ``configuration`` and ``guess``, use all of it), or ``time_limit`` seconds in a
+    run without a time limit (before its search); ``niceness`` of the bounds process once the search
     needs every core; ``cache``: a folder of bounds kept by problem
     (:class:`pjpart.bounds.cache.BoundCache`; ``None``: none), read at the start, written as
     methods end.
@@ -147,7 +148,7 @@ class BoundPolicy:
 
     def seconds(self, time_limit: float | None) -> float:
         """The bound time of a run with ``time_limit``."""
-        return self.time_limit if time_limit is None else min(self.time_limit, self.share * time_limit)
+        return self.time_limit if time_limit is None else self.share * time_limit
 
 
 @dataclass(frozen=True)

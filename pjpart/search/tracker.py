@@ -104,6 +104,7 @@ class Tracker:
             found = self.bounds.partition
             if self.adopt is not None and found is not None and found[0] < self.best_value:
                 self.offer(self.adopt(found[1]), found[0])
+            self.bounds.offer_upper(self.best_value)
         elapsed = self.budget.elapsed()
         info = {"generation": self.generation, "evaluations": self.evaluations,
                 "evals_per_s": self.evaluations / max(elapsed, 1e-9), "best": self.best_value,

@@ -83,3 +83,32 @@ def test_bounds_alongside_a_late_run_end_before_it():
     budget = Budget(10.0, start=time.perf_counter() - 6.0)
     late = BoundSource(problem, policy, budget).request(math.inf)["time_limit"]
     assert fresh == policy.seconds(10.0) and abs(late - (10.0 - 6.0 - REPLY_SECONDS)) < 0.1
+
+
+def test_the_child_reads_the_costs_that_follow_its_request():
+    # the parent writes the request's pickle, then one line per cheaper partition, on one pipe
+    import io
+    import time
+
+    from pjpart.bounds.worker import _LatestUpper
+
+    stream = io.BytesIO(pickle.dumps(dict(k=2)) + b"5.0\n3.0\n4.0\n")
+    assert pickle.load(stream) == dict(k=2)
+    latest = _LatestUpper(stream)
+    deadline = time.time() + 10
+    while latest() != 3.0 and time.time() < deadline:
+        time.sleep(0.01)
+    assert latest() == 3.0
+
+
+def test_costs_offered_to_the_bounds_process_do_not_disturb_it():
+    g = pjpart.load_graph(pjpart.example_path("tiny"))
+    bg = BackgroundBounds(dict(graph=g, k=2, cost_model=pjpart.CostModel(), methods=["combinatorial", "exact-dp"],
+                               time_limit=30))
+    for cost in (20.0, 16.0, 17.0, 14.0):
+        bg.offer_upper(cost)
+    assert bg.done.wait(60)
+    assert bg.error is None and bg.best == (14.0, "exact-dp")
+    bg.offer_upper(13.0)  # after the child ended: nothing to write to, no error
+    bg.stop()
+    assert bg.proc.returncode == 0 and bg._sent_upper == 13.0

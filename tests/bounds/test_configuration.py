@@ -142,6 +142,35 @@ def test_the_bisection_stays_below_the_optimum(rng):
     assert rose >= 5
 
 
+def test_the_guesses_follow_a_falling_upper(rng):
+    """A search alongside lowers the known partition's cost (``latest_upper``, read after each
+    guess): every later guess stays below the cheapest cost read so far, and the value stays below
+    the exhaustive optimum."""
+    from pjpart.bounds.configuration import configuration_bound
+    from pjpart.budget import Budget
+
+    followed = 0
+    for trial in range(20):
+        g = _series_graph(rng, 2) if trial % 2 else random_dag(int(rng.integers(3, 8)), rng, density=0.4)
+        k = int(rng.integers(2, 4))
+        cm = cost_setting(rng, trial)
+        best, _ = exhaustive_partition(g, k, cm)
+        if not math.isfinite(best) or best <= 0:
+            continue
+        costs, seen = iter([1.3 * best, 1.1 * best]), []
+
+        def latest() -> float:
+            seen.append(next(costs, best))
+            return seen[-1]
+
+        out = configuration_bound(g, k, cm, Budget(None), upper=1.5 * best, latest_upper=latest)
+        assert out.value <= best * (1 + 1e-9), (trial, k, out, best)
+        for i, (T, _) in enumerate(out.guesses[1:]):
+            assert T < min(seen[:i + 1]), (trial, i, T, seen)
+            followed += T < 1.3 * best
+    assert followed >= 10
+
+
 def test_the_group_count_never_exceeds_the_fewest_stages(rng):
     """Counted group by group (sum of each group's blocks less the shared boundaries), the stages
     never exceed the exhaustive fewest stages that reach T, and the count passes the work bound."""
