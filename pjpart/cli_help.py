@@ -114,8 +114,9 @@ GRAPH as for `pjpart partition` (a file, `example:NAME`, `zoo:NAME`, or a bare n
         f"only where every group has at most 160 nodes, with at most three quarters of the time left), then guess "
         f"(bottleneck guessing: the exact MIP inside stage windows, refuting guesses of the bottleneck) with "
         f"the time left, and superblock2, superblock3 if any remains. A line is printed per method as it "
-        f"ends, and while guess or configuration runs a `...` line each time its bound rises. Every value printed is proven <= the optimal bottleneck; a partition a method "
-        f"finds on the way is printed after the table.")}
+        f"ends, and while guess or configuration runs a `...` line each time its bound rises. Every value "
+        f"printed is proven <= the optimal bottleneck; a partition a method finds on the way is printed "
+        f"after the table.")}
 --time-limit S (default {DEFAULT_BOUND_TIME:g} s) is the time for all methods together.
 
 {_cost_help()}

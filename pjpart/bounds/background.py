@@ -11,11 +11,11 @@ thread of the child, when it needs the cores (:meth:`BackgroundBounds.renice`).
 Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=, sent_at=,
 **kwargs)`` of :func:`pjpart.lower_bound` arguments to the child's stdin, then a line
 ``repr(cost)`` each time the search finds a cheaper partition (:meth:`BackgroundBounds.offer_upper`:
-the child's ``latest_upper``), and closes it when it stops; the child writes one JSON line per method as soon as it is known
-(``{"value", "method"}``, plus ``"partition"`` (every node's stage) and its ``"cost"`` when the
-method found one cheaper than any before), then ``{"done": true, "value", "method", "nice"}``, or
-``{"error": "..."}``.  A parent that stops reading (it ended, or killed the child)
-ends the child quietly.
+the child's ``latest_upper``), and closes it when it stops; the child writes one JSON line per
+method as soon as it is known (``{"value", "method"}``, plus ``"partition"`` (every node's stage)
+and its ``"cost"`` when the method found one cheaper than any before), then ``{"done": true,
+"value", "method", "nice"}``, or ``{"error": "..."}``.  A parent that stops reading (it ended, or
+killed the child) ends the child quietly.
 
 Examples
 --------

@@ -12,8 +12,8 @@ Validity.  Write ``B`` for the convex blocks (a difference ``D2 - D1`` of two do
 with ``g(B) <= T``, where ``g(B) = work(B) / s_max + (in(B) + out(B)) / beta`` (``s_max`` the
 fastest stage, ``beta`` the fastest link; a scalar model has ``s_max = 1``, ``beta`` its bandwidth)
 and ``params(B)`` within the largest stage memory limit: the block cost of the scalar problem of
-:func:`pjpart.cost_model.homogeneous_relaxation`, on which everything below works.  Every stage of a partition of bottleneck
-``<= T`` is such a block: a stage is ``D_b - D_{b-1}`` for the downsets ``D_b`` of stages ``0..b``,
+:func:`pjpart.cost_model.homogeneous_relaxation`, on which everything below works.  Every stage of a
+partition of bottleneck ``<= T`` is such a block: a stage is ``D_b - D_{b-1}`` (``D_b``: stages ``0..b``),
 and stage ``b`` costs ``work / s_b + in / bi_b + out / bo_b + over_b >= g`` (``s_b <= s_max``, every
 link at most ``beta``, overflow ``>= 0``).  So ``k`` such blocks cover ``V``.  Now take any ``pi >= 0``
 on the nodes and any ``U`` with ``pi(B) <= U`` for every block ``B`` above.  With ``lambda_B = 1``
