@@ -7,10 +7,12 @@ with the default preset, one fresh process per cell:
 * layer level (Keras 3 on JAX, ``keras.applications(weights=None)``, batch 8, H100 profile, as the
   zoo's CNNs): ``nasnetlarge`` (cells of parallel branches, the zoo has only NASNet-Mobile) and
   ``efficientnetv2m``; ``--time-limit`` (default 10 s), k = 2..64;
-* operator level (one node per jaxpr equation): ``inceptionv3-op`` and ``efficientnetb0-op`` (Keras
-  traced at op granularity), a dense decoder with per-head branches ``decoder-4l-12h-op`` and two
-  mixtures of experts ``moe-2l-8e-op``, ``moe-3l-16e-op`` (:func:`pjpart.data.make_zoo_jax.decoder_graph`:
-  JAX, not the zoo's PyTorch decoders); ``--op-time-limit`` (default 60 s), k = 2, 4, 8, 16.
+* operator level (one node per jaxpr equation): ``inceptionv3-op``, ``efficientnetb0-op``,
+  ``xception-op``, ``resnet50v2-op`` and ``densenet121-op`` (Keras traced at op granularity), dense
+  decoders with per-head branches ``decoder-4l-12h-op``, ``decoder-8l-16h-op`` (2445 nodes) and three
+  mixtures of experts ``moe-2l-8e-op``, ``moe-3l-16e-op``, ``moe-4l-4e-op``
+  (:func:`pjpart.data.make_zoo_jax.decoder_graph`: JAX, not the zoo's PyTorch decoders);
+  ``--op-time-limit`` (default 60 s), k = 2, 4, 8, 16.
 
     pip install 'pjpart[zoo]'   # Keras, for the Keras graphs (skipped without it)
     python bench/heldout.py [--graphs NAME,...] [--out bench/results]
@@ -34,10 +36,14 @@ from common import child_json, geomean, machine_info  # noqa: E402
 LAYER_KS = (2, 4, 8, 16, 32, 64)
 OP_KS = (2, 4, 8, 16)
 KERAS = {"nasnetlarge": ("NASNetLarge", "module"), "efficientnetv2m": ("EfficientNetV2M", "module"),
-         "inceptionv3-op": ("InceptionV3", "op"), "efficientnetb0-op": ("EfficientNetB0", "op")}
+         "inceptionv3-op": ("InceptionV3", "op"), "efficientnetb0-op": ("EfficientNetB0", "op"),
+         "xception-op": ("Xception", "op"), "resnet50v2-op": ("ResNet50V2", "op"),
+         "densenet121-op": ("DenseNet121", "op")}
 DECODERS = {"decoder-4l-12h-op": dict(layers=4, heads=12, width=768, ffn=3072, tokens=256),
             "moe-2l-8e-op": dict(layers=2, heads=8, width=512, ffn=1408, tokens=256, experts=8),
-            "moe-3l-16e-op": dict(layers=3, heads=4, width=512, ffn=1024, tokens=128, experts=16)}
+            "moe-3l-16e-op": dict(layers=3, heads=4, width=512, ffn=1024, tokens=128, experts=16),
+            "decoder-8l-16h-op": dict(layers=8, heads=16, width=1024, ffn=4096, tokens=512),
+            "moe-4l-4e-op": dict(layers=4, heads=8, width=512, ffn=1408, tokens=256, experts=4)}
 
 
 def build(name: str, folder: str) -> str | None:
