@@ -29,6 +29,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import child_json, geomean, machine_info  # noqa: E402
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     json_path = os.path.join(args.out, "heldout.json")
     old = json.load(open(json_path)) if os.path.exists(json_path) else {"rows": []}
-    rows = old["rows"]
+    rows, machine, ran = old["rows"], old.get("machine"), False
     for name in [x.strip() for x in args.graphs.split(",") if x.strip()]:
         path = build(name, args.graph_dir)
         if path is None:
@@ -134,14 +135,20 @@ def main(argv: list[str] | None = None) -> int:
             if any(r["graph"] == name and r["k"] == k and r["time_limit"] == limit and r["status"] == "ok"
                    for r in rows):
                 continue
-            row = {"graph": name, "level": level, "k": k, "time_limit": limit, **run_cell(path, k, limit)}
+            if not ran:  # this run's machine and commit, taken once
+                machine, ran = machine_info(), True
+            row = {"graph": name, "level": level, "k": k, "time_limit": limit, "commit": machine["commit"],
+                   **run_cell(path, k, limit)}
             rows = [r for r in rows if not (r["graph"] == name and r["k"] == k and r["time_limit"] == limit)] + [row]
             print(json.dumps(row), flush=True)
             with open(json_path, "w") as f:
-                json.dump({"machine": machine_info(), "rows": rows}, f, indent=1)
+                json.dump({"machine": machine, "rows": rows}, f, indent=1)
     text = table(sorted(rows, key=lambda r: (r["level"], r["graph"], r["k"])))
+    # a resumed run keeps earlier cells: each row names the commit it was measured at
+    at = ", ".join(f"{c} ({n} cells)" for c, n in Counter(r.get("commit") for r in rows).items())
     with open(os.path.join(args.out, "heldout.md"), "w") as f:
-        f.write(f"# Certification on graphs not in the zoo\n\nMachine and commit: `{json.dumps(machine_info())}`\n\n"
+        f.write(f"# Certification on graphs not in the zoo\n\nMachine of the latest cells: `{json.dumps(machine)}`\n\n"
+                f"Cells measured at: {at} (per cell: `commit` in heldout.json)\n\n"
                 f"Command: `python bench/heldout.py` (layer level {args.time_limit:g} s, operator level "
                 f"{args.op_time_limit:g} s per cell, one process each; default preset)\n\n{text}\n")
     print(text)
