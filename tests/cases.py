@@ -1,9 +1,12 @@
 """Shared test inputs: cost-model settings and fixed-shape random DAGs (importable from every
 test folder: tests/conftest.py puts this folder on the path)."""
 
+import math
+
 import numpy as np
 
 from pjpart import CostModel, Graph
+from pjpart.generators import random_dag
 
 N, M, K = 12, 18, 3  # one shape for all graphs of the kernel tests: the kernels compile once
 
@@ -47,3 +50,44 @@ def stage_setting(rng, k, graph=None, trial=0):
         total = float(graph.params.sum()) if graph is not None else 3.0
         fields["stage_memory_limit"] = (rng.uniform(0.4, 1.2, k) * max(total, 1e-9)).tolist()
     return CostModel(**fields)
+
+
+def series_graph(rng, blocks: int):
+    """Small random DAGs in series, each joined to the next through a cut node, with a light stray
+    source (a norm's weights) feeding a node of the middle block."""
+    work, sizeout, edges = [], [], []
+    last = None
+    for b in range(blocks):
+        part = random_dag(int(rng.integers(2, 4)), rng, density=0.5)
+        base = len(work)
+        work += part.work.tolist()
+        sizeout += part.sizeout.tolist()
+        edges += [(base + u, base + v) for u, v in part.edges.tolist()]
+        ins = np.diff(part.pred_ptr) == 0
+        outs = np.diff(part.succ_ptr) == 0
+        if last is not None:
+            edges += [(last, base + v) for v in np.flatnonzero(ins)]
+        cut = len(work)
+        work.append(float(rng.uniform(0.1, 1.0)))
+        sizeout.append(float(rng.uniform(0.1, 1.0)))
+        edges += [(base + v, cut) for v in np.flatnonzero(outs)]
+        last = cut
+        if b == blocks // 2:
+            work.append(1e-4)
+            sizeout.append(1e-4)
+            edges.append((len(work) - 1, base))
+    return Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
+
+
+def solved_problems(rng, trials: int, make_graph):
+    """``(trial, graph, k, cost model, exhaustive optimum)`` for each trial whose optimum is finite:
+    ``make_graph(trial)``, ``k`` in 2..3, a scalar model or (every third trial) a heterogeneous one."""
+    from pjpart.reference import exhaustive_partition
+
+    for trial in range(trials):
+        g = make_graph(trial)
+        k = int(rng.integers(2, 4))
+        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
+        best, _ = exhaustive_partition(g, k, cm)
+        if math.isfinite(best):
+            yield trial, g, k, cm, best

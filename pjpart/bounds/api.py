@@ -13,6 +13,9 @@ name               what                                                        p
 ``relaxed-dp``     the same DP on the graph less its cheapest sources and sinks ``pjpart/reduce.py``
 ``guess``          bottleneck guessing: stage windows, then the LP and the MIP  ``guess.py``, ``windows.py``
                    inside them refute guesses; its MIP's partitions come back
+``chain``          groups in series priced by small MIPs, joined by a DP over    ``chain.py``
+                   the stage of each cut node; guesses bisected below the known
+                   partition's cost
 ``configuration``  guesses refuted by the cover LP of blocks of cost ``<= T``   ``configuration.py``
                    (column generation), counted per group of a graph in series
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
@@ -29,7 +32,9 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
 averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
-relaxed-dp, configuration (on graphs that cut into groups of at most 160 nodes, with at most three
+relaxed-dp, chain (on graphs with clean cut nodes, with at most 40% of the time left: it counts the
+traffic of stage boundaries inside transformer sublayers, which the stage LP spreads away),
+configuration (on graphs that cut into groups of at most 160 nodes, with at most three
 quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
 graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3

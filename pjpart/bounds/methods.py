@@ -311,6 +311,25 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
     return MethodBound("guess", own, out.status, time.perf_counter() - t0, detail, out.partition)
 
 
+def _chain(request: BoundRequest, budget: Budget) -> MethodBound:
+    """The chain bound (:mod:`.chain`): groups in series, each priced by a small MIP, joined by a DP
+    over the stage of each cut node; guesses descend from the known partition's cost, then bisect."""
+    from .chain import chain_bound
+
+    t0 = time.perf_counter()
+    if budget.remaining() <= _MIN_SOLVER_SECONDS:
+        return MethodBound("chain", 0.0, "no time", 0.0)
+    report = None
+    if request.progress is not None:
+        def report(value: float) -> None:
+            request.progress("chain", value, time.perf_counter() - t0, f"refuted T = {value:.6g}")
+    out = chain_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
+                      upper=request.upper, on_rise=report, latest_upper=request.latest_upper)
+    detail = {"guesses": len(out.guesses), "refuted": max((T for T, c in out.guesses if c > request.k), default=None),
+              "open": min((T for T, c in out.guesses if c <= request.k), default=None)}
+    return MethodBound("chain", out.value, out.status, time.perf_counter() - t0, detail)
+
+
 def _configuration(request: BoundRequest, budget: Budget) -> MethodBound:
     """The configuration bound (:mod:`.configuration`): the largest guess below the known
     partition's cost (or a sliced order's; the latest, when a search alongside lowers it) that the
@@ -346,6 +365,7 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
     "mincut": _mincut,
     "exact-dp": _exact_dp,
     "relaxed-dp": _relaxed_dp,
+    "chain": _chain,
     "configuration": _configuration,
     "guess": _guess,
     "superblock2": _superblock2,
@@ -356,15 +376,15 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
 #: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
 METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
-AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "configuration", "guess", "superblock2",
-        "superblock3")
+AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "guess",
+        "superblock2", "superblock3")
 #: the share of the time left a method may take when other methods follow it in a run (configuration:
 #: beside a search its guesses converge slowly, while guess's bound levels off early on the graphs it gates)
-SHARES = MappingProxyType({"configuration": 0.75})
+SHARES = MappingProxyType({"chain": 0.4, "configuration": 0.75})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
 #: (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
-SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "configuration", "guess")
+SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "guess")
 
 
 __all__ = ["AUTO", "DOWNSETS_PER_SECOND", "METHODS", "REGISTRY", "SHARES", "SOLVER_FREE", "BoundRequest", "MethodBound",

@@ -164,6 +164,12 @@ def stage_windows(graph: Graph, T: float, before: np.ndarray, after: np.ndarray,
     # last = the largest b with reach_back[b] >= after (reach_back decreases in b)
     last = (k - 1 - np.searchsorted(reach_back[::-1], after, side="left")).astype(np.int64)
     first = np.minimum(first, k)  # k: beyond every stage
+    return along_edges(graph, first, last)
+
+
+def along_edges(graph: Graph, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``first`` and ``last`` (changed in place) closed along the edges: stages do not decrease along
+    an edge ``(u, w)``, so ``first(w) >= first(u)`` and ``last(u) <= last(w)``."""
     order = graph.topological_order()
     for v in order.tolist():
         pred = graph.predecessors(v)
@@ -242,10 +248,12 @@ class GuessProblem:
 
 
 def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndarray, last: np.ndarray,
-                  copies: tuple[np.ndarray, np.ndarray] | None = None) -> GuessProblem:
+                  copies: tuple[np.ndarray, np.ndarray] | None = None,
+                  bottleneck: np.ndarray | None = None) -> GuessProblem:
     """The problem of item 3 of the module docstring on windows ``first..last`` (all non-empty);
     ``copies`` = ``(producers, r)``: producer ``u`` is on, or sent to, at least ``r`` stages
-    (:mod:`pjpart.bounds.guess`, item 5)."""
+    (:mod:`pjpart.bounds.guess`, item 5); ``bottleneck``: the stages whose cost ``t`` bounds (a
+    mask; by default all), the others' costs being at most ``T`` (:mod:`pjpart.bounds.chain`)."""
     import scipy.sparse as sp
 
     n = graph.n
@@ -313,8 +321,9 @@ def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndar
         terms.append((stage, cols, graph.sizeout[producer] / (link * T)))
     mem = np.flatnonzero(finite_memory)
     terms.append((mem, over_cols[mem], np.ones(len(mem))))
-    terms.append((np.arange(k), np.full(k, t_col), -np.ones(k)))
-    rows.add(terms, -np.inf, 0.0, k)
+    carries = np.ones(k, dtype=bool) if bottleneck is None else np.asarray(bottleneck, dtype=bool)
+    terms.append((np.flatnonzero(carries), np.full(int(carries.sum()), t_col), -np.ones(int(carries.sum()))))
+    rows.add(terms, -np.inf, np.where(carries, 0.0, 1.0), k)
     if len(mem):  # params_b / (ob T) - o_b <= M_b / (ob T)
         keep = finite_memory[b]
         pos = np.cumsum(finite_memory) - 1
@@ -339,4 +348,4 @@ def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndar
                         row_lo=np.concatenate(rows.lo), row_hi=np.concatenate(rows.hi), col_lo=col_lo, col_hi=col_hi)
 
 
-__all__ = ["GuessProblem", "Stages", "guess_problem", "reach_costs", "stage_windows"]
+__all__ = ["GuessProblem", "Stages", "along_edges", "guess_problem", "reach_costs", "stage_windows"]

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from cases import cost_setting, stage_setting
+from cases import cost_setting, series_graph, solved_problems, stage_setting
 
 import pjpart
 from pjpart import CostModel
@@ -68,33 +68,6 @@ def test_a_clock_costs_strength_not_validity(rng):
     assert cover_bound(g, cm, T, seconds=0.05).blocks <= _fewest_stages(optima, T) * (1 + 1e-9)
 
 
-def _series_graph(rng, blocks: int):
-    """Small random DAGs in series, each joined to the next through a cut node, with a light stray
-    source (a norm's weights) feeding a node of the middle block."""
-    work, sizeout, edges = [], [], []
-    last = None
-    for b in range(blocks):
-        part = random_dag(int(rng.integers(2, 4)), rng, density=0.5)
-        base = len(work)
-        work += part.work.tolist()
-        sizeout += part.sizeout.tolist()
-        edges += [(base + u, base + v) for u, v in part.edges.tolist()]
-        ins = np.diff(part.pred_ptr) == 0
-        outs = np.diff(part.succ_ptr) == 0
-        if last is not None:
-            edges += [(last, base + v) for v in np.flatnonzero(ins)]
-        cut = len(work)
-        work.append(float(rng.uniform(0.1, 1.0)))
-        sizeout.append(float(rng.uniform(0.1, 1.0)))
-        edges += [(base + v, cut) for v in np.flatnonzero(outs)]
-        last = cut
-        if b == blocks // 2:
-            work.append(1e-4)
-            sizeout.append(1e-4)
-            edges.append((len(work) - 1, base))
-    return pjpart.Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
-
-
 def test_windows_price_as_one_mip_over_the_graph(rng, monkeypatch):
     """Graphs in series cut into several groups: the cover LP priced over the windows converges to
     the value priced by one MIP over the whole graph (every block lies in a window, at its exact cost),
@@ -105,7 +78,7 @@ def test_windows_price_as_one_mip_over_the_graph(rng, monkeypatch):
     monkeypatch.setattr(cover_pricing.Intervals, "columns", lambda *args: [])
     compared = 0
     for trial in range(12):
-        g = _series_graph(rng, int(rng.integers(3, 5)))
+        g = series_graph(rng, int(rng.integers(3, 5)))
         cm = CostModel(bandwidth=float(rng.uniform(0.5, 4.0)))
         T = float(rng.uniform(1.2, 3.0)) * float(g.work.max())
         windowed = configuration.ConfigurationLP(g, cm, T)
@@ -129,13 +102,8 @@ def test_the_bisection_stays_below_the_optimum(rng):
     from pjpart.budget import Budget
 
     rose = 0
-    for trial in range(30):
-        g = _series_graph(rng, 2) if trial % 2 else random_dag(int(rng.integers(3, 8)), rng, density=0.4)
-        k = int(rng.integers(2, 4))
-        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
-        best, _ = exhaustive_partition(g, k, cm)
-        if not math.isfinite(best):
-            continue
+    graphs = lambda trial: series_graph(rng, 2) if trial % 2 else random_dag(int(rng.integers(3, 8)), rng, density=0.4)
+    for trial, g, k, cm, best in solved_problems(rng, 30, graphs):
         out = configuration_bound(g, k, cm, Budget(None), upper=best)
         assert out.value <= best * (1 + 1e-9), (trial, k, out, best)
         rose += out.value > 0
@@ -151,7 +119,7 @@ def test_the_guesses_follow_a_falling_upper(rng):
 
     followed = 0
     for trial in range(20):
-        g = _series_graph(rng, 2) if trial % 2 else random_dag(int(rng.integers(3, 8)), rng, density=0.4)
+        g = series_graph(rng, 2) if trial % 2 else random_dag(int(rng.integers(3, 8)), rng, density=0.4)
         k = int(rng.integers(2, 4))
         cm = cost_setting(rng, trial)
         best, _ = exhaustive_partition(g, k, cm)
@@ -179,7 +147,7 @@ def test_the_group_count_never_exceeds_the_fewest_stages(rng):
 
     counted = above_work = 0
     for trial in range(60):
-        g = _series_graph(rng, 3)
+        g = series_graph(rng, 3)
         if g.n > 12:
             continue
         cm = cost_setting(rng, trial)

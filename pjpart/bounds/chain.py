@@ -1,0 +1,319 @@
+"""The chain bound: a graph in series, cut at its clean cut nodes into groups, each group priced by
+a small exact MIP, the groups chained by a DP over the stage that holds each cut node.
+
+Where it wins.  An operator-level transformer at ``k = 16`` has a cheap cut (one hidden state) only
+between sublayers, a handful of them, and ``k - 1`` stage boundaries: most boundaries must fall inside
+an attention or an expert layer, where several tensors cross.  The LP of :mod:`.guess` spreads each
+boundary over many nodes at a fraction of its traffic, and the cover count of :mod:`.configuration`
+gives a stage back at every group boundary; a MIP over one group and three or four stages, though,
+is small and solved in well under a second, and the DP joins the groups exactly.
+
+Validity.  Work on the scalar problem of :func:`pjpart.cost_model.homogeneous_relaxation`, less its
+light stray sources and sinks (:func:`.series.without_strays`): both only lower the optimum.  Let
+``G_1, ..., G_r`` be its groups in series (:func:`.series.series_groups`), ``c_i`` the last node of
+``G_i``: every edge leaving ``G_i`` leaves ``c_i`` and enters ``G_{i+1}``.  Take a partition of
+bottleneck ``<= T`` into ``k`` stages and write ``s(v)`` for a node's stage.  Nodes of ``G_i`` sit on
+stages ``s(c_{i-1})..s(c_i)`` (descendants of ``c_{i-1}``, ancestors of ``c_i``), and a stage strictly
+between holds nodes of ``G_i`` alone.  Let ``H_i`` be ``G_i`` with ``c_{i-1}`` (work 0) and its edges
+into ``G_i``, and cost a set of ``H_i`` by its work, the tensors it receives from and sends to other
+nodes of ``H_i`` (each producer once), and its overflow.  Restricted to ``H_i`` a stage costs at most
+what it costs in the graph (fewer nodes, fewer producers).  The stage ``s(c_i)`` holds ``S_i``, its part
+of ``H_i``, and ``P_{i+1}``, its part of ``H_{i+1}``; they share no node (``c_i``'s work counts in
+``H_i`` only), ``S_i`` sends nothing within ``H_i`` (its consumers there sit on later stages only if
+after ``c_i``: none) and ``P_{i+1}`` receives nothing within ``H_{i+1}`` (nothing there precedes it
+but ``c_i``, which it holds), so the terms they pay are distinct terms of the stage's cost: ``h(S_i) +
+h(P_{i+1}) <= T`` (overflow is superadditive), and likewise when a whole group lies on that stage
+(its cost in ``H_i`` is its work).  So, with ``x_i = h(S_i)`` (the *carry*) and ``n_i = s(c_i) + 1``:
+``n_1, x_1`` come from stage 0 holding ``P_1`` (room ``T``) and, per group, either ``s(c_i) =
+s(c_{i-1})`` (``n`` stays, ``x`` grows by ``work(G_i) <= T - x``), or ``j = s(c_i) - s(c_{i-1}) - 1 >= 0``
+stages of cost ``<= T`` lie between, ``h(P_i) <= T - x_{i-1}`` and ``n_i = n_{i-1} + j + 1``; and ``n_r
+<= k`` (the last group's last stage closes the count).
+
+The DP keeps, per count ``n <= k``, the least carry it can prove (a state ``(n, x)`` stands for every
+``(n' >= n, x' >= x)``).  Its transition asks the *price* ``p(i, j, q)``: a lower bound on ``h(S_i)``
+over assignments of ``H_i`` to a first stage of cost ``<= q T / LEVELS`` holding ``c_{i-1}``, ``j``
+stages of cost ``<= T``, and a last one holding ``c_i`` (the last group: any last stage of cost ``<=
+T``), ``inf`` when none exists.  The room ``T - x`` is rounded up to a level, so the true assignment
+is among those priced; by induction over ``i`` the DP holds a state at or below the partition's own
+``(n_i, x_i)``, so a DP that ends with every count above ``k`` proves ``T* > T``.  A price is the
+minimum of the windowed MIP of :mod:`.windows` (item 3, on ``H_i`` with ``j + 2`` stages, the first
+one's capacity ``q T / LEVELS``, ``t`` bounding the last stage only) or its dual bound at a time
+limit, raised to ``after(c_i)`` (the cheapest upset holding ``c_i``, item 1 there) and to ``work(H_i)
+- q T / LEVELS - j T`` (what the other stages cannot hold); a group too large for the MIP, or out of
+time, is priced by the last two alone.  Once a price reaches ``after(c_i)``, more stages between
+cannot lower the carry: larger ``j`` are dominated and not priced.
+
+Example
+-------
+Two groups in series, ``4 -> 4 (cut) -> 4 -> 4``, sending nothing: with the guess ``T = 7.9`` each stage
+holds one node of work 4, so four stages are needed and three are refuted; at 8 two suffice:
+
+>>> import pjpart
+>>> from pjpart.budget import Budget
+>>> g = pjpart.Graph.from_arrays(work=[4, 4, 4, 4], edges=[(0, 1), (1, 2), (2, 3)])
+>>> chain_refutes(g, 3, pjpart.CostModel(), 7.9), chain_refutes(g, 2, pjpart.CostModel(), 8.0)
+(True, False)
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..budget import Budget
+from ..cost import CostModel
+from ..cost_model import homogeneous_relaxation
+from ..graph import Graph
+from ..result import PROOF_TOLERANCE
+from .highs_child import run_highs
+from .series import series_groups, without_strays
+from .stages import ABS_SLACK, REL_SLACK, _quiet_stdout
+from .windows import Stages, along_edges, guess_problem, reach_costs, stage_windows
+
+#: the room left on a cut node's stage is rounded up to this many levels of the guess
+LEVELS = 1_000_000
+#: a group of more nodes is priced by its work and cut alone (its MIP would not finish)
+MAX_GROUP_NODES = 400
+#: a price's MIP gets at most this many seconds (its dual bound counts after that)
+MIP_SECONDS = 2.0
+#: a guess may take this share of the time left (its prices past that are the cheap ones; a guess they
+#: leave unrefuted ends the search)
+GUESS_SHARE = 0.5
+#: capacities are posed this much larger (relative): a partition on the boundary keeps room to spare
+ROOM = 1e-5
+#: the first guess is just below the known partition's cost when the bracket is this narrow (relative)
+PROOF_FIRST = 0.04
+#: how far below it (relative): the room a capacity is posed with, twice (a guess closer cannot be refuted)
+CLOSE = 2 * ROOM
+#: strays are dropped when they weigh at most this share of the first guess
+STRAY_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Link:
+    """One group ``G_i`` as priced: ``graph`` is ``H_i`` (node 0 the cut node before it when
+    ``enters``; its last node ``c_i`` when ``leaves``), with the reach costs of its nodes."""
+
+    graph: Graph
+    enters: bool
+    leaves: bool
+    work: float
+    key: str
+    before: np.ndarray = field(repr=False)
+    after: np.ndarray = field(repr=False)
+
+
+def chain_links(graph: Graph, cost_model: CostModel, light: float) -> tuple[list[Link], CostModel]:
+    """The groups of the relaxed problem (module docstring) as :class:`Link` s, in series order,
+    and the scalar cost model they are priced under."""
+    from ..reduce import subgraph
+
+    g, cm = homogeneous_relaxation(graph, cost_model)
+    keep = without_strays(g, light, cm.bandwidth)
+    if len(keep) < g.n:
+        g = subgraph(g, keep)
+    groups = series_groups(g, 0.0)
+    stages = Stages.of(cm, 2)
+    links = []
+    for i, grp in enumerate(groups):
+        nodes = ([int(groups[i - 1][-1])] if i else []) + grp.tolist()
+        local = np.full(g.n, -1)
+        local[nodes] = np.arange(len(nodes))
+        e = local[g.edges] if g.m else np.zeros((0, 2), np.int64)
+        e = e[(e >= 0).all(axis=1)]
+        work, params = g.work[nodes].copy(), g.params[nodes].copy()
+        if i:
+            work[0] = params[0] = 0.0  # c_{i-1} is counted in the group before
+        h = Graph.from_arrays(work=work, params=params, sizeout=g.sizeout[nodes], edges=e.tolist())
+        leaves = i < len(groups) - 1
+        digest = hashlib.sha1()
+        for a in (h.work, h.params, h.sizeout, h.edges, np.array([bool(i), leaves])):
+            digest.update(np.ascontiguousarray(a).tobytes())
+        before, after, _ = reach_costs(h, stages)
+        links.append(Link(h, bool(i), leaves, float(g.work[grp].sum()), digest.hexdigest(), before, after))
+    return links, cm
+
+
+def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seconds: float) -> float:
+    """A lower bound on the least cost of the last of ``j + 2`` stages that ``link``'s group can
+    take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
+    last holding the group's last node (``inf``: no such assignment).  Module docstring."""
+    h, cm = link.graph, cost_model
+    floor = float(link.after[-1]) if link.leaves else 0.0
+    cheap = max(floor, float(h.work.sum()) - room - j * T)
+    if h.n > MAX_GROUP_NODES or seconds <= 0.05:
+        return cheap
+    kk = j + 2
+    model = T * (1 + ROOM)
+    caps = np.full(kk, model)
+    caps[0] = max(room * (1 + ROOM), 1e-12 * model)
+    speed = caps / model
+    stages = Stages(speed, speed * cm.bandwidth, speed * cm.bandwidth, np.full(kk, cm.memory),
+                    np.full(kk, cm.memory_limit), cm.overflow_bandwidth)
+    first, last = stage_windows(h, model, link.before, link.after, speed)
+    if link.enters:
+        last[0] = 0
+    if link.leaves:
+        first[-1] = kk - 1
+    first, last = along_edges(h, first, last)
+    if np.any(first > last):
+        return math.inf
+    last_only = np.arange(kk) == kk - 1
+    prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only)
+    cost = np.zeros(prob.columns)
+    cost[prob.t_col] = 1.0
+    col_lo = prob.col_lo.copy()
+    col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
+    request = dict(cost=cost, col_lo=col_lo, col_hi=prob.col_hi, matrix=prob.matrix, row_lo=prob.row_lo,
+                   row_hi=prob.row_hi, integer=prob.binaries, time_limit=seconds, keep=None)
+    with _quiet_stdout():
+        reply = run_highs(request)
+    if reply["status"] == "infeasible":
+        return math.inf
+    value = reply["objective"] if reply["status"] == "optimal" else reply["dual"]
+    solver = value * model * (1 - 1e-6) if math.isfinite(value) else 0.0
+    return max(cheap, solver)
+
+
+def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, int, int], float]) -> int:
+    """The DP of the module docstring: the fewest stages (``k + 1``: more than ``k``) it proves a
+    partition of bottleneck ``<= T`` needs; ``priced(i, j, q)`` prices group ``i`` (:func:`price`)."""
+    states = {1: 0.0}  # count -> least carry
+    for i, link in enumerate(links):
+        new: dict[int, float] = {}
+
+        def put(count: int, carry: float) -> None:
+            if count <= k and carry < new.get(count, math.inf):
+                new[count] = carry
+
+        floor = float(link.after[-1]) if link.leaves else 0.0
+        for count, carry in states.items():
+            room = T - carry
+            if link.work <= room * (1 + ROOM):
+                put(count, carry + link.work)
+            q = min(LEVELS, max(0, math.ceil(room / T * LEVELS * (1 - 1e-12))))
+            for j in range(k - count):
+                s = priced(i, j, q)
+                if s > T * (1 + ROOM):
+                    continue  # no such assignment, or its last stage costs more than T
+                put(count + j + 1, s)
+                if not link.leaves or s <= floor * (1 + 1e-9):
+                    break  # the last group needs one fit; a carry at its floor is not lowered by more stages
+        states = new
+        if not states:
+            return k + 1
+    return min(states)
+
+
+class _Prices:
+    """Prices cached per guess by group content, stage count and level; each MIP gets at most
+    :data:`MIP_SECONDS`, and none once the budget is spent (the cheap price then stands)."""
+
+    def __init__(self, links: list[Link], cost_model: CostModel, budget: Budget) -> None:
+        self.links, self.cm, self.budget = links, cost_model, budget
+        self.T, self.cache = math.nan, {}
+        self.late = 0  # prices the clock left cheap at the current guess
+
+    def at(self, T: float, budget: Budget | None = None) -> Callable[[int, int, int], float]:
+        """Prices at the guess ``T``, their MIPs within ``budget`` (by default the whole one)."""
+        if T != self.T:
+            self.T, self.cache, self.late = T, {}, 0
+        clock = budget or self.budget
+
+        def priced(i: int, j: int, q: int) -> float:
+            key = (self.links[i].key, j, q)
+            if key not in self.cache:
+                seconds = min(MIP_SECONDS, clock.remaining())
+                self.late += seconds <= 0.05 and self.links[i].graph.n <= MAX_GROUP_NODES
+                self.cache[key] = price(self.links[i], j, q * T / LEVELS, T, self.cm, seconds)
+            return self.cache[key]
+        return priced
+
+
+def chain_refutes(graph: Graph, k: int, cost_model: CostModel, T: float, budget: Budget | None = None) -> bool:
+    """Whether the chain DP proves that no partition into ``k`` stages has bottleneck ``<= T``."""
+    links, cm = chain_links(graph, cost_model, STRAY_SHARE * T)
+    return stages_needed(links, k, T, _Prices(links, cm, budget or Budget(None)).at(T)) > k
+
+
+@dataclass(frozen=True)
+class ChainOutcome:
+    """What :func:`chain_bound` proved: ``value`` (safe; 0 when nothing), how it ended, and every
+    guess with the stages the DP counted there."""
+
+    value: float
+    status: str
+    guesses: tuple = ()
+
+
+def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,
+                upper: float = math.inf, tolerance: float = 1e-3,
+                on_rise: Callable[[float], None] | None = None,
+                latest_upper: Callable[[], float] | None = None) -> ChainOutcome:
+    """The largest guess below ``upper`` that the chain DP refutes for ``k`` stages, by halving the
+    bracket from ``floor`` (a bound already proven) to ``upper`` until it is ``tolerance`` narrow or
+    ``budget`` ends; a guess :data:`CLOSE` below ``upper`` comes first when the bracket is narrow
+    (:data:`PROOF_FIRST`), and last when no guess below ``upper`` was left open.  A guess takes at most
+    :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
+    ``latest_upper()`` (read after each guess) is the best partition's cost known now: the guesses
+    stay below it.  ``on_rise(value)`` follows each refuted guess with the safe value.
+
+    Example
+    -------
+    The two groups of the module's example at three stages: every guess up to just below the
+    optimum 8 is refuted:
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[4, 4, 4, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> out = chain_bound(g, 3, pjpart.CostModel(), Budget(30), upper=8.0)
+    >>> 7.999 < out.value < 8.0
+    True
+    """
+    if k == 1 or graph.n == 0:
+        return ChainOutcome(0.0, "skipped (k = 1)" if k == 1 else "skipped (empty graph)")
+    if not math.isfinite(upper):
+        return ChainOutcome(0.0, "skipped (no partition known)")
+    links, cm = chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k))
+    if len(links) < 2:
+        return ChainOutcome(0.0, "skipped (no clean cut)")
+    prices = _Prices(links, cm, budget)
+    lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
+    ceiling = hi
+    # just below the known partition first when the bracket is narrow (and last, when no guess below
+    # it was left open), else halving it from the start
+    T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else 0.5 * (lo + upper)
+    while T > lo and not budget.expired():
+        count = stages_needed(links, k, T, prices.at(T, budget.within(GUESS_SHARE * budget.remaining())))
+        if count <= k and prices.late:
+            break  # priced in part by the cheap rule: the guess tells nothing, and the time is short
+        guesses.append((T, count))
+        if count > k:
+            lo = refuted = T
+            if on_rise is not None:
+                on_rise(_safe(T))
+        else:
+            hi = T
+        now = math.inf if latest_upper is None else float(latest_upper())
+        if now < ceiling:
+            ceiling, hi = now, min(hi, now)
+        close = ceiling * (1 - CLOSE)
+        if hi - lo <= tolerance * hi:
+            if hi < ceiling or lo >= close:
+                break
+            T = close  # no guess left open below the known partition: as close to it as the room allows
+            continue
+        T = 0.5 * (lo + hi)
+    value = _safe(refuted) if refuted else 0.0
+    status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")
+    return ChainOutcome(value, status, tuple(guesses))
+
+
+def _safe(T: float) -> float:
+    """A refuted guess as a bound (the rule of :func:`pjpart.bounds.stages.safe_bound`)."""
+    return max(0.0, T * (1 - REL_SLACK) - ABS_SLACK * T)
+
+
+__all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "price", "stages_needed"]

@@ -1,0 +1,110 @@
+"""pjpart.bounds.chain (groups in series priced by small MIPs, joined by a DP over the stage of each cut
+node) against exhaustive search: a guess it refutes has no partition, its prices never exceed the
+least last-stage cost, and the bisection never passes the optimum."""
+
+import itertools
+import math
+
+import numpy as np
+from cases import cost_setting, series_graph, solved_problems, stage_setting
+
+import pjpart
+from pjpart import CostModel
+from pjpart.bounds.chain import chain_bound, chain_links, chain_refutes, price
+from pjpart.budget import Budget
+from pjpart.cost import evaluate
+from pjpart.reference import exhaustive_partition
+
+
+def _with_params(g, rng):
+    """``g`` with random weights on some nodes (so soft and hard memory take part)."""
+    params = np.where(rng.random(g.n) < 0.5, rng.uniform(0.0, 1.0, g.n), 0.0)
+    return pjpart.Graph.from_arrays(work=g.work, params=params, sizeout=g.sizeout, edges=g.edges.tolist())
+
+
+def test_a_refuted_guess_has_no_partition(rng):
+    """Series graphs of 2-4 groups, scalar and heterogeneous models, k = 2..4, guesses at, just
+    below and between the exhaustive optima: a refutation always lies below the optimum, and the
+    DP refutes most guesses below it."""
+    checked = refuted = below = 0
+    for trial in range(36):
+        g = _with_params(series_graph(rng, int(rng.integers(2, 5))), rng)
+        if g.n > 11:
+            continue
+        k = int(rng.integers(2, 5))
+        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
+        best, _ = exhaustive_partition(g, k, cm)
+        if not math.isfinite(best):
+            continue
+        for T in (best, best * (1 - 1e-7), best * 0.97, best * float(rng.uniform(0.6, 0.95))):
+            out = chain_refutes(g, k, cm, T)
+            checked += 1
+            below += T < best * 0.999
+            if out:
+                refuted += 1
+                assert best > T, (trial, k, T, best)
+    assert checked >= 80 and refuted >= 0.5 * below, (checked, refuted, below)
+
+
+def test_a_price_never_exceeds_the_least_last_stage(rng):
+    """Each group's price against every assignment of its nodes to the ``j + 2`` stages: the price
+    is at most the cheapest last stage of an assignment that keeps the edges forward, the first stage
+    within the room (holding the cut node before) and the middle ones within T, and ``inf`` only
+    when there is none."""
+    checked = finite = 0
+    for trial in range(40):
+        g = _with_params(series_graph(rng, 3), rng)
+        cm = cost_setting(rng, trial)
+        T = float(rng.uniform(0.6, 2.0)) * float(g.work.max() + g.sizeout.max())
+        links, relaxed = chain_links(g, cm, 0.0)
+        for link in links:
+            h = link.graph
+            if h.n > 6:
+                continue
+            for j in range(3):
+                room = float(rng.uniform(0.0, 1.0)) * T
+                least = math.inf
+                for stage in itertools.product(range(j + 2), repeat=h.n):
+                    s = np.array(stage)
+                    if link.enters and s[0] != 0 or link.leaves and s[-1] != j + 1:
+                        continue
+                    if len(h.edges) and np.any(s[h.edges[:, 0]] > s[h.edges[:, 1]]):
+                        continue
+                    if not link.leaves and s.max() != j + 1:
+                        continue
+                    costs = evaluate(h, s, j + 2, relaxed)  # the float64 reference, on H alone
+                    if costs[0] <= room and np.all(costs[1:-1] <= T) and costs[-1] <= T:
+                        least = min(least, costs[-1])
+                got = price(link, j, room, T, relaxed, 30.0)
+                assert got <= least * (1 + 1e-6) + 1e-9, (trial, j, got, least)
+                checked += 1
+                finite += math.isfinite(least)
+    assert checked >= 100 and finite >= 30, (checked, finite)
+
+
+def test_the_bisection_stays_below_the_optimum(rng):
+    """chain_bound from a floor of 0 to the exhaustive optimum: never above it, and within 1e-4 of it
+    on some graphs."""
+    rose = close = 0
+    for trial, g, k, cm, best in solved_problems(rng, 24, lambda trial: series_graph(rng, int(rng.integers(2, 4)))):
+        out = chain_bound(g, k, cm, Budget(None), upper=best)
+        assert out.value <= best * (1 + 1e-9), (trial, k, out, best)
+        rose += out.value > 0
+        close += out.value >= best * (1 - 1e-4)
+    assert rose >= 10 and close >= 5, (rose, close)
+
+
+def test_stages_between_sublayers_pay_their_traffic():
+    """Two 'sublayers' in series, each two parallel branches of work 3 between a fork and a join
+    (every tensor 2): at k = 4 a stage boundary inside a sublayer pays 2 + 2 on each side, so the
+    exhaustive optimum (8.5) is far above the work per stage (3.4); the chain DP refutes every guess
+    up to 1e-4 below it, and none above."""
+    work = [0.5, 3, 3, 0.5, 3, 3, 0.5]
+    edges = [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (3, 5), (4, 6), (5, 6)]
+    g = pjpart.Graph.from_arrays(work=work, sizeout=[2, 2, 2, 2, 2, 2, 0], edges=edges)
+    cm = CostModel()
+    best, stage = exhaustive_partition(g, 4, cm)
+    assert best == float(evaluate(g, stage, 4, cm).max()) and best > sum(work) / 4 + 4
+    assert len(chain_links(g, cm, 0.0)[0]) == 3  # cut at the two joins
+    assert chain_refutes(g, 4, cm, best * (1 - 1e-4))
+    assert not chain_refutes(g, 4, cm, best * (1 + 1e-6))
