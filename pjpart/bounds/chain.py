@@ -75,10 +75,11 @@ from .windows import Stages, along_edges, guess_problem, reach_costs, stage_wind
 
 #: the room left on a cut node's stage is rounded up to this many levels of the guess
 LEVELS = 1_000_000
-#: a group of more nodes is priced by its work and cut alone (its MIP would not finish)
+#: the method runs only where every group has at most this many nodes (a group's MIP over more would
+#: not finish in a guess's time)
 MAX_GROUP_NODES = 400
 #: a price's MIP gets at most this many seconds (its dual bound counts after that)
-MIP_SECONDS = 2.0
+MIP_SECONDS = 1.0
 #: a guess may take this share of the time left (its prices past that are the cheap ones; a guess they
 #: leave unrefuted ends the search)
 GUESS_SHARE = 0.5
@@ -88,7 +89,11 @@ ROOM = 1e-5
 PROOF_FIRST = 0.04
 #: how far below it (relative): the room a capacity is posed with, twice (a guess closer cannot be refuted)
 CLOSE = 2 * ROOM
-#: strays are dropped when they weigh at most this share of the first guess
+#: else the first guess is this far below it (relative; the step doubles while guesses are not refuted)
+FIRST_STEP = 0.02
+#: the descent ends, with nothing refuted, once a guess this far below it (relative) is not refuted
+MAX_DESCENT = 0.1
+#: strays are dropped when they weigh at most this share of the floor (or of the known cost over k)
 STRAY_SHARE = 0.01
 
 
@@ -253,13 +258,17 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 upper: float = math.inf, tolerance: float = 1e-3,
                 on_rise: Callable[[float], None] | None = None,
                 latest_upper: Callable[[], float] | None = None) -> ChainOutcome:
-    """The largest guess below ``upper`` that the chain DP refutes for ``k`` stages, by halving the
-    bracket from ``floor`` (a bound already proven) to ``upper`` until it is ``tolerance`` narrow or
-    ``budget`` ends; a guess :data:`CLOSE` below ``upper`` comes first when the bracket is narrow
-    (:data:`PROOF_FIRST`), and last when no guess below ``upper`` was left open.  A guess takes at most
-    :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
-    ``latest_upper()`` (read after each guess) is the best partition's cost known now: the guesses
-    stay below it.  ``on_rise(value)`` follows each refuted guess with the safe value.
+    """The largest guess below ``upper`` that the chain DP refutes for ``k`` stages, never below
+    ``floor`` (a bound already proven).  The first guess is :data:`FIRST_STEP` below ``upper`` (just
+    below it, :data:`CLOSE`, when the bracket is :data:`PROOF_FIRST` narrow); guesses not refuted
+    descend in doubling steps (by the share of ``k`` the count fell short, when more), never below
+    the bracket's middle, and the search ends unrefuted past :data:`MAX_DESCENT`; once one is
+    refuted the bracket is halved until it is ``tolerance`` narrow or ``budget`` ends, and a last
+    guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
+    most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
+    ``latest_upper()`` (read first and after each guess) is the best partition's cost known now: the
+    guesses stay below it.  ``on_rise(value)`` follows each refuted guess with the safe value.  Only
+    graphs whose groups have at most :data:`MAX_GROUP_NODES` nodes are tried.
 
     Example
     -------
@@ -276,15 +285,21 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         return ChainOutcome(0.0, "skipped (k = 1)" if k == 1 else "skipped (empty graph)")
     if not math.isfinite(upper):
         return ChainOutcome(0.0, "skipped (no partition known)")
+    if latest_upper is not None:  # a search alongside may have lowered it since the request was made
+        upper = min(upper, float(latest_upper()))
     links, cm = chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k))
     if len(links) < 2:
         return ChainOutcome(0.0, "skipped (no clean cut)")
+    largest = max(link.graph.n for link in links)
+    if largest > MAX_GROUP_NODES:
+        return ChainOutcome(0.0, f"skipped (a group of {largest} > {MAX_GROUP_NODES} nodes)")
     prices = _Prices(links, cm, budget)
     lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
     ceiling = hi
     # just below the known partition first when the bracket is narrow (and last, when no guess below
-    # it was left open), else halving it from the start
-    T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else 0.5 * (lo + upper)
+    # it was left open), else a step below it, never below the bracket's middle
+    step = FIRST_STEP
+    T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else max(upper * (1 - step), 0.5 * (lo + upper))
     while T > lo and not budget.expired():
         count = stages_needed(links, k, T, prices.at(T, budget.within(GUESS_SHARE * budget.remaining())))
         if count <= k and prices.late:
@@ -305,7 +320,13 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 break
             T = close  # no guess left open below the known partition: as close to it as the room allows
             continue
-        T = 0.5 * (lo + hi)
+        if refuted:
+            T = 0.5 * (lo + hi)
+        else:  # descending: a count short of k by a share of it puts the guess about that share too high
+            if T < ceiling * (1 - MAX_DESCENT):
+                break  # this far below the known partition the others bound better: the time is theirs
+            step = max(2 * step, (k - count) / k)
+            T = max(ceiling * (1 - step), 0.5 * (lo + hi))
     value = _safe(refuted) if refuted else 0.0
     status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")
     return ChainOutcome(value, status, tuple(guesses))
