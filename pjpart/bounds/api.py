@@ -32,8 +32,9 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
 averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
-relaxed-dp, chain (on graphs with clean cut nodes, with at most 40% of the time left: it counts the
-traffic of stage boundaries inside transformer sublayers, which the stage LP spreads away),
+relaxed-dp, chain (on graphs cut by clean cut nodes into groups of at most 400 nodes, with at most 30%
+of the time left: it counts the traffic of stage boundaries inside transformer sublayers, which the
+stage LP spreads away),
 configuration (on graphs that cut into groups of at most 160 nodes, with at most three
 quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level

@@ -92,7 +92,7 @@ CLOSE = 2 * ROOM
 #: else the first guess is this far below it (relative; the step doubles while guesses are not refuted)
 FIRST_STEP = 0.02
 #: the descent ends, with nothing refuted, once a guess this far below it (relative) is not refuted
-MAX_DESCENT = 0.1
+MAX_DESCENT = 0.03
 #: strays are dropped when they weigh at most this share of the floor (or of the known cost over k)
 STRAY_SHARE = 0.01
 
@@ -111,9 +111,11 @@ class Link:
     after: np.ndarray = field(repr=False)
 
 
-def chain_links(graph: Graph, cost_model: CostModel, light: float) -> tuple[list[Link], CostModel]:
+def chain_links(graph: Graph, cost_model: CostModel, light: float,
+                max_nodes: float = math.inf) -> tuple[list[Link], CostModel]:
     """The groups of the relaxed problem (module docstring) as :class:`Link` s, in series order,
-    and the scalar cost model they are priced under."""
+    and the scalar cost model they are priced under; no links when a group has more than
+    ``max_nodes`` nodes (its reach costs alone take seconds)."""
     from ..reduce import subgraph
 
     g, cm = homogeneous_relaxation(graph, cost_model)
@@ -121,6 +123,8 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float) -> tuple[list
     if len(keep) < g.n:
         g = subgraph(g, keep)
     groups = series_groups(g, 0.0)
+    if max(len(grp) for grp in groups) + 1 > max_nodes:
+        return [], cm
     stages = Stages.of(cm, 2)
     links = []
     for i, grp in enumerate(groups):
@@ -287,12 +291,11 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         return ChainOutcome(0.0, "skipped (no partition known)")
     if latest_upper is not None:  # a search alongside may have lowered it since the request was made
         upper = min(upper, float(latest_upper()))
-    links, cm = chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k))
+    links, cm = chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k), MAX_GROUP_NODES)
+    if not links:
+        return ChainOutcome(0.0, f"skipped (a group of more than {MAX_GROUP_NODES} nodes)")
     if len(links) < 2:
         return ChainOutcome(0.0, "skipped (no clean cut)")
-    largest = max(link.graph.n for link in links)
-    if largest > MAX_GROUP_NODES:
-        return ChainOutcome(0.0, f"skipped (a group of {largest} > {MAX_GROUP_NODES} nodes)")
     prices = _Prices(links, cm, budget)
     lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
     ceiling = hi
