@@ -68,9 +68,9 @@ from ..cost import CostModel
 from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..result import PROOF_TOLERANCE
-from .highs_child import run_highs
+from .guess import solve_guess
 from .series import series_groups, without_strays
-from .stages import ABS_SLACK, REL_SLACK, _quiet_stdout
+from .stages import safe_bound
 from .windows import Stages, along_edges, guess_problem, reach_costs, stage_windows
 
 #: the room left on a cut node's stage is rounded up to this many levels of the guess
@@ -110,6 +110,11 @@ class Link:
     before: np.ndarray = field(repr=False)
     after: np.ndarray = field(repr=False)
 
+    @property
+    def floor(self) -> float:
+        """The least cost of the stage holding ``c_i`` (the cheapest upset holding it); 0 for the last group."""
+        return float(self.after[-1]) if self.leaves else 0.0
+
 
 def chain_links(graph: Graph, cost_model: CostModel, light: float,
                 max_nodes: float = math.inf) -> tuple[list[Link], CostModel]:
@@ -126,7 +131,7 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
     if max(len(grp) for grp in groups) + 1 > max_nodes:
         return [], cm
     stages = Stages.of(cm, 2)
-    links = []
+    links, reach = [], {}  # reach costs by group content: a model's layers repeat
     for i, grp in enumerate(groups):
         nodes = ([int(groups[i - 1][-1])] if i else []) + grp.tolist()
         local = np.full(g.n, -1)
@@ -141,8 +146,10 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
         digest = hashlib.sha1()
         for a in (h.work, h.params, h.sizeout, h.edges, np.array([bool(i), leaves])):
             digest.update(np.ascontiguousarray(a).tobytes())
-        before, after, _ = reach_costs(h, stages)
-        links.append(Link(h, bool(i), leaves, float(g.work[grp].sum()), digest.hexdigest(), before, after))
+        key = digest.hexdigest()
+        if key not in reach:
+            reach[key] = reach_costs(h, stages)[:2]
+        links.append(Link(h, bool(i), leaves, float(g.work[grp].sum()), key, *reach[key]))
     return links, cm
 
 
@@ -151,8 +158,7 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
     take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
     last holding the group's last node (``inf``: no such assignment).  Module docstring."""
     h, cm = link.graph, cost_model
-    floor = float(link.after[-1]) if link.leaves else 0.0
-    cheap = max(floor, float(h.work.sum()) - room - j * T)
+    cheap = max(link.floor, float(h.work.sum()) - room - j * T)
     if h.n > MAX_GROUP_NODES or seconds <= 0.05:
         return cheap
     kk = j + 2
@@ -172,19 +178,11 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
         return math.inf
     last_only = np.arange(kk) == kk - 1
     prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only)
-    cost = np.zeros(prob.columns)
-    cost[prob.t_col] = 1.0
-    col_lo = prob.col_lo.copy()
-    col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
-    request = dict(cost=cost, col_lo=col_lo, col_hi=prob.col_hi, matrix=prob.matrix, row_lo=prob.row_lo,
-                   row_hi=prob.row_hi, integer=prob.binaries, time_limit=seconds, keep=None)
-    with _quiet_stdout():
-        reply = run_highs(request)
-    if reply["status"] == "infeasible":
+    prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
+    verdict = solve_guess(prob, integer=True, time_limit=seconds)
+    if verdict.status == "refuted":
         return math.inf
-    value = reply["objective"] if reply["status"] == "optimal" else reply["dual"]
-    solver = value * model * (1 - 1e-6) if math.isfinite(value) else 0.0
-    return max(cheap, solver)
+    return max(cheap, verdict.reach * (1 - 1e-6))
 
 
 def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, int, int], float]) -> int:
@@ -198,7 +196,6 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, in
             if count <= k and carry < new.get(count, math.inf):
                 new[count] = carry
 
-        floor = float(link.after[-1]) if link.leaves else 0.0
         for count, carry in states.items():
             room = T - carry
             if link.work <= room * (1 + ROOM):
@@ -209,7 +206,7 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, in
                 if s > T * (1 + ROOM):
                     continue  # no such assignment, or its last stage costs more than T
                 put(count + j + 1, s)
-                if not link.leaves or s <= floor * (1 + 1e-9):
+                if not link.leaves or s <= link.floor * (1 + 1e-9):
                     break  # the last group needs one fit; a carry at its floor is not lowered by more stages
         states = new
         if not states:
@@ -236,7 +233,7 @@ class _Prices:
             key = (self.links[i].key, j, q)
             if key not in self.cache:
                 seconds = min(MIP_SECONDS, clock.remaining())
-                self.late += seconds <= 0.05 and self.links[i].graph.n <= MAX_GROUP_NODES
+                self.late += seconds <= 0.05
                 self.cache[key] = price(self.links[i], j, q * T / LEVELS, T, self.cm, seconds)
             return self.cache[key]
         return priced
@@ -311,7 +308,7 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         if count > k:
             lo = refuted = T
             if on_rise is not None:
-                on_rise(_safe(T))
+                on_rise(safe_bound(1.0, T))
         else:
             hi = T
         now = math.inf if latest_upper is None else float(latest_upper())
@@ -330,14 +327,9 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 break  # this far below the known partition the others bound better: the time is theirs
             step = max(2 * step, (k - count) / k)
             T = max(ceiling * (1 - step), 0.5 * (lo + hi))
-    value = _safe(refuted) if refuted else 0.0
+    value = safe_bound(1.0, refuted) if refuted else 0.0
     status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")
     return ChainOutcome(value, status, tuple(guesses))
-
-
-def _safe(T: float) -> float:
-    """A refuted guess as a bound (the rule of :func:`pjpart.bounds.stages.safe_bound`)."""
-    return max(0.0, T * (1 - REL_SLACK) - ABS_SLACK * T)
 
 
 __all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "price", "stages_needed"]
