@@ -79,6 +79,34 @@ def series_graph(rng, blocks: int):
     return Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
 
 
+def heads_graph(rng, heads: int | None = None, size: int | None = None, tail: bool = True):
+    """Attention heads in miniature: a fork, ``heads`` copies of one small random DAG (the same work,
+    params and sizes) read from the fork by their sources and joined by their sinks into a join node,
+    and (``tail``) one node after the join, so the heads form one group in series."""
+    heads = int(rng.integers(2, 4)) if heads is None else heads
+    size = int(rng.integers(1, 3)) if size is None else size
+    part = random_dag(size, rng, density=0.7)
+    params = np.where(rng.random(size) < 0.5, rng.uniform(0.0, 1.0, size), 0.0)
+    ins = np.flatnonzero(np.diff(part.pred_ptr) == 0)
+    outs = np.flatnonzero(np.diff(part.succ_ptr) == 0)
+    work, sizes, weights, edges = [float(rng.uniform(0.1, 1.0))], [float(rng.uniform(0.1, 1.0))], [0.0], []
+    for _ in range(heads):
+        base = len(work)
+        work += part.work.tolist()
+        sizes += part.sizeout.tolist()
+        weights += params.tolist()
+        edges += [(base + u, base + v) for u, v in part.edges.tolist()] + [(0, base + int(v)) for v in ins]
+    join = len(work)
+    edges += [(1 + h * size + int(v), join) for h in range(heads) for v in outs]
+    for _ in range(2 if tail else 1):
+        work.append(float(rng.uniform(0.1, 1.0)))
+        sizes.append(float(rng.uniform(0.1, 1.0)))
+        weights.append(0.0)
+    if tail:
+        edges.append((join, join + 1))
+    return Graph.from_arrays(work=work, params=weights, sizeout=sizes, edges=edges)
+
+
 def solved_problems(rng, trials: int, make_graph):
     """``(trial, graph, k, cost model, exhaustive optimum)`` for each trial whose optimum is finite:
     ``make_graph(trial)``, ``k`` in 2..3, a scalar model or (every third trial) a heterogeneous one."""

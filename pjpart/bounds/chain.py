@@ -40,7 +40,11 @@ minimum of the windowed MIP of :mod:`.windows` (item 3, on ``H_i`` with ``j + 2`
 one's capacity ``q T / LEVELS``, ``t`` bounding the last stage only) or its dual bound at a time
 limit, raised to ``after(c_i)`` (the cheapest upset holding ``c_i``, item 1 there) and to ``work(H_i)
 - q T / LEVELS - j T`` (what the other stages cannot hold); a group too large for the MIP, or out of
-time, is priced by the last two alone.  Once a price reaches ``after(c_i)``, more stages between
+time, is priced by the last two alone.  The MIP orders the group's interchangeable branches (attention
+heads; :func:`.symmetry.twin_branches`) by how early they sit, on windows widened to the same span on
+every twin: its constraints (windows, capacities, the cut nodes' stages) are defined by ``H_i`` and
+``T`` alone, so the order keeps an optimum (:mod:`.symmetry`); on 16 heads it turns MIPs that ran out of
+time into ones solved in about a second.  Once a price reaches ``after(c_i)``, more stages between
 cannot lower the carry: larger ``j`` are dominated and not priced.
 
 Example
@@ -71,6 +75,7 @@ from ..result import PROOF_TOLERANCE
 from .guess import solve_guess
 from .series import series_groups, without_strays
 from .stages import safe_bound
+from .symmetry import symmetric_windows, twin_branches
 from .windows import Stages, along_edges, guess_problem, reach_costs, stage_windows
 
 #: the room left on a cut node's stage is rounded up to this many levels of the guess
@@ -109,6 +114,7 @@ class Link:
     key: str
     before: np.ndarray = field(repr=False)
     after: np.ndarray = field(repr=False)
+    twins: tuple = field(default=(), repr=False)
 
     @property
     def floor(self) -> float:
@@ -148,7 +154,7 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
             digest.update(np.ascontiguousarray(a).tobytes())
         key = digest.hexdigest()
         if key not in reach:
-            reach[key] = reach_costs(h, stages)[:2]
+            reach[key] = (*reach_costs(h, stages)[:2], tuple(twin_branches(h)))
         links.append(Link(h, bool(i), leaves, float(g.work[grp].sum()), key, *reach[key]))
     return links, cm
 
@@ -173,11 +179,11 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
         last[0] = 0
     if link.leaves:
         first[-1] = kk - 1
-    first, last = along_edges(h, first, last)
+    first, last = along_edges(h, *symmetric_windows(first, last, link.twins))
     if np.any(first > last):
         return math.inf
     last_only = np.arange(kk) == kk - 1
-    prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only)
+    prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only, twins=link.twins)
     prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
     verdict = solve_guess(prob, integer=True, time_limit=seconds)
     if verdict.status == "refuted":

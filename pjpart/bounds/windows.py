@@ -249,11 +249,13 @@ class GuessProblem:
 
 def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndarray, last: np.ndarray,
                   copies: tuple[np.ndarray, np.ndarray] | None = None,
-                  bottleneck: np.ndarray | None = None) -> GuessProblem:
+                  bottleneck: np.ndarray | None = None, twins: list[np.ndarray] = ()) -> GuessProblem:
     """The problem of item 3 of the module docstring on windows ``first..last`` (all non-empty);
     ``copies`` = ``(producers, r)``: producer ``u`` is on, or sent to, at least ``r`` stages
     (:mod:`pjpart.bounds.guess`, item 5); ``bottleneck``: the stages whose cost ``t`` bounds (a
-    mask; by default all), the others' costs being at most ``T`` (:mod:`pjpart.bounds.chain`)."""
+    mask; by default all), the others' costs being at most ``T`` (:mod:`pjpart.bounds.chain`);
+    ``twins``: classes of interchangeable branches (:func:`pjpart.bounds.symmetry.twin_branches`),
+    each ordered by the sum of its nodes' ``Y`` (earliest first; valid by :mod:`.symmetry`)."""
     import scipy.sparse as sp
 
     n = graph.n
@@ -285,6 +287,12 @@ def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndar
     e, b = _spans(np.arange(len(src)), first[dst], last[src])
     r = np.arange(len(e))
     rows.add([(r, *y(dst[e], b, 1.0)), (r, *y(src[e], b, -1.0))], -np.inf, 0.0, len(e))
+    for rows_of in twins:  # sum_v sum_b Y[a_c(v), b] - Y[a_{c+1}(v), b] >= 0
+        m, size = rows_of.shape
+        pair, node, b = np.meshgrid(np.arange(m - 1), np.arange(size), np.arange(k - 1), indexing="ij")
+        pair, node, b = pair.ravel(), node.ravel(), b.ravel()
+        rows.add([(pair, *y(rows_of[pair, node], b, 1.0)), (pair, *y(rows_of[pair + 1, node], b, -1.0))],
+                 0.0, np.inf, m - 1)
     columns = ny
     comm_cols = []  # (producer, stage, column, direction)
     for direction in ("out", "in"):
