@@ -35,7 +35,11 @@ over assignments of ``H_i`` to a first stage of cost ``<= q T / LEVELS`` holding
 stages of cost ``<= T``, and a last one holding ``c_i`` (the last group: any last stage of cost ``<=
 T``), ``inf`` when none exists.  The room ``T - x`` is rounded up to a level, so the true assignment
 is among those priced; by induction over ``i`` the DP holds a state at or below the partition's own
-``(n_i, x_i)``, so a DP that ends with every count above ``k`` proves ``T* > T``.  A price is the
+``(n_i, x_i)`` (from a state at or below it, each step the partition takes has a priced counterpart at or
+below its own: a larger room admits the partition's assignment of the group, and a price bounds the
+cheapest last stage over all that it admits), so a DP that ends with every count above ``k`` proves
+``T* > T``; a state with more stages and no less carry than another is dropped, the one kept being
+below whatever it stood below.  A price is the
 minimum of the windowed MIP of :mod:`.windows` (item 3, on ``H_i`` with ``j + 2`` stages, the first
 one's capacity ``q T / LEVELS``, ``t`` bounding the last stage only) or its dual bound at a time
 limit, raised to ``after(c_i)`` (the cheapest upset holding ``c_i``, item 1 there) and to ``work(H_i)
@@ -214,7 +218,10 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, in
                 put(count + j + 1, s)
                 if not link.leaves or s <= link.floor * (1 + 1e-9):
                     break  # the last group needs one fit; a carry at its floor is not lowered by more stages
-        states = new
+        states, least = {}, math.inf  # a state with more stages and no less carry than another is dominated
+        for count in sorted(new):
+            if new[count] < least:
+                states[count] = least = new[count]
         if not states:
             return k + 1
     return min(states)

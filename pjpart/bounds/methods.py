@@ -380,8 +380,9 @@ AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain
         "superblock2", "superblock3")
 #: the share of the time left a method may take when other methods follow it in a run (configuration:
 #: beside a search its guesses converge slowly, while guess's bound levels off early on the graphs it gates;
-#: chain: where its MIPs are slow, configuration and guess need the time)
-SHARES = MappingProxyType({"chain": 0.3, "configuration": 0.75})
+#: chain: half, so that beside a search its first guess and the one a step below it finish, while
+#: configuration and guess keep the rest where its DP cannot refute)
+SHARES = MappingProxyType({"chain": 0.5, "configuration": 0.75})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
 #: (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
