@@ -10,8 +10,9 @@ with the default preset, one fresh process per cell:
 * operator level (one node per jaxpr equation): ``inceptionv3-op``, ``efficientnetb0-op``,
   ``xception-op``, ``resnet50v2-op`` and ``densenet121-op`` (Keras traced at op granularity), dense
   decoders with per-head branches ``decoder-4l-12h-op``, ``decoder-8l-16h-op`` (2445 nodes) and three
-  mixtures of experts ``moe-2l-8e-op``, ``moe-3l-16e-op``, ``moe-4l-4e-op``
-  (:func:`pjpart.data.make_zoo_jax.decoder_graph`: JAX, not the zoo's PyTorch decoders);
+  mixtures of experts ``moe-2l-8e-op``, ``moe-3l-16e-op``, ``moe-4l-4e-op``, and ``rope-4l-8h-op``,
+  a decoder whose causal mask and rotary tables are computed once and read by every layer, as in an
+  exported model (:func:`pjpart.data.make_zoo_jax.decoder_graph`: JAX, not the zoo's PyTorch decoders);
   ``--op-time-limit`` (default 60 s), k = 2, 4, 8, 16.
 
     pip install 'pjpart[zoo]'   # Keras, for the Keras graphs (skipped without it)
@@ -44,7 +45,8 @@ DECODERS = {"decoder-4l-12h-op": dict(layers=4, heads=12, width=768, ffn=3072, t
             "moe-2l-8e-op": dict(layers=2, heads=8, width=512, ffn=1408, tokens=256, experts=8),
             "moe-3l-16e-op": dict(layers=3, heads=4, width=512, ffn=1024, tokens=128, experts=16),
             "decoder-8l-16h-op": dict(layers=8, heads=16, width=1024, ffn=4096, tokens=512),
-            "moe-4l-4e-op": dict(layers=4, heads=8, width=512, ffn=1408, tokens=256, experts=4)}
+            "moe-4l-4e-op": dict(layers=4, heads=8, width=512, ffn=1408, tokens=256, experts=4),
+            "rope-4l-8h-op": dict(layers=4, heads=8, width=512, ffn=1408, tokens=512, computed_tables=True)}
 
 
 def build(name: str, folder: str) -> str | None:

@@ -107,6 +107,37 @@ def heads_graph(rng, heads: int | None = None, size: int | None = None, tail: bo
     return Graph.from_arrays(work=work, params=weights, sizeout=sizes, edges=edges)
 
 
+def broadcast_graph(rng, blocks: int | None = None):
+    """Blocks in series (:func:`series_graph`'s shape, one to three nodes each and a cut node) and a
+    table (a mask, rotary tables: computed from the first node) read by a node of every block, in
+    half the graphs through a floating reshape in the last block; the table's reads span the graph,
+    so only cuts past it (:func:`pjpart.bounds.series.broadcast_producers`) split it."""
+    blocks = int(rng.integers(3, 5)) if blocks is None else blocks
+    work = [float(rng.uniform(0.1, 1.0)), float(rng.uniform(0.05, 1.0))]  # the input, the table
+    sizeout = [float(rng.uniform(0.1, 1.0)), float(rng.uniform(0.2, 2.0))]
+    edges, last, readers = [(0, 1)], 0, []
+    for b in range(blocks):
+        size = int(rng.integers(1, 4))
+        base = len(work)
+        work += rng.uniform(0.1, 1.0, size).tolist()
+        sizeout += rng.uniform(0.1, 1.0, size).tolist()
+        edges += [(last, base)] + [(base + i, base + i + 1) for i in range(size - 1)]
+        if size == 3 and rng.random() < 0.5:
+            edges.append((base, base + 2))
+        readers.append(base + int(rng.integers(0, size)))
+        last = len(work)
+        work.append(float(rng.uniform(0.1, 1.0)))
+        sizeout.append(float(rng.uniform(0.1, 1.0)))
+        edges.append((last - 1, last))
+    if rng.random() < 0.5:  # a reshape of the table for the last block: reads the table alone
+        work.append(float(rng.uniform(0.0, 0.6)))
+        sizeout.append(sizeout[1])
+        edges += [(1, len(work) - 1), (len(work) - 1, readers[-1])]
+        readers = readers[:-1]
+    edges += [(1, r) for r in readers]
+    return Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
+
+
 def solved_problems(rng, trials: int, make_graph):
     """``(trial, graph, k, cost model, exhaustive optimum)`` for each trial whose optimum is finite:
     ``make_graph(trial)``, ``k`` in 2..3, a scalar model or (every third trial) a heterogeneous one."""

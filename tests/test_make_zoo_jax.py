@@ -78,6 +78,28 @@ def test_decoder_graph_matches_hand_counts(experts):
     assert pjpart.coarsen(g, "layer").graph.ids == tuple(f"layers.{i}" for i in range(L)) + ("norm",)
 
 
+def test_computed_tables_are_read_by_every_layer_and_cut_past():
+    """With computed_tables the mask and the rotary tables are nodes read by every layer (so no clean
+    cut is left between the layers), and the chain bound's cuts past broadcast nodes find the layers
+    again, the tables pinned before the later attention groups; without them nothing is pinned."""
+    pytest.importorskip("jax")
+    from pjpart.bounds.chain import chain_links
+    from pjpart.data.make_zoo_jax import decoder_graph
+
+    layers, sizes = 4, (2, 256, 512, 256)  # large enough that the norms' weights are light strays
+    plain = decoder_graph(layers, *sizes)
+    g = decoder_graph(layers, *sizes, computed_tables=True)
+    tables = [v for v, name in enumerate(g.ids) if "@mask" in name or "@rope" in name]
+    readers = {g.ids[w].split("@")[1].split("/")[0] for v in tables for w in g.successors(v).tolist()}
+    assert {f"layers.{i}" for i in range(layers)} <= readers
+    cm = pjpart.cost_model_for(g)
+    light = 0.01 * float(g.work.sum()) / 16  # as chain_bound drops strays at k = 16
+    links, _ = chain_links(g, cm, light)
+    pinned = [len(link.pinned) for link in links]
+    assert len(links) >= 3 * layers and sum(p > 0 for p in pinned) >= layers - 1
+    assert all(len(link.pinned) == 0 for link in chain_links(plain, cm, light)[0])
+
+
 def test_decoder_graph_rejects_bad_sizes():
     pytest.importorskip("jax")
     from pjpart.data.make_zoo_jax import decoder_graph

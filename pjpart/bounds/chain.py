@@ -29,6 +29,21 @@ s(c_{i-1})`` (``n`` stays, ``x`` grows by ``work(G_i) <= T - x``), or ``j = s(c_
 stages of cost ``<= T`` lie between, ``h(P_i) <= T - x_{i-1}`` and ``n_i = n_{i-1} + j + 1``; and ``n_r
 <= k`` (the last group's last stage closes the count).
 
+Broadcast tables.  A causal mask or rotary tables computed once and read by every layer leave no
+clean cut.  Cut past them (:func:`.series.series_groups` with :func:`.series.broadcast_producers`):
+every node of ``G_i`` but the *floating* ones (those reading broadcast nodes alone, a reshape of a
+table) still lies on stages ``s(c_{i-1})..s(c_i)``, and besides ``c_{i-1}`` only broadcast nodes of
+earlier groups send into ``G_i``; those are ancestors of ``c_{i-1}``, so on stage ``s(c_{i-1})`` or
+before.  ``H_i`` takes them *pinned* to its first stage, and the floating nodes of ``G_i`` free to sit
+on any of its stages; both with work and params 0 (counted in their own group, or nowhere) and their
+sending charged nowhere (``free_out`` of :func:`.windows.guess_problem`), which only lowers what is
+charged: a stage of ``H_i`` that reads a pinned table pays to receive it, as the true stage does (the
+table sits on an earlier one), the first stage pays nothing for it, and a floating node that truly
+sits before the group is taken to sit on the first stage, where it costs nothing.  The terms charged
+on the stage shared by ``H_i`` and ``H_{i+1}`` stay distinct (``H_{i+1}`` charges no receiving on its
+first stage), so the argument below holds as it stands.  Reach costs are computed with the free
+nodes sending nothing (lower, so the windows they give are wider).
+
 The DP keeps, per count ``n <= k``, the least carry it can prove (a state ``(n, x)`` stands for every
 ``(n' >= n, x' >= x)``).  Its transition asks the *price* ``p(i, j, q)``: a lower bound on ``h(S_i)``
 over assignments of ``H_i`` to a first stage of cost ``<= q T / LEVELS`` holding ``c_{i-1}``, ``j``
@@ -77,7 +92,7 @@ from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..result import PROOF_TOLERANCE
 from .guess import solve_guess
-from .series import series_groups, without_strays
+from .series import broadcast_producers, series_groups, without_strays
 from .stages import safe_bound
 from .symmetry import symmetric_windows, twin_branches
 from .windows import Stages, along_edges, guess_problem, reach_costs, stage_windows
@@ -102,6 +117,12 @@ CLOSE = 2 * ROOM
 FIRST_STEP = 0.02
 #: the descent ends, with nothing refuted, once a guess this far below it (relative) is not refuted
 MAX_DESCENT = 0.03
+#: groups cut past broadcast tensors are priced only when their floating nodes (whose work no price
+#: counts) hold at most this share of the work
+FLOATING_SHARE = 0.05
+#: ... and when no group holds more than this share of the work (a lump spanning several stages, as
+#: an encoder beside which its decoder's first sublayer runs, is priced by MIPs that do not finish)
+LUMP_SHARE = 0.25
 #: strays are dropped when they weigh at most this share of the floor (or of the known cost over k)
 STRAY_SHARE = 0.01
 
@@ -119,6 +140,8 @@ class Link:
     before: np.ndarray = field(repr=False)
     after: np.ndarray = field(repr=False)
     twins: tuple = field(default=(), repr=False)
+    pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    free: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def floor(self) -> float:
@@ -137,29 +160,52 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
     keep = without_strays(g, light, cm.bandwidth)
     if len(keep) < g.n:
         g = subgraph(g, keep)
-    groups = series_groups(g, 0.0)
+    groups, loose, spread = series_groups(g, 0.0), np.zeros(g.n, dtype=bool), np.zeros(g.n, dtype=bool)
+    wide, floating, order = broadcast_producers(g)
+    if wide.any() and g.work[floating].sum() <= FLOATING_SHARE * g.work.sum():
+        cut = series_groups(g, 0.0, wide, floating, order)
+        finer = max(len(grp) for grp in cut) < max(len(grp) for grp in groups)
+        if finer and max(g.work[grp].sum() for grp in cut) <= LUMP_SHARE * g.work.sum():
+            groups, loose, spread = cut, floating, wide & ~floating
     if max(len(grp) for grp in groups) + 1 > max_nodes:
         return [], cm
     stages = Stages.of(cm, 2)
     links, reach = [], {}  # reach costs by group content: a model's layers repeat
+    done = np.zeros(g.n, dtype=bool)  # the nodes of the groups so far
     for i, grp in enumerate(groups):
-        nodes = ([int(groups[i - 1][-1])] if i else []) + grp.tolist()
+        inside = np.zeros(g.n, dtype=bool)
+        inside[grp] = True
+        into = inside[g.edges[:, 1]] & ~inside[g.edges[:, 0]] if g.m else np.zeros(0, dtype=bool)
+        before = [int(groups[i - 1][-1])] if i else []
+        pins = [int(v) for v in np.unique(g.edges[into, 0]) if done[v] and v not in before]
+        done[grp] = True
+        nodes = before + pins + grp.tolist()
+        if len(nodes) > max_nodes:
+            return [], cm
         local = np.full(g.n, -1)
         local[nodes] = np.arange(len(nodes))
         e = local[g.edges] if g.m else np.zeros((0, 2), np.int64)
         e = e[(e >= 0).all(axis=1)]
+        free = np.zeros(len(nodes), dtype=bool)  # pinned before the group, or floating in it
+        free[len(before):] = np.concatenate([np.ones(len(pins), dtype=bool), loose[grp]])
         work, params = g.work[nodes].copy(), g.params[nodes].copy()
+        work[free] = params[free] = 0.0  # counted in their own group, or (floating) nowhere
         if i:
             work[0] = params[0] = 0.0  # c_{i-1} is counted in the group before
         h = Graph.from_arrays(work=work, params=params, sizeout=g.sizeout[nodes], edges=e.tolist())
         leaves = i < len(groups) - 1
         digest = hashlib.sha1()
-        for a in (h.work, h.params, h.sizeout, h.edges, np.array([bool(i), leaves])):
+        for a in (h.work, h.params, h.sizeout, h.edges, free, np.array([bool(i), leaves])):
             digest.update(np.ascontiguousarray(a).tobytes())
         key = digest.hexdigest()
         if key not in reach:
-            reach[key] = (*reach_costs(h, stages)[:2], tuple(twin_branches(h)))
-        links.append(Link(h, bool(i), leaves, float(g.work[grp].sum()), key, *reach[key]))
+            sends = h if not free.any() else Graph.from_arrays(  # what free nodes send is charged nowhere
+                work=work, params=params, sizeout=np.where(free, 0.0, h.sizeout), edges=e.tolist())
+            hubs = np.flatnonzero((np.arange(len(nodes)) < len(before) + len(pins)) | spread[nodes])
+            reach[key] = (*reach_costs(sends, stages)[:2], tuple(twin_branches(h, hubs=hubs)))
+        pinned = np.arange(len(before), len(before) + len(pins))
+        links.append(Link(h, bool(i), leaves, float(g.work[grp[~loose[grp]]].sum()), key, *reach[key],
+                          pinned=pinned, free=free if free.any() else None))
     return links, cm
 
 
@@ -181,13 +227,15 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
     first, last = stage_windows(h, model, link.before, link.after, speed)
     if link.enters:
         last[0] = 0
+    last[link.pinned] = 0
     if link.leaves:
         first[-1] = kk - 1
     first, last = along_edges(h, *symmetric_windows(first, last, link.twins))
     if np.any(first > last):
         return math.inf
     last_only = np.arange(kk) == kk - 1
-    prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only, twins=link.twins)
+    prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only, twins=link.twins,
+                         free_out=link.free)
     prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
     verdict = solve_guess(prob, integer=True, time_limit=seconds)
     if verdict.status == "refuted":

@@ -9,24 +9,77 @@ from ..graph import Graph
 from ..reduce import subgraph
 
 
-def _cut_positions(graph: Graph, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cut_positions(graph: Graph, order: np.ndarray, broadcast: np.ndarray | None = None,
+                   floating: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(cuts, stray sources, stray sinks)`` of a topological order: the positions ``p`` where every
-    edge over the gap after ``p`` leaves ``order[p]``, the sources after the first such position and
-    the sinks before the last (node indices)."""
+    edge over the gap after ``p`` leaves ``order[p]`` or a node of ``broadcast`` (a mask), every
+    broadcast node before ``p`` has a successor at ``p`` or before, and every node after ``p`` but the
+    ``floating`` ones (a mask, within ``broadcast``) has a predecessor at ``p`` or after that is not
+    floating (implied when nothing is broadcast); the sources after the first such position and the
+    sinks before the last (node indices).  A floating node cuts nothing."""
     n = graph.n
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
     src, dst = graph.edges[:, 0], graph.edges[:, 1]
     out_deg, in_deg = np.diff(graph.succ_ptr), np.diff(graph.pred_ptr)
-    over = np.zeros(n + 1, dtype=np.int64)  # edges over the gap after each position
-    np.add.at(over, pos[src], 1), np.add.at(over, pos[dst], -1)
+    wide = np.zeros(n, dtype=bool) if broadcast is None else np.asarray(broadcast, dtype=bool)
+    loose = np.zeros(n, dtype=bool) if floating is None else np.asarray(floating, dtype=bool)
+    plain = ~wide[src]
+    over = np.zeros(n + 1, dtype=np.int64)  # edges not from a broadcast node over the gap after each position
+    np.add.at(over, pos[src[plain]], 1), np.add.at(over, pos[dst[plain]], -1)
     over = np.cumsum(over)[:n]
-    cuts = np.flatnonzero(over[:n - 1] == out_deg[order][:n - 1])
+    own = np.where(wide, 0, out_deg)[order]  # the node at p sends its own edges over the gap
+    bad = np.zeros(n + 1, dtype=np.int64)  # positions where a broadcast node or a later node is cut off
+
+    def spoil(lo: np.ndarray, hi: np.ndarray) -> None:  # the positions lo..hi - 1
+        keep = lo < hi
+        np.add.at(bad, lo[keep], 1), np.add.at(bad, hi[keep], -1)
+
+    if len(src):
+        first_succ = np.full(n, n, dtype=np.int64)
+        np.minimum.at(first_succ, src, pos[dst])
+        b = np.flatnonzero(wide & (out_deg > 0))
+        spoil(pos[b] + 1, first_succ[b])
+        last_pred = np.full(n, -1, dtype=np.int64)
+        solid = ~loose[src]
+        np.maximum.at(last_pred, dst[solid], pos[src[solid]])
+        w = np.flatnonzero((in_deg > 0) & ~loose)
+        spoil(last_pred[w] + 1, pos[w])
+    bad = np.cumsum(bad)[:n]
+    cuts = np.flatnonzero((over[:n - 1] == own[:n - 1]) & (bad[:n - 1] == 0) & ~loose[order[:n - 1]])
     if not len(cuts):
         return cuts, cuts, cuts
     strays_in = order[cuts[0] + 1:][in_deg[order[cuts[0] + 1:]] == 0]
     strays_out = order[:cuts[-1]][out_deg[order[:cuts[-1]]] == 0]
     return cuts, strays_in, strays_out
+
+
+def broadcast_producers(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(broadcast, floating, order)``: the producers read far apart (a causal mask, rotary tables or
+    an encoder's output read by every layer: two consumers or more spread over a third of the Kahn
+    order or more (a layer's own hubs spread over its layer); not the sources, where the main path starts), the nodes that
+    read nothing else (a reshape of such a table: they may run on any stage before their consumers),
+    with the broadcast mask, and the Kahn order with each floating node moved just before its first
+    consumer.  Any choice is valid for :func:`series_groups`; this one frees the cuts such tensors stop."""
+    n = graph.n
+    order = graph.kahn_order()
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    src, dst = graph.edges[:, 0], graph.edges[:, 1]
+    lo, hi = np.full(n, n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    if len(src):
+        np.minimum.at(lo, src, pos[dst]), np.maximum.at(hi, src, pos[dst])
+    wide = (np.diff(graph.succ_ptr) >= 2) & (hi - lo >= n / 3) & (np.diff(graph.pred_ptr) > 0)
+    loose = np.zeros(n, dtype=bool)
+    for v in order.tolist():  # reading broadcast or floating nodes only
+        pred = graph.predecessors(v)
+        loose[v] = len(pred) > 0 and not wide[v] and bool(np.all(wide[pred] | loose[pred]))
+    key = pos.astype(np.float64)
+    for v in order[::-1].tolist():  # just before the first consumer, itself placed so
+        succ = graph.successors(v)
+        if loose[v] and len(succ):
+            key[v] = key[succ].min() - 1e-6
+    return wide | loose, loose, np.argsort(key, kind="stable")
 
 
 def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.ndarray:
@@ -50,7 +103,8 @@ def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.nda
     return keep
 
 
-def series_groups(graph: Graph, heavier_than: float) -> list[np.ndarray]:
+def series_groups(graph: Graph, heavier_than: float, broadcast: np.ndarray | None = None,
+                  floating: np.ndarray | None = None, order: np.ndarray | None = None) -> list[np.ndarray]:
     """The graph cut into groups ``G_1, ..., G_r`` in series, each of work ``> heavier_than``
     (one group when the graph cannot be cut so): every node of ``G_i`` is an ancestor of every node
     of ``G_j`` for ``i < j``, through the last node of ``G_i`` (a clean cut node).
@@ -61,12 +115,21 @@ def series_groups(graph: Graph, heavier_than: float) -> list[np.ndarray]:
     ``p``, and it has one) and every node after ``p`` is reached from ``a`` (likewise).  Segments end at
     clean cuts; consecutive ones are merged until heavier than ``heavier_than``, and a light
     rest joins the group before it.
+
+    With ``broadcast`` (a mask of nodes), edges over the gap may also leave a broadcast node, when
+    every broadcast node before ``p`` has a successor at ``p`` or before, and every node after ``p``
+    but the ``floating`` ones (broadcast nodes too) a predecessor at ``p`` or after that is not
+    floating: the same inductions hold for every node that is not floating (a broadcast node reaches
+    ``a`` through that successor; a node after ``p`` is reached through that predecessor), so the
+    groups less their floating nodes are still in series through their last nodes, and besides the
+    cut node before it only broadcast nodes send into a group from outside (a floating node sits in
+    the group of its first consumer).  ``order``: the topological order to cut (default: Kahn's).
     """
     n = graph.n
     if n == 0:
         return []
-    order = graph.kahn_order()
-    cuts, _, _ = _cut_positions(graph, order)
+    order = graph.kahn_order() if order is None else order
+    cuts, _, _ = _cut_positions(graph, order, broadcast, floating)
     out_deg, in_deg = np.diff(graph.succ_ptr)[order], np.diff(graph.pred_ptr)[order]
     sinks_before = np.cumsum(out_deg == 0)  # at positions <= p
     sources_after = np.cumsum((in_deg == 0)[::-1])[::-1]  # at positions >= p
@@ -98,4 +161,4 @@ def closure_work(graph: Graph, nodes: np.ndarray, downward: bool) -> np.ndarray:
     return reach @ graph.work[nodes]
 
 
-__all__ = ["closure_work", "series_groups", "without_strays"]
+__all__ = ["broadcast_producers", "closure_work", "series_groups", "without_strays"]

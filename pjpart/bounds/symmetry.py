@@ -1,7 +1,7 @@
 """Interchangeable branches of a graph (attention heads, identical experts), for symmetry breaking.
 
 Twins.  Let ``U`` be the nodes that :func:`colour_classes` leaves alone in their class (the hubs a
-group of heads hangs between) and ``A``, ``B`` two components of the graph less ``U`` with a bijection
+group of heads hangs between), and any others named as hubs, and ``A``, ``B`` two components of the graph less ``U`` with a bijection
 ``phi: A -> B``.  Write ``sigma`` for the permutation of the nodes that swaps ``a`` and ``phi(a)`` and
 fixes every other node.  :func:`twin_branches` keeps ``A, B`` only when ``sigma`` is an automorphism
 of the graph with its node data: ``a`` and ``phi(a)`` have the same work, params and sizeout, and
@@ -91,19 +91,24 @@ def _swaps(graph: Graph, a: np.ndarray, b: np.ndarray) -> bool:
     return True
 
 
-def twin_branches(graph: Graph, min_size: int = 1) -> list[np.ndarray]:
+def twin_branches(graph: Graph, min_size: int = 1, hubs: np.ndarray | None = None) -> list[np.ndarray]:
     """Classes of interchangeable branches: each an ``(m, s)`` array whose rows are ``m >= 2``
     twins of ``s >= min_size`` nodes, row ``i``'s ``j``-th node the image of row 0's ``j``-th (each
-    row listed in topological order of row 0).  Only branches whose nodes all differ in colour
-    are matched (the bijection is then forced); each pair is checked (module docstring)."""
+    row listed in topological order of row 0).  Branches of the same colours are matched colour by
+    colour, nodes of one colour in the order of their indices (a tracer writes each head's ops in
+    the same order); each pair is checked (module docstring), a pair the match gets wrong is left
+    out.  ``hubs``
+    (node indices) are left out of every branch, as the nodes alone in their colour are (a causal
+    mask and rotary tables that colour alike but that no swap exchanges)."""
     colour = colour_classes(graph)
     size = np.bincount(colour, minlength=int(colour.max()) + 1) if graph.n else np.zeros(0, dtype=np.int64)
     keep = size[colour] > 1
+    if hubs is not None:
+        keep[np.asarray(hubs, dtype=np.int64)] = False
     by_signature: dict[tuple, list[np.ndarray]] = {}
     for comp in _components(graph, keep):
-        if len(comp) < min_size or len(set(colour[comp].tolist())) < len(comp):
-            continue
-        by_signature.setdefault(tuple(sorted(colour[comp].tolist())), []).append(comp)
+        if len(comp) >= min_size:
+            by_signature.setdefault(tuple(sorted(colour[comp].tolist())), []).append(comp)
     position = np.empty(graph.n, dtype=np.int64)
     position[np.asarray(graph.topological_order() if callable(graph.topological_order)
                         else graph.topological_order)] = np.arange(graph.n)
@@ -111,15 +116,16 @@ def twin_branches(graph: Graph, min_size: int = 1) -> list[np.ndarray]:
     for comps in by_signature.values():
         if len(comps) < 2:
             continue
-        ref = comps[0][np.argsort(position[comps[0]], kind="stable")]
+        ref = np.sort(comps[0])[np.lexsort((np.sort(comps[0]), colour[np.sort(comps[0])]))]
         rows = [ref]
         for comp in comps[1:]:
-            node_of = {int(colour[v]): int(v) for v in comp}
-            image = np.array([node_of[int(colour[v])] for v in ref], dtype=np.int64)
+            comp = np.sort(comp)
+            image = comp[np.lexsort((comp, colour[comp]))]  # colour by colour, by index within one
             if _swaps(graph, ref, image):
                 rows.append(image)
         if len(rows) >= 2:
-            classes.append(np.stack(rows))
+            rows = np.stack(rows)
+            classes.append(rows[:, np.argsort(position[ref], kind="stable")])  # row 0 in topological order
     return classes
 
 

@@ -249,13 +249,16 @@ class GuessProblem:
 
 def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndarray, last: np.ndarray,
                   copies: tuple[np.ndarray, np.ndarray] | None = None,
-                  bottleneck: np.ndarray | None = None, twins: list[np.ndarray] = ()) -> GuessProblem:
+                  bottleneck: np.ndarray | None = None, twins: list[np.ndarray] = (),
+                  free_out: np.ndarray | None = None) -> GuessProblem:
     """The problem of item 3 of the module docstring on windows ``first..last`` (all non-empty);
     ``copies`` = ``(producers, r)``: producer ``u`` is on, or sent to, at least ``r`` stages
     (:mod:`pjpart.bounds.guess`, item 5); ``bottleneck``: the stages whose cost ``t`` bounds (a
     mask; by default all), the others' costs being at most ``T`` (:mod:`pjpart.bounds.chain`);
     ``twins``: classes of interchangeable branches (:func:`pjpart.bounds.symmetry.twin_branches`),
-    each ordered by the sum of its nodes' ``Y`` (earliest first; valid by :mod:`.symmetry`)."""
+    each ordered by the sum of its nodes' ``Y`` (earliest first; valid by :mod:`.symmetry`);
+    ``free_out``: a mask of producers whose sending is not charged (what :mod:`pjpart.bounds.chain`
+    pins before a group or lets float)."""
     import scipy.sparse as sp
 
     n = graph.n
@@ -297,7 +300,9 @@ def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndar
     comm_cols = []  # (producer, stage, column, direction)
     for direction in ("out", "in"):
         if direction == "out":  # u on b, consumer w later: b in [first(u), min(last(u), last(w) - 1)]
-            e, b = _spans(np.arange(len(src)), first[src], np.minimum(last[src] + 1, last[dst]))
+            charged = np.arange(len(src)) if free_out is None else np.flatnonzero(~np.asarray(free_out)[src])
+            e, b = _spans(charged, first[src[charged]], np.minimum(last[src[charged]] + 1, last[dst[charged]]))
+            e = charged[e]
         else:                   # w on b, u earlier: b in [max(first(w), first(u) + 1), last(w)]
             e, b = _spans(np.arange(len(src)), np.maximum(first[dst], first[src] + 1), last[dst] + 1)
         if not len(e):

@@ -37,6 +37,7 @@ The index is rebuilt for the whole folder (from the files, so the others' entrie
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 
@@ -92,11 +93,24 @@ def softmax(s):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def attention_head(h, wq, wk, wv, mask):
-    """One causal attention head: projections, masked softmax of the scaled scores, context."""
+def rotate(t, rope):
+    """Rotary position embedding of ``t`` (tokens x head width) by the tables ``(cos, sin)``."""
+    import jax.numpy as jnp
+
+    cos, sin = rope
+    half = t.shape[-1] // 2
+    t1, t2 = t[:, :half], t[:, half:]
+    return jnp.concatenate([t1 * cos - t2 * sin, t2 * cos + t1 * sin], axis=-1)
+
+
+def attention_head(h, wq, wk, wv, mask, rope=None):
+    """One causal attention head: projections (rotated by ``rope``, when given), masked softmax of
+    the scaled scores, context."""
     import jax.numpy as jnp
 
     q, k, v = h @ wq, h @ wk, h @ wv
+    if rope is not None:
+        q, k = rotate(q, rope), rotate(k, rope)
     scores = (q @ k.T).astype(jnp.float32) * (1.0 / np.sqrt(q.shape[-1])) + mask
     return softmax(scores).astype(h.dtype) @ v
 
@@ -122,7 +136,7 @@ def mixture(h, w):
     return out
 
 
-def block(x, w, mask):
+def block(x, w, mask, rope=None):
     """One pre-norm decoder layer: attention head by head, then the (mixture of) SwiGLU MLP."""
     import jax
     import jax.numpy as jnp
@@ -133,7 +147,7 @@ def block(x, w, mask):
         ctx = []
         for i, (wq, wk, wv) in enumerate(zip(w["attn"]["q"], w["attn"]["k"], w["attn"]["v"])):
             with jax.named_scope(f"head{i}"):
-                ctx.append(attention_head(h, wq, wk, wv, mask))
+                ctx.append(attention_head(h, wq, wk, wv, mask, rope))
         with jax.named_scope("o_proj"):
             attn = jnp.concatenate(ctx, axis=-1) @ w["attn"]["o"]
     x = x + attn
@@ -144,16 +158,36 @@ def block(x, w, mask):
     return x + y
 
 
-def decoder(w, x):
-    """The decoder on embedded tokens ``x`` of shape ``(1, tokens, width)``."""
+def tables(tokens: int, head_width: int, dtype):
+    """The causal mask and the rotary tables, computed from the positions (nodes of the graph, each
+    read by every layer, as in an exported model)."""
+    import jax
+    import jax.numpy as jnp
+
+    pos = jnp.arange(tokens, dtype=jnp.float32)
+    with jax.named_scope("mask"):
+        mask = jnp.where(pos[:, None] >= pos[None, :], 0.0, -1e9).astype(jnp.float32)
+    with jax.named_scope("rope"):
+        inv = 1.0 / (10000.0 ** (jnp.arange(0, head_width // 2, dtype=jnp.float32) / (head_width // 2)))
+        angle = pos[:, None] * inv[None, :]
+        rope = (jnp.cos(angle).astype(dtype), jnp.sin(angle).astype(dtype))
+    return mask, rope
+
+
+def decoder(w, x, computed_tables: bool = False):
+    """The decoder on embedded tokens ``x`` of shape ``(1, tokens, width)``; ``computed_tables``: the
+    mask and rotary tables of :func:`tables`, else a constant mask (no node) and no rotation."""
     import jax
 
     tokens = x.shape[1]
-    mask = np.where(np.tri(tokens, dtype=bool), 0.0, -1e9).astype(np.float32)  # a constant: no node
+    if computed_tables:
+        mask, rope = tables(tokens, x.shape[2] // len(w["layers"][0]["attn"]["q"]), x.dtype)
+    else:
+        mask, rope = np.where(np.tri(tokens, dtype=bool), 0.0, -1e9).astype(np.float32), None
     h = x.reshape(tokens, x.shape[2])
     for i, layer in enumerate(w["layers"]):
         with jax.named_scope(f"layers.{i}"):
-            h = block(h, layer, mask)
+            h = block(h, layer, mask, rope)
     with jax.named_scope("norm"):
         h = rms_norm(h, w["norm"])
     return h.reshape(x.shape)
@@ -169,7 +203,7 @@ def module_scopes(ids) -> dict:
 
 
 def decoder_graph(layers: int, heads: int, width: int, ffn: int, tokens: int, experts: int = 0,
-                  hardware="h100"):
+                  hardware="h100", computed_tables: bool = False):
     """The op graph of the decoder described in the module docstring, traced on abstract values.
 
     Parameters
@@ -181,6 +215,9 @@ def decoder_graph(layers: int, heads: int, width: int, ffn: int, tokens: int, ex
         0 for a dense SwiGLU MLP, else the number of (densely computed) experts per layer.
     hardware
         The :func:`pjpart.from_jax` profile ``work`` is costed on.
+    computed_tables
+        Compute the causal mask and rotary tables in the graph, each read by every layer (as an
+        exported model does: no clean cut between the layers), and rotate q and k by them.
 
     Returns
     -------
@@ -193,8 +230,8 @@ def decoder_graph(layers: int, heads: int, width: int, ffn: int, tokens: int, ex
         raise GraphError(f"decoder_graph: need sizes >= 1, experts >= 0 and width ({width}) divisible by "
                          f"heads ({heads})")
     w = decoder_weights(layers, heads, width, ffn, experts)
-    g = from_jax(decoder, w, _shape(1, tokens, width), params_argnums=(0,), hardware=hardware,
-                 name=f"decoder-{layers}l")
+    g = from_jax(functools.partial(decoder, computed_tables=computed_tables), w, _shape(1, tokens, width),
+                 params_argnums=(0,), hardware=hardware, name=f"decoder-{layers}l")
     g.meta["scopes"] = module_scopes(g.ids)
     return g
 

@@ -6,7 +6,7 @@ import itertools
 import math
 
 import numpy as np
-from cases import cost_setting, heads_graph, series_graph, solved_problems, stage_setting
+from cases import broadcast_graph, cost_setting, heads_graph, series_graph, solved_problems, stage_setting
 
 import pjpart
 from pjpart import CostModel
@@ -109,3 +109,73 @@ def test_stages_between_sublayers_pay_their_traffic():
     assert len(chain_links(g, cm, 0.0)[0]) == 3  # cut at the two joins
     assert chain_refutes(g, 4, cm, best * (1 - 1e-4))
     assert not chain_refutes(g, 4, cm, best * (1 + 1e-6))
+
+
+def _reaches(g, sources, forward=True):
+    """Every node reached from ``sources`` (themselves included) along the edges (or against them)."""
+    seen, stack = set(int(v) for v in sources), [int(v) for v in sources]
+    while stack:
+        v = stack.pop()
+        for w in (g.successors(v) if forward else g.predecessors(v)).tolist():
+            if w not in seen:
+                seen.add(w)
+                stack.append(w)
+    return seen
+
+
+def test_cuts_past_broadcast_nodes_keep_the_groups_in_series(rng):
+    """series_groups with any broadcast mask (random DAGs and table-read graphs, random masks, floating
+    nodes by their rule):
+    every node of a group but the floating ones descends from the cut node before it and reaches its
+    own last node (but in the last group, the rest), and every edge into a group from outside leaves that cut node or a broadcast node."""
+    from pjpart.bounds.series import series_groups
+    from pjpart.generators import random_dag
+
+    cut = 0
+    for trial in range(300):
+        g = broadcast_graph(rng) if trial % 2 else random_dag(int(rng.integers(4, 14)), rng,
+                                                              density=float(rng.uniform(0.15, 0.5)))
+        wide = (rng.random(g.n) < 0.3) & (np.diff(g.pred_ptr) > 0)
+        loose = np.zeros(g.n, dtype=bool)
+        for v in g.topological_order().tolist():
+            pred = g.predecessors(v)
+            loose[v] = len(pred) > 0 and not wide[v] and bool(np.all(wide[pred] | loose[pred]))
+        groups = series_groups(g, 0.0, wide | loose, loose, g.kahn_order())
+        assert sorted(np.concatenate(groups).tolist()) == list(range(g.n))
+        for i in range(1, len(groups)):
+            c_before, c = int(groups[i - 1][-1]), int(groups[i][-1])
+            below, above = _reaches(g, [c_before]), _reaches(g, [c], forward=False)
+            inside, last = set(groups[i].tolist()), i == len(groups) - 1  # the last group is the rest
+            for v in groups[i].tolist():
+                if not loose[v]:
+                    assert v in below and (last or v in above), (trial, i, v)
+            for u, w in g.edges.tolist():
+                if w in inside and u not in inside:
+                    assert u == c_before or wide[u] or loose[u], (trial, i, u, w)
+            cut += 1
+    assert cut >= 100
+
+
+def test_a_refuted_guess_has_no_partition_past_broadcast_tables(rng):
+    """Graphs whose table (a mask, rotary tables) every block reads, so that only cuts past it split
+    them (pinned in each later group, a reshape of it floating): a refuted guess lies below the
+    exhaustive optimum, and guesses well below it are refuted."""
+    checked = refuted = pinned = 0
+    for trial in range(90):
+        g = broadcast_graph(rng)
+        if g.n > 12:
+            continue
+        k = int(rng.integers(2, 5))
+        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
+        best, _ = exhaustive_partition(g, k, cm)
+        if not math.isfinite(best):
+            continue
+        links, _ = chain_links(g, cm, 0.0)
+        pinned += sum(len(link.pinned) for link in links)
+        for T in (best, best * (1 - 1e-7), best * 0.97, best * float(rng.uniform(0.6, 0.95))):
+            out = chain_refutes(g, k, cm, T)
+            checked += 1
+            if out:
+                refuted += 1
+                assert best > T, (trial, k, T, best)
+    assert checked >= 120 and refuted >= 15 and pinned >= 30, (checked, refuted, pinned)
