@@ -153,7 +153,9 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
                 max_nodes: float = math.inf) -> tuple[list[Link], CostModel]:
     """The groups of the relaxed problem (module docstring) as :class:`Link` s, in series order,
     and the scalar cost model they are priced under; no links when a group has more than
-    ``max_nodes`` nodes (its reach costs alone take seconds)."""
+    ``max_nodes`` nodes (its reach costs alone take seconds).  Cut past broadcast tables (module
+    docstring) when that splits the graph finer, no group then holding over :data:`LUMP_SHARE` of
+    the work nor the floating nodes over :data:`FLOATING_SHARE`."""
     from ..reduce import subgraph
 
     g, cm = homogeneous_relaxation(graph, cost_model)
@@ -194,14 +196,14 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
             work[0] = params[0] = 0.0  # c_{i-1} is counted in the group before
         h = Graph.from_arrays(work=work, params=params, sizeout=g.sizeout[nodes], edges=e.tolist())
         leaves = i < len(groups) - 1
+        hubs = np.flatnonzero((np.arange(len(nodes)) < len(before) + len(pins)) | spread[nodes])
         digest = hashlib.sha1()
-        for a in (h.work, h.params, h.sizeout, h.edges, free, np.array([bool(i), leaves])):
+        for a in (h.work, h.params, h.sizeout, h.edges, free, hubs, np.array([bool(i), leaves, len(pins)])):
             digest.update(np.ascontiguousarray(a).tobytes())
         key = digest.hexdigest()
         if key not in reach:
             sends = h if not free.any() else Graph.from_arrays(  # what free nodes send is charged nowhere
                 work=work, params=params, sizeout=np.where(free, 0.0, h.sizeout), edges=e.tolist())
-            hubs = np.flatnonzero((np.arange(len(nodes)) < len(before) + len(pins)) | spread[nodes])
             reach[key] = (*reach_costs(sends, stages)[:2], tuple(twin_branches(h, hubs=hubs)))
         pinned = np.arange(len(before), len(before) + len(pins))
         links.append(Link(h, bool(i), leaves, float(g.work[grp[~loose[grp]]].sum()), key, *reach[key],
