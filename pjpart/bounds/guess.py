@@ -113,17 +113,19 @@ class Verdict:
 
 
 def solve_guess(problem: GuessProblem, *, integer: bool, time_limit: float | None,
-                claim: float | None = None, child: HighsChild | None = None) -> Verdict:
+                claim: float | None = None, child: HighsChild | None = None, presolve: bool = True) -> Verdict:
     """Solve the windowed problem (its LP relaxation, or the MIP) with HiGHS and read the bound:
     ``claim`` (``<= problem.T``; by default ``problem.T``) is what an infeasible problem proves.
     With a ``child`` (:class:`~pjpart.bounds.highs_child.HighsChild`) and a time limit the solve
-    runs there and is given up :data:`~pjpart.bounds.highs_child.GRACE` seconds after its limit."""
+    runs there and is given up :data:`~pjpart.bounds.highs_child.GRACE` seconds after its limit.
+    ``presolve=False``: without HiGHS's presolve (:func:`pjpart.bounds.chain.price`, on problems
+    whose twins are ordered)."""
     t0 = time.perf_counter()
     cost = np.zeros(problem.columns)
     cost[problem.t_col] = 1.0
     request = dict(cost=cost, col_lo=problem.col_lo, col_hi=problem.col_hi, matrix=problem.matrix,
                    row_lo=problem.row_lo, row_hi=problem.row_hi, integer=problem.binaries if integer else 0,
-                   time_limit=time_limit, keep=problem.binaries)
+                   time_limit=time_limit, keep=problem.binaries, presolve=presolve)
     if child is not None and time_limit is not None:
         reply = child.solve(request, wait=1.1 * time_limit + GRACE)
     else:

@@ -44,7 +44,8 @@ _HEADER = struct.Struct("<Q")
 
 def run_highs(request: dict) -> dict:
     """Solve ``min cost . z`` over ``row_lo <= matrix z <= row_hi``, ``col_lo <= z <= col_hi``, the first
-    ``integer`` columns integral, within ``time_limit`` seconds (``None``: none).
+    ``integer`` columns integral, within ``time_limit`` seconds (``None``: none); ``presolve``
+    (default true): whether HiGHS presolves.
 
     Returns
     -------
@@ -72,6 +73,8 @@ def run_highs(request: dict) -> dict:
         lp.integrality_ = kinds.tolist()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    if not request.get("presolve", True):
+        h.setOptionValue("presolve", "off")
     if request.get("time_limit") is not None:
         h.setOptionValue("time_limit", float(max(request["time_limit"], 0.01)))
     if integer:

@@ -94,3 +94,20 @@ def test_ordering_twins_keeps_the_price(rng):
                 assert a == b or math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9 * T), (trial, j, a, b)
                 compared += 1
     assert compared >= 30
+
+
+def test_ordered_twins_at_the_optimum_are_not_refuted():
+    """Three twin heads (nodes 4, 5, 6) at k = 4, exhaustive optimum 5.5: the chain must not refute 5.5.
+    HiGHS 1.16's MIP presolve called the price MIP with the twins ordered infeasible at room = T = 5.5,
+    though a solution meets every row (found in review); the price now solves it without presolve."""
+    from pjpart.bounds.chain import chain_refutes
+    from pjpart.reference import exhaustive_partition
+
+    g = pjpart.Graph.from_arrays(
+        work=[1, 0, 1, 1, 1, 1, 1, 1, 1], sizeout=[1, 2, .5, .5, .5, .5, .5, .5, 0],
+        edges=[(0, 1), (0, 2), (1, 2), (1, 4), (1, 5), (1, 6), (1, 8), (2, 3), (3, 4), (3, 5), (3, 6), (4, 7),
+               (5, 7), (6, 7), (7, 8)])
+    cm = pjpart.CostModel()
+    best, _ = exhaustive_partition(g, 4, cm)
+    assert best == 5.5 and any(len(link.twins) for link in chain_links(g, cm, 0.0)[0])
+    assert not chain_refutes(g, 4, cm, best)
