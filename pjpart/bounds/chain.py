@@ -239,9 +239,7 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
     prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only, twins=link.twins,
                          free_out=link.free)
     prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
-    # without presolve where twins are ordered: HiGHS 1.16's MIP presolve called such a problem
-    # infeasible that has a solution (a 9-node group at its optimum, tests/bounds/test_symmetry.py)
-    verdict = solve_guess(prob, integer=True, time_limit=seconds, presolve=not link.twins)
+    verdict = solve_guess(prob, integer=True, time_limit=seconds)
     if verdict.status == "refuted":
         return math.inf
     return max(cheap, verdict.reach * (1 - 1e-6))

@@ -113,19 +113,18 @@ class Verdict:
 
 
 def solve_guess(problem: GuessProblem, *, integer: bool, time_limit: float | None,
-                claim: float | None = None, child: HighsChild | None = None, presolve: bool = True) -> Verdict:
+                claim: float | None = None, child: HighsChild | None = None) -> Verdict:
     """Solve the windowed problem (its LP relaxation, or the MIP) with HiGHS and read the bound:
     ``claim`` (``<= problem.T``; by default ``problem.T``) is what an infeasible problem proves.
     With a ``child`` (:class:`~pjpart.bounds.highs_child.HighsChild`) and a time limit the solve
     runs there and is given up :data:`~pjpart.bounds.highs_child.GRACE` seconds after its limit.
-    ``presolve=False``: without HiGHS's presolve (:func:`pjpart.bounds.chain.price`, on problems
-    whose twins are ordered)."""
+    A MIP's optimum is read as its dual bound (at most the incumbent's value)."""
     t0 = time.perf_counter()
     cost = np.zeros(problem.columns)
     cost[problem.t_col] = 1.0
     request = dict(cost=cost, col_lo=problem.col_lo, col_hi=problem.col_hi, matrix=problem.matrix,
                    row_lo=problem.row_lo, row_hi=problem.row_hi, integer=problem.binaries if integer else 0,
-                   time_limit=time_limit, keep=problem.binaries, presolve=presolve)
+                   time_limit=time_limit, keep=problem.binaries)
     if child is not None and time_limit is not None:
         reply = child.solve(request, wait=1.1 * time_limit + GRACE)
     else:
@@ -141,6 +140,8 @@ def solve_guess(problem: GuessProblem, *, integer: bool, time_limit: float | Non
     stage = problem.stage_of(reply["values"]) if integer and reply["values"] is not None else None
     if reply["status"] == "optimal":
         value = reply["objective"]
+        if integer and math.isfinite(reply["dual"]):
+            value = min(value, reply["dual"])
         return Verdict(T, kind, "optimal" if integer else "bounded", min(T, value * scale), seconds, stage)
     dual = reply["dual"]
     return Verdict(T, kind, "open", min(T, dual * scale) if math.isfinite(dual) else 0.0, seconds, stage)

@@ -179,3 +179,19 @@ def test_a_refuted_guess_has_no_partition_past_broadcast_tables(rng):
                 refuted += 1
                 assert best > T, (trial, k, T, best)
     assert checked >= 120 and refuted >= 15 and pinned >= 30, (checked, refuted, pinned)
+
+
+def test_a_price_mip_is_not_presolved_into_a_wrong_optimum():
+    """Found in review: at k = 2 (optimum 2.9464) HiGHS 1.16's MIP presolve priced group 1 at j = 0 at
+    3.1717 where the optimal partition's own last stage costs 2.579, so the chain refuted guesses up
+    to 1.115 times the optimum; MIPs now run without presolve."""
+    g = pjpart.Graph.from_arrays(
+        work=[0.1347, 0.2068, 0.9113, 0.0829, 0.6367, 0.4421, 0.2731, 0.9688, 0.3672],
+        params=[0, 0.635, 0, 0, 0, 0.1951, 0, 0, 0.6405],
+        sizeout=[0.6096, 0.1223, 0.6458, 0.8533, 0.7729, 1.3534, 0.9275, 0.6029, 0.134],
+        edges=[(0, 1), (0, 2), (1, 3), (1, 4), (1, 7), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7), (7, 8)])
+    cm = CostModel()
+    best, _ = exhaustive_partition(g, 2, cm)
+    for factor in (1.0, 1.08, 1.1, 1.115):
+        assert not chain_refutes(g, 2, cm, best * factor), factor
+    assert chain_bound(g, 2, cm, Budget(None), upper=1.12 * best).value <= best * (1 + 1e-9)
