@@ -126,7 +126,9 @@ class Window:
         integrality[:2 * n] = 1
         res = milp(objective, constraints=LinearConstraint(vstack(rows).tocsr(), np.concatenate(lo), np.concatenate(hi)),
                    integrality=integrality, bounds=Bounds(self.lower, self.upper),
-                   options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-7, "disp": False})
+                   # no presolve: HiGHS's MIP presolve gave wrong optima on small MIPs (highs_child.run_highs)
+                   options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-7, "disp": False,
+                            "presolve": False})
         dual = getattr(res, "mip_dual_bound", None)
         if res.x is None or dual is None or not math.isfinite(dual):
             return np.zeros(0, dtype=np.int64), 0.0, math.inf
