@@ -57,10 +57,11 @@ def _cut_positions(graph: Graph, order: np.ndarray, broadcast: np.ndarray | None
 def broadcast_producers(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(broadcast, floating, order)``: the producers read far apart (a causal mask, rotary tables or
     an encoder's output read by every layer: two consumers or more spread over a third of the Kahn
-    order or more (a layer's own hubs spread over its layer); not the sources, where the main path starts), the nodes that
-    read nothing else (a reshape of such a table: they may run on any stage before their consumers),
-    with the broadcast mask, and the Kahn order with each floating node moved just before its first
-    consumer.  Any choice is valid for :func:`series_groups`; this one frees the cuts such tensors stop."""
+    order or more, where a layer's own hubs spread over its layer; not the sources, where the main
+    path starts) with the nodes that read nothing else (a reshape of such a table: they may run on
+    any stage before their consumers), the floating ones alone, and the Kahn order with each
+    floating node moved just before its first consumer.  Any choice is valid for
+    :func:`series_groups`; this one frees the cuts such tensors stop."""
     n = graph.n
     order = graph.kahn_order()
     pos = np.empty(n, dtype=np.int64)

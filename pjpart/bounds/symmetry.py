@@ -1,16 +1,16 @@
 """Interchangeable branches of a graph (attention heads, identical experts), for symmetry breaking.
 
 Twins.  Let ``U`` be the nodes that :func:`colour_classes` leaves alone in their class (the hubs a
-group of heads hangs between), and any others named as hubs, and ``A``, ``B`` two components of the graph less ``U`` with a bijection
-``phi: A -> B``.  Write ``sigma`` for the permutation of the nodes that swaps ``a`` and ``phi(a)`` and
-fixes every other node.  :func:`twin_branches` keeps ``A, B`` only when ``sigma`` is an automorphism
-of the graph with its node data: ``a`` and ``phi(a)`` have the same work, params and sizeout, and
-``sigma`` maps the predecessors and the successors of each ``a`` onto those of ``phi(a)`` (no edge joins
-two components, so every edge meeting ``B`` is the image of one meeting ``A``, and ``sigma`` maps the
-edge set onto itself).  Every term of the cost model (work, params, ``in`` and ``out`` of a stage, each
-producer once) is defined by the node data and the edges alone, so moving each node ``v`` of a
-partition to the stage of ``sigma(v)`` gives a partition of the same stage costs, and as the edges map
-onto edges it keeps every edge forward.
+group of heads hangs between) and any others named as hubs, and ``A``, ``B`` two components of the
+graph less ``U`` with a bijection ``phi: A -> B``.  Write ``sigma`` for the permutation of the nodes
+that swaps ``a`` and ``phi(a)`` and fixes every other node.  :func:`twin_branches` keeps ``A, B``
+only when ``sigma`` is an automorphism of the graph with its node data: ``a`` and ``phi(a)`` have the
+same work, params and sizeout, and ``sigma`` maps the predecessors and the successors of each ``a``
+onto those of ``phi(a)`` (no edge joins two components, so every edge meeting ``B`` is the image of
+one meeting ``A``, and ``sigma`` maps the edge set onto itself).  Every term of the cost model (work,
+params, ``in`` and ``out`` of a stage, each producer once) is defined by the node data and the edges
+alone, so moving each node ``v`` of a partition to the stage of ``sigma(v)`` gives a partition of the
+same stage costs, and as the edges map onto edges it keeps every edge forward.
 
 Symmetry breaking.  With twins ``A_1, ..., A_m`` (every ``A_1 <-> A_i`` an automorphism, so every
 permutation of the ``m`` branches is one) and any function ``key`` of a branch's stages read through
@@ -110,8 +110,7 @@ def twin_branches(graph: Graph, min_size: int = 1, hubs: np.ndarray | None = Non
         if len(comp) >= min_size:
             by_signature.setdefault(tuple(sorted(colour[comp].tolist())), []).append(comp)
     position = np.empty(graph.n, dtype=np.int64)
-    position[np.asarray(graph.topological_order() if callable(graph.topological_order)
-                        else graph.topological_order)] = np.arange(graph.n)
+    position[graph.topological_order()] = np.arange(graph.n)
     classes = []
     for comps in by_signature.values():
         if len(comps) < 2:

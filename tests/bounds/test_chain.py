@@ -5,6 +5,7 @@ least last-stage cost, and the bisection never passes the optimum."""
 import itertools
 import math
 
+import networkx as nx
 import numpy as np
 from cases import broadcast_graph, cost_setting, heads_graph, series_graph, solved_problems, stage_setting
 
@@ -22,10 +23,22 @@ def _with_params(g, rng):
     return pjpart.Graph.from_arrays(work=g.work, params=params, sizeout=g.sizeout, edges=g.edges.tolist())
 
 
+def _refute_around(g, k, cm, best, rng):
+    """``chain_refutes`` at the exhaustive optimum, just below it and between: ``(refuted, below)``
+    counts, asserting every refuted guess lies below the optimum."""
+    refuted = below = 0
+    for T in (best, best * (1 - 1e-7), best * 0.97, best * float(rng.uniform(0.6, 0.95))):
+        below += T < best * 0.999
+        if chain_refutes(g, k, cm, T):
+            refuted += 1
+            assert best > T, (k, T, best)
+    return refuted, below
+
+
 def test_a_refuted_guess_has_no_partition(rng):
-    """Series graphs of 2-4 groups (every fourth: twin heads), scalar and heterogeneous models, k = 2..4, guesses at, just
-    below and between the exhaustive optima: a refutation always lies below the optimum, and the
-    DP refutes most guesses below it."""
+    """Series graphs of 2-4 groups (every fourth: twin heads), scalar and heterogeneous models,
+    k = 2..4, guesses at, just below and between the exhaustive optima: a refutation always lies
+    below the optimum, and the DP refutes most guesses below it."""
     checked = refuted = below = 0
     for trial in range(36):
         g = _with_params(series_graph(rng, int(rng.integers(2, 5))), rng) if trial % 4 else heads_graph(rng)
@@ -36,13 +49,8 @@ def test_a_refuted_guess_has_no_partition(rng):
         best, _ = exhaustive_partition(g, k, cm)
         if not math.isfinite(best):
             continue
-        for T in (best, best * (1 - 1e-7), best * 0.97, best * float(rng.uniform(0.6, 0.95))):
-            out = chain_refutes(g, k, cm, T)
-            checked += 1
-            below += T < best * 0.999
-            if out:
-                refuted += 1
-                assert best > T, (trial, k, T, best)
+        r, b = _refute_around(g, k, cm, best, rng)
+        checked, refuted, below = checked + 4, refuted + r, below + b
     assert checked >= 80 and refuted >= 0.5 * below, (checked, refuted, below)
 
 
@@ -53,7 +61,8 @@ def test_a_price_never_exceeds_the_least_last_stage(rng):
     when there is none."""
     checked = finite = 0
     for trial in range(40):
-        g = _with_params(series_graph(rng, 3), rng) if trial % 2 else heads_graph(rng, size=int(rng.integers(1, 3)))
+        g = (_with_params(series_graph(rng, 3), rng) if trial % 2
+             else heads_graph(rng, size=int(rng.integers(1, 3))))
         cm = cost_setting(rng, trial)
         T = float(rng.uniform(0.6, 2.0)) * float(g.work.max() + g.sizeout.max())
         links, relaxed = chain_links(g, cm, 0.0)
@@ -111,23 +120,11 @@ def test_stages_between_sublayers_pay_their_traffic():
     assert not chain_refutes(g, 4, cm, best * (1 + 1e-6))
 
 
-def _reaches(g, sources, forward=True):
-    """Every node reached from ``sources`` (themselves included) along the edges (or against them)."""
-    seen, stack = set(int(v) for v in sources), [int(v) for v in sources]
-    while stack:
-        v = stack.pop()
-        for w in (g.successors(v) if forward else g.predecessors(v)).tolist():
-            if w not in seen:
-                seen.add(w)
-                stack.append(w)
-    return seen
-
-
 def test_cuts_past_broadcast_nodes_keep_the_groups_in_series(rng):
     """series_groups with any broadcast mask (random DAGs and table-read graphs, random masks, floating
-    nodes by their rule):
-    every node of a group but the floating ones descends from the cut node before it and reaches its
-    own last node (but in the last group, the rest), and every edge into a group from outside leaves that cut node or a broadcast node."""
+    nodes by their rule): every node of a group but the floating ones descends from the cut node
+    before it and reaches its own last node (but in the last group, the rest), and every edge into a
+    group from outside leaves that cut node or a broadcast node."""
     from pjpart.bounds.series import series_groups
     from pjpart.generators import random_dag
 
@@ -141,10 +138,11 @@ def test_cuts_past_broadcast_nodes_keep_the_groups_in_series(rng):
             pred = g.predecessors(v)
             loose[v] = len(pred) > 0 and not wide[v] and bool(np.all(wide[pred] | loose[pred]))
         groups = series_groups(g, 0.0, wide | loose, loose, g.kahn_order())
+        nxg = g.to_networkx()
         assert sorted(np.concatenate(groups).tolist()) == list(range(g.n))
         for i in range(1, len(groups)):
             c_before, c = int(groups[i - 1][-1]), int(groups[i][-1])
-            below, above = _reaches(g, [c_before]), _reaches(g, [c], forward=False)
+            below, above = nx.descendants(nxg, c_before), nx.ancestors(nxg, c) | {c}
             inside, last = set(groups[i].tolist()), i == len(groups) - 1  # the last group is the rest
             for v in groups[i].tolist():
                 if not loose[v]:
@@ -170,14 +168,8 @@ def test_a_refuted_guess_has_no_partition_past_broadcast_tables(rng):
         best, _ = exhaustive_partition(g, k, cm)
         if not math.isfinite(best):
             continue
-        links, _ = chain_links(g, cm, 0.0)
-        pinned += sum(len(link.pinned) for link in links)
-        for T in (best, best * (1 - 1e-7), best * 0.97, best * float(rng.uniform(0.6, 0.95))):
-            out = chain_refutes(g, k, cm, T)
-            checked += 1
-            if out:
-                refuted += 1
-                assert best > T, (trial, k, T, best)
+        pinned += sum(len(link.pinned) for link in chain_links(g, cm, 0.0)[0])
+        checked, refuted = checked + 4, refuted + _refute_around(g, k, cm, best, rng)[0]
     assert checked >= 120 and refuted >= 15 and pinned >= 30, (checked, refuted, pinned)
 
 

@@ -13,22 +13,12 @@ from pjpart.bounds.chain import chain_links, price
 from pjpart.bounds.symmetry import twin_branches
 from pjpart.cost import evaluate
 from pjpart.generators import random_dag
+from pjpart.reference import decode_keys
 
 
 def _random_partition(g, k, rng):
     """A random valid partition: a random topological order cut at random places."""
-    keys = rng.random(g.n)
-    indeg = np.diff(g.pred_ptr).copy()
-    ready = [v for v in range(g.n) if indeg[v] == 0]
-    order = []
-    while ready:
-        v = min(ready, key=lambda u: keys[u])
-        ready.remove(v)
-        order.append(v)
-        for w in g.successors(v).tolist():
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                ready.append(w)
+    order = decode_keys(g, rng.random(g.n))
     cuts = np.sort(rng.integers(0, g.n + 1, k - 1))
     stage = np.empty(g.n, dtype=np.int64)
     stage[order] = np.searchsorted(cuts, np.arange(g.n), side="right")
