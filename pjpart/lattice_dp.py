@@ -102,6 +102,21 @@ class _Lattice:
         self.out = self.size[self.front].sum(axis=1)                             # sum over P(X)
         return True
 
+    def sketch(self) -> np.ndarray:
+        """Each downset's bits on 64 nodes (those in nearest half of the downsets, the most telling),
+        as one word: ``J <= I`` implies ``sketch[J] & ~sketch[I] == 0``, so the loop tests the word of
+        every downset in a window and the full bit rows of the few that pass."""
+        share = np.zeros(self.n)
+        for lo in range(0, len(self.words), 4096):
+            share += self._bits(lo).sum(axis=0)
+        chosen = np.argsort(np.abs(share / max(1, len(self.words)) - 0.5), kind="stable")[:64]
+        out = np.zeros(len(self.words), dtype=np.uint64)
+        for lo in range(0, len(self.words), 4096):
+            bits = np.zeros((min(4096, len(self.words) - lo), 64), dtype=bool)
+            bits[:, :len(chosen)] = self._bits(lo)[:, chosen]
+            out[lo: lo + 4096] = np.packbits(bits, axis=1, bitorder="little").view(np.uint64)[:, 0]
+        return out
+
     def members(self, i: int) -> np.ndarray:
         """Downset ``i`` as a boolean node mask."""
         return np.unpackbits(self.words[i].view(np.uint8), bitorder="little")[: self.n].astype(bool)
@@ -115,7 +130,7 @@ def _kernel():
     import numba
 
     @numba.njit(cache=True, nogil=True)
-    def columns(first, last, words, work, params, front, consumers, size, out_sum,
+    def columns(first, last, words, sketch, scan, work, params, front, consumers, size, out_sum,
                 by_work, sorted_work, F, arg, reach, keep_below, stage_lo, stage_hi, sorted_lo, sorted_hi,
                 terms, hetero):
         k = F.shape[0] - 1
@@ -133,7 +148,10 @@ def _kernel():
                      np.searchsorted(sorted_lo, b_hi - 1, side="right"))
             best[:] = np.inf
             pick[:] = i
+            mine = sketch[i]
             for t in range(lo, hi):
+                if scan[t] & ~mine:  # J <= I fails on the sketch's 64 nodes: read in order, not gathered
+                    continue
                 j = by_work[t]
                 if j == i:
                     continue
@@ -191,8 +209,9 @@ def _kernel():
 #: the DP's own arrays (bit rows, frontiers, ``F`` and its argmins) are kept below this many bytes
 MAX_BYTES = 2 * 2 ** 30
 
-#: measured cost of the compiled loop per (J, I) pair and per column, for the time estimate
-SECONDS_PER_PAIR, SECONDS_PER_COLUMN = 30e-9, 3e-6
+#: measured cost of the compiled loop per (J, I) pair, per downset of a window it tests (on its sketch;
+#: most are no subset) and per column, for the time estimate
+SECONDS_PER_PAIR, SECONDS_PER_CANDIDATE, SECONDS_PER_COLUMN = 30e-9, 1.5e-9, 3e-6
 
 
 def _stage_ranges(work: np.ndarray, reach: float, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -217,6 +236,18 @@ def _window(sorted_work, sorted_lo, sorted_hi, w, reach, b_lo, b_hi):
     hi = min(np.searchsorted(sorted_work, w * (1 + 1e-12), side="right"),
              np.searchsorted(sorted_lo, b_hi - 1, side="right"))
     return lo, hi
+
+
+def _candidates(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple) -> float:
+    """The number of ``(J, I)`` the loop tests for ``J <= I``: every column's window, exactly."""
+    stage_lo, stage_hi = stages
+    w = lat.work
+    sorted_work, sorted_lo, sorted_hi = w[by_work], stage_lo[by_work], stage_hi[by_work]
+    b_lo, b_hi = np.maximum(1, stage_lo), stage_hi
+    lo = np.maximum(np.searchsorted(sorted_work, w - reach - 1e-12 * np.abs(w)), np.searchsorted(sorted_hi, b_lo - 1))
+    hi = np.minimum(np.searchsorted(sorted_work, w * (1 + 1e-12), side="right"),
+                    np.searchsorted(sorted_lo, b_hi - 1, side="right"))
+    return float(np.where(b_lo <= b_hi, np.maximum(hi - lo, 0), 0).sum())
 
 
 def _pairs(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple, k: int, samples: int = 64) -> float:
@@ -254,7 +285,8 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
         The cost of a known partition, or ``inf``: the tighter, the faster.
     seconds
         Give up at once (``None``) when the DP is estimated to need longer (pairs counted on
-        64 sampled columns, times :data:`SECONDS_PER_PAIR`).
+        64 sampled columns, times :data:`SECONDS_PER_PAIR`, and the downsets its windows test,
+        counted exactly, times :data:`SECONDS_PER_CANDIDATE`).
 
     Returns
     -------
@@ -273,11 +305,16 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     by_work = np.argsort(lat.work, kind="stable")
     stage_lo, stage_hi = _stage_ranges(lat.work, reach, k)
     sorted_work, sorted_lo, sorted_hi = lat.work[by_work], stage_lo[by_work], stage_hi[by_work]
-    if math.isfinite(seconds) and _pairs(lat, by_work, reach, (stage_lo, stage_hi), k) * SECONDS_PER_PAIR + D * SECONDS_PER_COLUMN > seconds:
-        return None
-    table_bytes = D * (k + 1) * 16  # F and arg
+    if math.isfinite(seconds):
+        stages = (stage_lo, stage_hi)
+        estimate = (_pairs(lat, by_work, reach, stages, k) * SECONDS_PER_PAIR + D * SECONDS_PER_COLUMN
+                    + _candidates(lat, by_work, reach, stages) * SECONDS_PER_CANDIDATE)
+        if estimate > seconds:
+            return None
+    table_bytes = D * (k + 1) * 16 + D * 16  # F and arg, and the sketches twice
     if table_bytes + lat.words.nbytes > MAX_BYTES or not lat.prepare(MAX_BYTES - table_bytes - lat.words.nbytes):
         return None
+    sketch = lat.sketch()
     F = np.full((k + 1, D), np.inf)
     F[0, 0] = 0.0
     arg = np.zeros((k + 1, D), dtype=np.int64)
@@ -285,7 +322,7 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     for first in range(0, D, 256):
         if should_stop is not None and first and should_stop():
             return None
-        columns(first, min(D, first + 256), lat.words, lat.work, lat.params, lat.front, lat.consumers,
+        columns(first, min(D, first + 256), lat.words, sketch, sketch[by_work], lat.work, lat.params, lat.front, lat.consumers,
                 lat.size, lat.out, by_work, sorted_work, F, arg, reach, keep_below, stage_lo, stage_hi,
                 sorted_lo, sorted_hi, stage_term_array(pricing_model(graph, cost_model), k), cost_model.heterogeneous)
     if not np.isfinite(F[k, D - 1]):  # nothing within the caps, or nothing within `upper` (then: not solved)

@@ -141,7 +141,7 @@ def test_the_column_dp_gives_up_past_its_limits(monkeypatch):
     assert large_exact_partition(g, 4, CostModel(), 10 ** 5, seconds=1e-9) is None  # estimated too long
     assert large_exact_partition(g, 4, CostModel(), 10 ** 5, should_stop=lambda: True) is None
     D = len(downsets(g, 10 ** 5))
-    # its arrays: F and arg 16 (k + 1) bytes per downset, then the bit rows, then the frontiers
+    # its arrays: F and arg 16 (k + 1) bytes per downset and two sketches, then the bit rows, then the frontiers
     monkeypatch.setattr(pjpart.lattice_dp, "MAX_BYTES", D * 5 * 16 - 1)
     assert large_exact_partition(g, 4, CostModel(), 10 ** 5) is None
     monkeypatch.setattr(pjpart.lattice_dp, "MAX_BYTES", D * (5 * 16 + 8) + 8)  # no room for a frontier
@@ -150,6 +150,33 @@ def test_the_column_dp_gives_up_past_its_limits(monkeypatch):
     value, _ = large_exact_partition(g, 4, CostModel(), 10 ** 5)
     monkeypatch.setattr(pjpart.lattice, "DENSE_MAX_DOWNSETS", 10 ** 5)  # the D x D table DP as the reference
     assert value == pytest.approx(exact_partition(g, 4, CostModel(), 10 ** 5, reduce=False)[0], rel=1e-12)
+
+
+def test_a_sketch_keeps_every_subset():
+    """The column DP skips a pair on its 64-node sketches: for every pair of downsets ``J <= I`` the
+    sketches keep ``J``'s bits inside ``I``'s (graphs of fewer and more than 64 nodes), and on
+    graphs of at most 64 nodes the sketch is the whole set, so it decides every pair."""
+    from pjpart.lattice_dp import _Lattice
+
+    rng = np.random.default_rng(8)
+    for n in (6, 12, 70, 90):
+        half = n // 2  # two chains with a few forward edges between them: about n^2 / 4 downsets
+        edges = [(u, u + 1) for u in range(half - 1)] + [(u, u + 1) for u in range(half, n - 1)]
+        for _ in range(n // 8):
+            a, b = int(rng.integers(0, half)), int(rng.integers(half, n))
+            edges.append((a, b) if b - half > a else (b, a + 1) if a + 1 < half else (b, a))
+        g = pjpart.Graph.from_arrays(work=rng.uniform(1, 2, n), edges=sorted(set(edges)))
+        sets = downsets(g, 10 ** 5)
+        lat = _Lattice(g, sets)
+        sketch = lat.sketch()
+        picks = rng.choice(len(sets), size=min(len(sets), 300), replace=False)
+        for i in picks:
+            for j in picks:
+                subset = sets[j] & ~sets[i] == 0
+                kept = int(sketch[j] & ~sketch[i]) == 0
+                assert kept or not subset, (n, i, j)
+                if n <= 64:
+                    assert kept == subset, (n, i, j)
 
 
 def test_a_block_at_the_memory_limit_is_feasible_for_the_dps():

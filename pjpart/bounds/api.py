@@ -32,7 +32,7 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
 averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
-relaxed-dp, chain (on graphs cut by clean cut nodes, or cut past broadcast tables, into groups of at
+relaxed-dp (with at most half of the time left: a bound only), chain (on graphs cut by clean cut nodes, or cut past broadcast tables, into groups of at
 most 400 nodes, with at most half of the time left: it counts the traffic of stage boundaries inside transformer sublayers, which the
 stage LP spreads away),
 configuration (on graphs that cut into groups of at most 160 nodes, with at most three

@@ -381,8 +381,9 @@ AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain
 #: the share of the time left a method may take when other methods follow it in a run (configuration:
 #: beside a search its guesses converge slowly, while guess's bound levels off early on the graphs it gates;
 #: chain: half, so that beside a search its first guess and the one a step below it finish, while
-#: configuration and guess keep the rest where its DP cannot refute)
-SHARES = MappingProxyType({"chain": 0.5, "configuration": 0.75})
+#: configuration and guess keep the rest where its DP cannot refute; relaxed-dp: half, since its DP
+#: estimated on an idle machine runs slower beside a search, and, a bound only, it may not take it all)
+SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.5, "configuration": 0.75})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
 #: (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
