@@ -326,7 +326,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     ``floor`` (a bound already proven).  The first guess is :data:`FIRST_STEP` below ``upper`` (just
     below it, :data:`CLOSE`, when the bracket is :data:`PROOF_FIRST` narrow); guesses not refuted
     descend in doubling steps (by the share of ``k`` the count fell short, when more), never below
-    the bracket's middle, and the search ends unrefuted past :data:`MAX_DESCENT`; once one is
+    the bracket's middle, and the search ends unrefuted past :data:`MAX_DESCENT` (at once when a count
+    two or more stages short puts the next guess there); once one is
     refuted the bracket is halved until it is ``tolerance`` narrow or ``budget`` ends, and a last
     guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
@@ -390,6 +391,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 break  # this far below the known partition the others bound better: the time is theirs
             step = max(2 * step, (k - count) / k)
             T = max(ceiling * (1 - step), 0.5 * (lo + hi))
+            if count < k and T < ceiling * (1 - MAX_DESCENT):
+                break  # two stages short: the guess that could be refuted lies past the descent's end
     value = safe_bound(1.0, refuted) if refuted else 0.0
     status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")
     return ChainOutcome(value, status, tuple(guesses))
