@@ -211,7 +211,7 @@ MAX_BYTES = 2 * 2 ** 30
 
 #: measured cost of the compiled loop per (J, I) pair, per downset of a window it tests (on its sketch;
 #: most are no subset) and per column, for the time estimate
-SECONDS_PER_PAIR, SECONDS_PER_CANDIDATE, SECONDS_PER_COLUMN = 30e-9, 1.5e-9, 3e-6
+SECONDS_PER_PAIR, SECONDS_PER_CANDIDATE, SECONDS_PER_COLUMN = 30e-9, 2e-9, 3e-6
 
 
 def _stage_ranges(work: np.ndarray, reach: float, k: int) -> tuple[np.ndarray, np.ndarray]:
