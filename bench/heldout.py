@@ -5,10 +5,11 @@ repository".  This bench builds such graphs (nothing of them is committed) and p
 with the default preset, one fresh process per cell:
 
 * layer level (Keras 3 on JAX, ``keras.applications(weights=None)``, batch 8, H100 profile, as the
-  zoo's CNNs): ``nasnetlarge`` (cells of parallel branches, the zoo has only NASNet-Mobile) and
-  ``efficientnetv2m``; ``--time-limit`` (default 10 s), k = 2..64;
+  zoo's CNNs): ``nasnetlarge`` (cells of parallel branches, the zoo has only NASNet-Mobile),
+  ``efficientnetv2m`` and ``inceptionresnetv2``; ``--time-limit`` (default 10 s), k = 2..64;
 * operator level (one node per jaxpr equation): ``inceptionv3-op``, ``efficientnetb0-op``,
-  ``xception-op``, ``resnet50v2-op`` and ``densenet121-op`` (Keras traced at op granularity), dense
+  ``xception-op``, ``resnet50v2-op``, ``densenet121-op``, ``mobilenetv3large-op``, ``nasnetmobile-op``
+  (3370 nodes) and ``inceptionresnetv2-op`` (2752 nodes) (Keras traced at op granularity), dense
   decoders with per-head branches ``decoder-4l-12h-op``, ``decoder-8l-16h-op`` (2445 nodes) and three
   mixtures of experts ``moe-2l-8e-op``, ``moe-3l-16e-op``, ``moe-4l-4e-op``, and ``rope-4l-8h-op``,
   a decoder whose causal mask and rotary tables are computed once and read by every layer, as in an
@@ -40,7 +41,11 @@ OP_KS = (2, 4, 8, 16)
 KERAS = {"nasnetlarge": ("NASNetLarge", "module"), "efficientnetv2m": ("EfficientNetV2M", "module"),
          "inceptionv3-op": ("InceptionV3", "op"), "efficientnetb0-op": ("EfficientNetB0", "op"),
          "xception-op": ("Xception", "op"), "resnet50v2-op": ("ResNet50V2", "op"),
-         "densenet121-op": ("DenseNet121", "op")}
+         "densenet121-op": ("DenseNet121", "op"), "inceptionresnetv2": ("InceptionResNetV2", "module"),
+         "mobilenetv3large-op": ("MobileNetV3Large", "op"), "nasnetmobile-op": ("NASNetMobile", "op"),
+         "inceptionresnetv2-op": ("InceptionResNetV2", "op")}
+#: the input shape where a constructor leaves it open (MobileNetV3) or the default is not the usual one
+SHAPES = {"InceptionResNetV2": (299, 299, 3), "MobileNetV3Large": (224, 224, 3), "NASNetMobile": (224, 224, 3)}
 DECODERS = {"decoder-4l-12h-op": dict(layers=4, heads=12, width=768, ffn=3072, tokens=256),
             "moe-2l-8e-op": dict(layers=2, heads=8, width=512, ffn=1408, tokens=256, experts=8),
             "moe-3l-16e-op": dict(layers=3, heads=4, width=512, ffn=1024, tokens=128, experts=16),
@@ -70,7 +75,9 @@ def build(name: str, folder: str) -> str | None:
             return None
         ctor, gran = KERAS[name]
         keras.backend.clear_session()
-        g = from_keras(getattr(keras.applications, ctor)(weights=None), batch_size=8, granularity=gran, name=name)
+        shape = {"input_shape": SHAPES[ctor]} if ctor in SHAPES else {}
+        g = from_keras(getattr(keras.applications, ctor)(weights=None, **shape), batch_size=8, granularity=gran,
+                       name=name)
     os.makedirs(folder, exist_ok=True)
     pjpart.save_graph(pjpart.Graph.from_json(g.to_json(), name=name), path)
     return path
