@@ -4,7 +4,7 @@
 estimate far below the run time lets a DP eat a run's whole budget and return nothing (it did, on
 MobileNetV3-Large at operator level, k = 4).  Per case: the relaxed graph of ``relaxed-dp``
 (:func:`pjpart.reduce.drop_free_nodes`), its downsets ``D``, the (J, I) pairs the loop prices (from 64
-sampled columns), the downsets its windows test (exactly), the estimate, and the measured seconds of
+windows drawn by length), the downsets its windows test (exactly), the estimate, and the measured seconds of
 :func:`pjpart.lattice_dp.large_exact_partition` with the given upper bound, one case at a time.
 
     python bench/heldout.py --graphs mobilenetv3large-op,resnet50v2-op   # builds the graphs (Keras)
@@ -49,7 +49,7 @@ def one(path: str, k: int, upper: float) -> dict:
     reach = upper * cm.fastest_speed * (1 + 1e-9)
     by_work = np.argsort(lat.work, kind="stable")
     stages = L._stage_ranges(lat.work, reach, k)
-    pairs, candidates = L._pairs(lat, by_work, reach, stages, k), L._candidates(lat, by_work, reach, stages)
+    pairs, candidates = L._loop_counts(lat, by_work, reach, stages)
     estimate = pairs * L.SECONDS_PER_PAIR + candidates * L.SECONDS_PER_CANDIDATE + len(sets) * L.SECONDS_PER_COLUMN
     t0 = time.perf_counter()
     out = L.large_exact_partition(rg, k, cm, MAX_DOWNSETS, upper=upper)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dump({"machine": machine, "rows": rows}, f, indent=1)
     lines = ["# The column DP: estimate and run time", "",
              f"Date: {machine.get('date')}. Command: `python bench/column_dp.py` (one case at a time, 2 cores).", "",
-             "| graph | k | upper | nodes (dropped) | downsets | pairs (sampled) | window tests | estimate s | run s | value |",
+             "| graph | k | upper | nodes (dropped) | downsets | pairs (estimated) | window tests | estimate s | run s | value |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r["status"] != "ok":

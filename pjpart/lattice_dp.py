@@ -228,18 +228,10 @@ def _stage_ranges(work: np.ndarray, reach: float, k: int) -> tuple[np.ndarray, n
     return lo, hi
 
 
-def _window(sorted_work, sorted_lo, sorted_hi, w, reach, b_lo, b_hi):
-    """Positions ``lo..hi`` (sorted by work) of the ``J`` that can precede a downset of work ``w``
-    on stages ``b_lo..b_hi``: within ``reach`` below ``w``, on a stage range meeting
-    ``b_lo - 1 .. b_hi - 1`` (the compiled loop inlines the same four searches)."""
-    lo = max(np.searchsorted(sorted_work, w - reach - 1e-12 * abs(w)), np.searchsorted(sorted_hi, b_lo - 1))
-    hi = min(np.searchsorted(sorted_work, w * (1 + 1e-12), side="right"),
-             np.searchsorted(sorted_lo, b_hi - 1, side="right"))
-    return lo, hi
-
-
-def _candidates(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple) -> float:
-    """The number of ``(J, I)`` the loop tests for ``J <= I``: every column's window, exactly."""
+def _windows(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Per column ``I``, the positions ``lo..hi`` (sorted by work) of the ``J`` the loop tests: within
+    ``reach`` below its work, on a stage range meeting ``b_lo - 1 .. b_hi - 1`` (the compiled loop
+    inlines the same four searches); ``hi = lo`` for a column priced on no stage."""
     stage_lo, stage_hi = stages
     w = lat.work
     sorted_work, sorted_lo, sorted_hi = w[by_work], stage_lo[by_work], stage_hi[by_work]
@@ -247,25 +239,23 @@ def _candidates(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple)
     lo = np.maximum(np.searchsorted(sorted_work, w - reach - 1e-12 * np.abs(w)), np.searchsorted(sorted_hi, b_lo - 1))
     hi = np.minimum(np.searchsorted(sorted_work, w * (1 + 1e-12), side="right"),
                     np.searchsorted(sorted_lo, b_hi - 1, side="right"))
-    return float(np.where(b_lo <= b_hi, np.maximum(hi - lo, 0), 0).sum())
+    return lo, np.where(b_lo <= b_hi, np.maximum(hi, lo), lo)
 
 
-def _pairs(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple, k: int, samples: int = 64) -> float:
-    """The number of pairs ``J <= I`` the loop visits, from ``samples`` columns."""
-    D = len(lat.work)
-    stage_lo, stage_hi = stages
-    sorted_work, sorted_lo, sorted_hi = lat.work[by_work], stage_lo[by_work], stage_hi[by_work]
-    picks = np.unique(np.linspace(0, D - 1, min(D, samples)).astype(np.int64))
-    counts = []
-    for i in picks.tolist():
-        b_lo, b_hi = max(1, int(stage_lo[i])), int(stage_hi[i])
-        if b_lo > b_hi:
-            counts.append(0)
-            continue
-        lo, hi = _window(sorted_work, sorted_lo, sorted_hi, lat.work[i], reach, b_lo, b_hi)
-        cand = by_work[lo:hi]
-        counts.append(int((~(lat.words[cand] & ~lat.words[i]).any(axis=1)).sum()))
-    return float(np.mean(counts)) * D
+def _loop_counts(lat: _Lattice, by_work: np.ndarray, reach: float, stages: tuple,
+                 samples: int = 64) -> tuple[float, float]:
+    """``(pairs, tests)``: the pairs ``J <= I`` the loop prices, estimated, and the ``J`` its windows
+    test, exactly.  The pairs are counted in ``samples`` windows drawn with replacement in proportion
+    to their length (seeded): each draw's share of subsets, times the tests, is unbiased for the pairs,
+    and the long windows, where the pairs are, are the ones drawn."""
+    lo, hi = _windows(lat, by_work, reach, stages)
+    size = (hi - lo).astype(np.float64)
+    tests = float(size.sum())
+    if tests == 0:
+        return 0.0, 0.0
+    picks = np.random.default_rng(0).choice(len(size), size=samples, p=size / tests)
+    share = [float((~(lat.words[by_work[lo[i]:hi[i]]] & ~lat.words[i]).any(axis=1)).mean()) for i in picks.tolist()]
+    return tests * float(np.mean(share)), tests
 
 
 def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downsets: int,
@@ -284,9 +274,9 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     upper
         The cost of a known partition, or ``inf``: the tighter, the faster.
     seconds
-        Give up at once (``None``) when the DP is estimated to need longer (pairs counted on
-        64 sampled columns, times :data:`SECONDS_PER_PAIR`, and the downsets its windows test,
-        counted exactly, times :data:`SECONDS_PER_CANDIDATE`).
+        Give up at once (``None``) when the DP is estimated to need longer (the pairs it prices,
+        counted in 64 windows drawn by length, times :data:`SECONDS_PER_PAIR`, and the downsets its
+        windows test, counted exactly, times :data:`SECONDS_PER_CANDIDATE`).
 
     Returns
     -------
@@ -306,9 +296,8 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     stage_lo, stage_hi = _stage_ranges(lat.work, reach, k)
     sorted_work, sorted_lo, sorted_hi = lat.work[by_work], stage_lo[by_work], stage_hi[by_work]
     if math.isfinite(seconds):
-        stages = (stage_lo, stage_hi)
-        estimate = (_pairs(lat, by_work, reach, stages, k) * SECONDS_PER_PAIR + D * SECONDS_PER_COLUMN
-                    + _candidates(lat, by_work, reach, stages) * SECONDS_PER_CANDIDATE)
+        pairs, tests = _loop_counts(lat, by_work, reach, (stage_lo, stage_hi))
+        estimate = pairs * SECONDS_PER_PAIR + tests * SECONDS_PER_CANDIDATE + D * SECONDS_PER_COLUMN
         if estimate > seconds:
             return None
     table_bytes = D * (k + 1) * 16 + D * 16  # F and arg, and the sketches twice
