@@ -8,16 +8,17 @@ f_b(I - J))``, holds an ``D x D`` block-cost table there: 10 GB at ``D = 35,000`
   ``F`` is final when ``I`` is priced (``J = I``, an empty stage, reads ``F_{b-1}(I)``, set
   just before for the same column).  Memory ``O(k D + D n / 8 + D width)`` bytes, at most
   :data:`MAX_BYTES` (per downset: ``16 (k + 1)`` for ``F`` and its argmins, ``n / 8`` for its
-  bits, ``8 width`` for its frontier).
+  bits, ``16`` for its sketch (below), ``8 width`` for its frontier).
 * **Pruning by an upper bound** ``U`` (a partition's cost; ``inf``: none).  A block costs at
   least its work at the fastest speed, so only ``J`` with ``work(I) - work(J) <= U * fastest``
   can serve: ``J`` is searched among the downsets sorted by work in that window, then kept if
-  ``J <= I`` (a bitset test).  States worth more than ``U`` are dropped.  And ``F_b(I)`` is
-  computed only on the stages ``b`` with ``work(I) <= b U s_max`` and ``work(V) - work(I) <=
-  (k - b) U s_max`` (the stages so far, and those left, hold at most ``U s_max`` work each), so
-  a column reads only the ``J`` whose stages meet ``b - 1``: at small ``k`` a band of the
-  lattice.  The partition of cost ``U`` is a chain of downsets all within these limits, so the
-  optimum is never pruned: the result is exact (and equal to ``U`` when nothing is better).
+  ``J <= I`` (a bitset test, on a one-word sketch of each downset first: its bits on 64 nodes).
+  States worth more than ``U`` are dropped.  And ``F_b(I)`` is computed only on the stages ``b``
+  with ``work(I) <= b U s_max`` and ``work(V) - work(I) <= (k - b) U s_max`` (the stages so far,
+  and those left, hold at most ``U s_max`` work each), so a column reads only the ``J`` whose
+  stages meet ``b - 1``: at small ``k`` a band of the lattice.  The partition of cost ``U`` is a
+  chain of downsets all within these limits, so the optimum is never pruned: the result is exact
+  (and equal to ``U`` when nothing is better).
 * **Block costs from frontiers.**  Write ``P(X)`` for the producers in ``X`` with a consumer
   outside ``X`` and ``C_X(u)`` for the number of ``u``'s consumers in ``X``.  For ``J <= I``
   (so producers feeding ``I - J`` from outside lie in ``J``, and consumers of ``I - J`` outside
@@ -103,9 +104,10 @@ class _Lattice:
         return True
 
     def sketch(self) -> np.ndarray:
-        """Each downset's bits on 64 nodes (those in nearest half of the downsets, the most telling),
-        as one word: ``J <= I`` implies ``sketch[J] & ~sketch[I] == 0``, so the loop tests the word of
-        every downset in a window and the full bit rows of the few that pass."""
+        """Each downset's bits on 64 nodes (those whose share of the downsets is closest to a half,
+        the most telling), as one word: ``J <= I`` implies ``sketch[J] & ~sketch[I] == 0``, so the loop
+        tests the word of every downset in a window, in work order, and the full bit rows of the few
+        that pass."""
         share = np.zeros(self.n)
         for lo in range(0, len(self.words), 4096):
             share += self._bits(lo).sum(axis=0)

@@ -32,9 +32,10 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 ``bench/bounds.py`` (results in ``bench/results/bounds.md``): combinatorial,
 averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
-relaxed-dp (with at most half of the time left: a bound only), chain (on graphs cut by clean cut nodes, or cut past broadcast tables, into groups of at
-most 400 nodes, with at most half of the time left: it counts the traffic of stage boundaries inside transformer sublayers, which the
-stage LP spreads away),
+relaxed-dp (with at most half of the time left: a bound only), chain (on graphs cut by clean cut
+nodes, or cut past broadcast tables, into groups of at most 400 nodes, with at most half of the time
+left: it counts the traffic of stage boundaries inside transformer sublayers, which the stage LP
+spreads away),
 configuration (on graphs that cut into groups of at most 160 nodes, with at most three
 quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
