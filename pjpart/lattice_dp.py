@@ -306,6 +306,7 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     if table_bytes + lat.words.nbytes > MAX_BYTES or not lat.prepare(MAX_BYTES - table_bytes - lat.words.nbytes):
         return None
     sketch = lat.sketch()
+    scan = sketch[by_work]  # once: the windows read it in work order
     F = np.full((k + 1, D), np.inf)
     F[0, 0] = 0.0
     arg = np.zeros((k + 1, D), dtype=np.int64)
@@ -313,8 +314,8 @@ def large_exact_partition(graph: Graph, k: int, cost_model: CostModel, max_downs
     for first in range(0, D, 256):
         if should_stop is not None and first and should_stop():
             return None
-        columns(first, min(D, first + 256), lat.words, sketch, sketch[by_work], lat.work, lat.params, lat.front, lat.consumers,
-                lat.size, lat.out, by_work, sorted_work, F, arg, reach, keep_below, stage_lo, stage_hi,
+        columns(first, min(D, first + 256), lat.words, sketch, scan, lat.work, lat.params, lat.front,
+                lat.consumers, lat.size, lat.out, by_work, sorted_work, F, arg, reach, keep_below, stage_lo, stage_hi,
                 sorted_lo, sorted_hi, stage_term_array(pricing_model(graph, cost_model), k), cost_model.heterogeneous)
     if not np.isfinite(F[k, D - 1]):  # nothing within the caps, or nothing within `upper` (then: not solved)
         return checked(graph, k, cost_model, math.inf, np.zeros(graph.n, np.int64), pruned=math.isfinite(upper))
