@@ -136,6 +136,7 @@ def _kernel():
                 by_work, sorted_work, F, arg, reach, keep_below, stage_lo, stage_hi, sorted_lo, sorted_hi,
                 terms, hetero):
         k = F.shape[0] - 1
+        pad = size.shape[0] - 1  # the dummy node n that pads the frontiers
         speed, memory, limit, b_in, b_out, obw = terms[0], terms[1], terms[2], terms[3], terms[4], terms[5, 0]
         best = np.empty(k + 1)
         pick = np.empty(k + 1, np.int64)
@@ -175,11 +176,15 @@ def _kernel():
                 out = out_sum[i]  # less the frontier of I inside J
                 for t2 in range(front.shape[1]):
                     u = front[i, t2]
+                    if u == pad:
+                        break  # a row's producers come first, then the padding
                     if (words[j, u >> 6] >> np.uint64(u & 63)) & np.uint64(1):
                         out -= size[u]
                 inn = 0.0  # the frontier of J with a consumer in I - J
                 for t2 in range(front.shape[1]):
                     u = front[j, t2]
+                    if u == pad:
+                        break
                     for w in range(words.shape[1]):
                         if consumers[u, w] & words[i, w] & ~words[j, w]:
                             inn += size[u]
