@@ -138,14 +138,17 @@ def broadcast_graph(rng, blocks: int | None = None):
     return Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
 
 
-def solved_problems(rng, trials: int, make_graph):
+def solved_problems(rng, trials: int, make_graph, ks: tuple = (2, 4), max_nodes: int | None = None):
     """``(trial, graph, k, cost model, exhaustive optimum)`` for each trial whose optimum is finite:
-    ``make_graph(trial)``, ``k`` in 2..3, a scalar model or (every third trial) a heterogeneous one."""
+    ``make_graph(trial)`` (skipped above ``max_nodes`` nodes), ``k`` drawn in ``ks[0]..ks[1] - 1``, a
+    scalar model or (every third trial) a heterogeneous one."""
     from pjpart.reference import exhaustive_partition
 
     for trial in range(trials):
         g = make_graph(trial)
-        k = int(rng.integers(2, 4))
+        if max_nodes is not None and g.n > max_nodes:
+            continue
+        k = int(rng.integers(*ks))
         cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
         best, _ = exhaustive_partition(g, k, cm)
         if math.isfinite(best):

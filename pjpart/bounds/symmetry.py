@@ -115,11 +115,9 @@ def twin_branches(graph: Graph, min_size: int = 1, hubs: np.ndarray | None = Non
     for comps in by_signature.values():
         if len(comps) < 2:
             continue
-        ref = np.sort(comps[0])[np.lexsort((np.sort(comps[0]), colour[np.sort(comps[0])]))]
+        ref, *others = [comp[np.lexsort((comp, colour[comp]))] for comp in comps]  # by colour, then index
         rows = [ref]
-        for comp in comps[1:]:
-            comp = np.sort(comp)
-            image = comp[np.lexsort((comp, colour[comp]))]  # colour by colour, by index within one
+        for image in others:
             if _swaps(graph, ref, image):
                 rows.append(image)
         if len(rows) >= 2:

@@ -7,7 +7,7 @@ import math
 
 import networkx as nx
 import numpy as np
-from cases import broadcast_graph, cost_setting, heads_graph, series_graph, solved_problems, stage_setting
+from cases import broadcast_graph, cost_setting, heads_graph, series_graph, solved_problems
 
 import pjpart
 from pjpart import CostModel
@@ -40,15 +40,9 @@ def test_a_refuted_guess_has_no_partition(rng):
     k = 2..4, guesses at, just below and between the exhaustive optima: a refutation always lies
     below the optimum, and the DP refutes most guesses below it."""
     checked = refuted = below = 0
-    for trial in range(36):
-        g = _with_params(series_graph(rng, int(rng.integers(2, 5))), rng) if trial % 4 else heads_graph(rng)
-        if g.n > 11:
-            continue
-        k = int(rng.integers(2, 5))
-        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
-        best, _ = exhaustive_partition(g, k, cm)
-        if not math.isfinite(best):
-            continue
+    graphs = lambda trial: (_with_params(series_graph(rng, int(rng.integers(2, 5))), rng) if trial % 4
+                            else heads_graph(rng))
+    for trial, g, k, cm, best in solved_problems(rng, 36, graphs, ks=(2, 5), max_nodes=11):
         r, b = _refute_around(g, k, cm, best, rng)
         checked, refuted, below = checked + 4, refuted + r, below + b
     assert checked >= 80 and refuted >= 0.5 * below, (checked, refuted, below)
@@ -159,15 +153,8 @@ def test_a_refuted_guess_has_no_partition_past_broadcast_tables(rng):
     them (pinned in each later group, a reshape of it floating): a refuted guess lies below the
     exhaustive optimum, and guesses well below it are refuted."""
     checked = refuted = pinned = 0
-    for trial in range(90):
-        g = broadcast_graph(rng)
-        if g.n > 12:
-            continue
-        k = int(rng.integers(2, 5))
-        cm = stage_setting(rng, k, g, trial) if trial % 3 == 2 else cost_setting(rng, trial)
-        best, _ = exhaustive_partition(g, k, cm)
-        if not math.isfinite(best):
-            continue
+    graphs = lambda trial: broadcast_graph(rng)
+    for trial, g, k, cm, best in solved_problems(rng, 90, graphs, ks=(2, 5), max_nodes=12):
         pinned += sum(len(link.pinned) for link in chain_links(g, cm, 0.0)[0])
         checked, refuted = checked + 4, refuted + _refute_around(g, k, cm, best, rng)[0]
     assert checked >= 120 and refuted >= 15 and pinned >= 30, (checked, refuted, pinned)
