@@ -9,7 +9,9 @@ with the default preset, one fresh process per cell:
   ``efficientnetv2m`` and ``inceptionresnetv2``; ``--time-limit`` (default 10 s), k = 2..64;
 * operator level (one node per jaxpr equation): ``inceptionv3-op``, ``efficientnetb0-op``,
   ``xception-op``, ``resnet50v2-op``, ``densenet121-op``, ``mobilenetv3large-op``, ``nasnetmobile-op``
-  (3370 nodes) and ``inceptionresnetv2-op`` (2752 nodes) (Keras traced at op granularity), dense
+  (3370 nodes), ``inceptionresnetv2-op`` (2752 nodes), ``resnet101-op`` (1712 nodes, 1146 of them the
+  batch norms' scales computed from their weights) and ``efficientnetv2s-op`` (Keras traced at op
+  granularity), dense
   decoders with per-head branches ``decoder-4l-12h-op``, ``decoder-8l-16h-op`` (2445 nodes) and three
   mixtures of experts ``moe-2l-8e-op``, ``moe-3l-16e-op``, ``moe-4l-4e-op``, and ``rope-4l-8h-op``,
   a decoder whose causal mask and rotary tables are computed once and read by every layer, as in an
@@ -43,7 +45,8 @@ KERAS = {"nasnetlarge": ("NASNetLarge", "module"), "efficientnetv2m": ("Efficien
          "xception-op": ("Xception", "op"), "resnet50v2-op": ("ResNet50V2", "op"),
          "densenet121-op": ("DenseNet121", "op"), "inceptionresnetv2": ("InceptionResNetV2", "module"),
          "mobilenetv3large-op": ("MobileNetV3Large", "op"), "nasnetmobile-op": ("NASNetMobile", "op"),
-         "inceptionresnetv2-op": ("InceptionResNetV2", "op")}
+         "inceptionresnetv2-op": ("InceptionResNetV2", "op"), "resnet101-op": ("ResNet101", "op"),
+         "efficientnetv2s-op": ("EfficientNetV2S", "op")}
 #: the input shape where a constructor leaves it open (MobileNetV3) or the default is not the usual one
 SHAPES = {"InceptionResNetV2": (299, 299, 3), "MobileNetV3Large": (224, 224, 3), "NASNetMobile": (224, 224, 3)}
 DECODERS = {"decoder-4l-12h-op": dict(layers=4, heads=12, width=768, ffn=3072, tokens=256),

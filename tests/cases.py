@@ -52,9 +52,10 @@ def stage_setting(rng, k, graph=None, trial=0):
     return CostModel(**fields)
 
 
-def series_graph(rng, blocks: int):
+def series_graph(rng, blocks: int, stray_depth: int = 1):
     """Small random DAGs in series, each joined to the next through a cut node, with a light stray
-    source (a norm's weights) feeding a node of the middle block."""
+    source (a norm's weights) feeding a node of the middle block: a chain of ``stray_depth`` light
+    nodes (a batch norm's scale computed from its weights in the graph)."""
     work, sizeout, edges = [], [], []
     last = None
     for b in range(blocks):
@@ -73,8 +74,11 @@ def series_graph(rng, blocks: int):
         edges += [(base + v, cut) for v in np.flatnonzero(outs)]
         last = cut
         if b == blocks // 2:
-            work.append(1e-4)
-            sizeout.append(1e-4)
+            for d in range(stray_depth):
+                work.append(1e-4)
+                sizeout.append(1e-4)
+                if d:
+                    edges.append((len(work) - 2, len(work) - 1))
             edges.append((len(work) - 1, base))
     return Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
 

@@ -98,6 +98,27 @@ def test_the_bisection_stays_below_the_optimum(rng):
     assert rose >= 10 and close >= 5, (rose, close)
 
 
+def test_deep_light_strays_are_peeled(rng):
+    """A batch norm's scale computed from its weights in the graph (Keras traced at op level) is a
+    chain of light ops from a source, here six deep into the middle block: without_strays peels all
+    of it, so the blocks are cut at their cut nodes (four rounds, as before, left a source inside
+    and ResNet-101's op graph in one group of 760 nodes), and a guess refuted on such graphs lies
+    below the exhaustive optimum."""
+    from pjpart.bounds.series import series_groups, without_strays
+    from pjpart.reduce import subgraph
+
+    for _ in range(20):
+        g = series_graph(rng, 3, stray_depth=6)
+        keep = without_strays(g, 1e-3)
+        assert len(keep) == g.n - 6 and not np.any(g.work[keep] == 1e-4)
+        assert len(series_groups(subgraph(g, keep), 0.0)) >= 3
+    checked = refuted = 0
+    graphs = lambda trial: series_graph(rng, 2, stray_depth=5)
+    for trial, g, k, cm, best in solved_problems(rng, 30, graphs, ks=(2, 4), max_nodes=12):
+        checked, refuted = checked + 4, refuted + _refute_around(g, k, cm, best, rng)[0]
+    assert checked >= 60 and refuted >= 10, (checked, refuted)
+
+
 def test_stages_between_sublayers_pay_their_traffic():
     """Two 'sublayers' in series, each two parallel branches of work 3 between a fork and a join
     (every tensor 2): at k = 4 a stage boundary inside a sublayer pays 2 + 2 on each side, so the
