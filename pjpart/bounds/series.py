@@ -93,9 +93,9 @@ def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.nda
 
     Only nodes of ``work + sizeout / bandwidth <= light`` are dropped (a norm's weights, a
     constant), round after round until none is left (at most :data:`STRAY_ROUNDS`): a batch norm's
-    scale computed from its weights in the graph is a chain of five or six light ops.  Validity: the subgraph's optimum is at most the graph's (the
-    proof of :func:`pjpart.reduce.drop_free_nodes`, which drops every light source and sink), so a
-    bound on it bounds the graph.
+    scale computed from its weights in the graph is a chain of five or six light ops.  Validity:
+    the subgraph's optimum is at most the graph's (the proof of :func:`pjpart.reduce.drop_free_nodes`,
+    which drops every light source and sink), so a bound on it bounds the graph.
     """
     keep = np.arange(graph.n)
     for _ in range(STRAY_ROUNDS):
