@@ -12,7 +12,8 @@ name               what                                                        p
 ``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``pjpart/lattice.py``
 ``relaxed-dp``     the same DP on the graph less its cheapest sources and sinks ``pjpart/reduce.py``
 ``guess``          bottleneck guessing: stage windows, then the LP and the MIP  ``guess.py``, ``windows.py``
-                   inside them refute guesses; its MIP's partitions come back
+                   inside them refute guesses; its MIP's partitions come back;
+                   a large graph is first relieved of its light strays         ``methods.py``
 ``chain``          groups in series priced by small MIPs, joined by a DP over    ``chain.py``
                    the stage of each cut node; guesses bisected below the known
                    partition's cost

@@ -92,7 +92,7 @@ from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..result import PROOF_TOLERANCE
 from .guess import solve_guess
-from .series import broadcast_producers, series_groups, without_strays
+from .series import STRAY_SHARE, broadcast_producers, series_groups, without_strays
 from .stages import safe_bound
 from .symmetry import symmetric_windows, twin_branches
 from .windows import Stages, along_edges, guess_problem, reach_costs, stage_windows
@@ -123,8 +123,6 @@ FLOATING_SHARE = 0.05
 #: ... and when no group holds more than this share of the work (a lump spanning several stages, as
 #: an encoder beside which its decoder's first sublayer runs, is priced by MIPs that do not finish)
 LUMP_SHARE = 0.25
-#: strays are dropped when they weigh at most this share of the floor (or of the known cost over k)
-STRAY_SHARE = 0.01
 
 
 @dataclass(frozen=True)

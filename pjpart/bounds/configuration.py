@@ -89,7 +89,7 @@ from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..reduce import subgraph
 from .cover_pricing import ROOM, Intervals, Window, block_costs, sliced_cost
-from .series import closure_work, series_groups, without_strays
+from .series import STRAY_SHARE, closure_work, series_groups, without_strays
 
 #: ``U`` is raised by this much, relative, before the test (the MIP's dual bound is a float)
 U_SLACK = 1e-6
@@ -101,8 +101,6 @@ QUICK_SECONDS = 1.0
 LEARN_PER_ROUND = 8
 #: at most this many new columns per round
 NEW_COLUMNS = 24
-#: sources and sinks that stop clean cuts are dropped when they weigh at most this share of a guess
-STRAY_SHARE = 0.01
 #: the descent's first step below the known partition's cost (relative), and its growth per guess
 DESCENT = 0.02
 DESCENT_GROWTH = 1.6

@@ -14,14 +14,22 @@ from typing import Callable
 import numpy as np
 
 from ..budget import Budget
-from ..cost import CostModel
+from ..cost import CostModel, evaluate
 from ..errors import InfeasibleError
 from ..graph import Graph
 from .combinatorial import combinatorial_bound
 
 #: below this many seconds left a solver problem is not started
 _MIN_SOLVER_SECONDS = 0.05
-
+#: ``guess`` works on the graph less its light strays (:func:`.series.without_strays`) when the graph
+#: has at least this many nodes and the strays are at least :data:`GUESS_STRAYS_SHARE` of them: a
+#: graph traced at operator level computes each norm's scale from its weights in a few light ops
+GUESS_STRAYS_MIN_NODES = 500
+GUESS_STRAYS_SHARE = 0.1
+#: ... for at most this share of its time, or until it is this close (relative) to the known
+#: partition's cost: the rest is the graph's own, whose MIP can prove that partition optimal
+GUESS_STRAYS_TIME = 0.85
+GUESS_STRAYS_CLOSE = 0.005
 
 
 @dataclass(frozen=True)
@@ -287,10 +295,35 @@ def _whole(request: BoundRequest, budget: Budget, name: str, integer: bool) -> M
     return MethodBound(name, sol.bound, sol.status, time.perf_counter() - t0)
 
 
+def _guess_graph(request: BoundRequest) -> np.ndarray | None:
+    """The nodes ``guess`` keeps (:data:`GUESS_STRAYS_MIN_NODES`), or ``None``: all of them."""
+    from ..cost_model import homogeneous_relaxation
+    from .series import STRAY_SHARE, without_strays
+
+    g, k = request.graph, request.k
+    if g.n < GUESS_STRAYS_MIN_NODES:
+        return None
+    scale = max(request.floor, request.upper / k if math.isfinite(request.upper) else 0.0)
+    scalar, cm = homogeneous_relaxation(g, request.cost_model)
+    keep = without_strays(scalar, STRAY_SHARE * scale, cm.bandwidth)
+    return keep if len(keep) <= (1 - GUESS_STRAYS_SHARE) * g.n else None
+
+
 def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
     """Bottleneck guessing (:mod:`.guess`): the largest guess refuted by stage windows, the LP, then
-    the MIP, between the best bound so far and the known partition's cost."""
+    the MIP, between the best bound so far and the known partition's cost.
+
+    On a large graph with many light strays (:func:`_guess_graph`) it first runs on the graph less
+    them, a relaxation (the proof of :func:`pjpart.reduce.drop_free_nodes`) whose LP and MIP are
+    often a third of the size, for at most :data:`GUESS_STRAYS_TIME` of the time or until within
+    :data:`GUESS_STRAYS_CLOSE` of the known partition's cost (its ceiling is posed that much lower:
+    a ceiling only bounds the guesses tried); then on the graph itself, from the bound reached and
+    under the known partition's cost, where the MIP can prove that partition optimal (the relaxed
+    optimum lies a little below it).  A partition the first MIP finds is lifted to the graph
+    (:func:`.series.lift_strays`) and re-costed by the caller."""
+    from ..reduce import subgraph
     from .guess import guess_bound
+    from .series import lift_strays
 
     t0 = time.perf_counter()
     if request.k == 1:
@@ -301,14 +334,31 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
     if request.progress is not None:
         def report(v, own: float) -> None:
             request.progress("guess", own, time.perf_counter() - t0, f"{v.kind} {v.status} at T = {v.T:.6g}")
-    out = guess_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
-                      upper=request.upper, on_rise=report)
-    own = max((v.low for v in out.verdicts), default=0.0)
-    refuted = [v.T for v in out.verdicts if v.status == "refuted"]
-    left_open = [v.T for v in out.verdicts if v.status in ("open", "bounded")]
-    detail = {"guesses": len(out.verdicts), "refuted": max(refuted, default=None),
-              "open": min(left_open, default=None), "reach_cuts": out.reach_cuts}
-    return MethodBound("guess", own, out.status, time.perf_counter() - t0, detail, out.partition)
+    g, k, cm = request.graph, request.k, request.cost_model
+    floor, verdicts, detail = request.floor, [], {}
+    found: tuple[float, np.ndarray | None] = (math.inf, None)
+    keep = _guess_graph(request)
+    if keep is not None:
+        first = budget.within(GUESS_STRAYS_TIME * max(budget.remaining(), 0.0)) if budget.limited else budget
+        out = guess_bound(subgraph(g, keep), k, cm, first, floor=floor,
+                          upper=request.upper * (1 - GUESS_STRAYS_CLOSE), on_rise=report)
+        verdicts += out.verdicts
+        floor = max(floor, out.value)
+        detail["strays_dropped"] = g.n - len(keep)
+        if out.partition is not None:
+            lifted = lift_strays(g, keep, out.partition)
+            found = (float(evaluate(g, lifted, k, cm).max()), lifted)
+    out = guess_bound(g, k, cm, budget, floor=floor, upper=request.upper, on_rise=report)
+    verdicts += out.verdicts
+    if out.partition is not None and out.partition_cost < found[0]:
+        found = (out.partition_cost, out.partition)
+    own = max((v.low for v in verdicts), default=0.0)
+    refuted = [v.T for v in verdicts if v.status == "refuted"]
+    left_open = [v.T for v in verdicts if v.status in ("open", "bounded")]
+    detail = {"guesses": len(verdicts), "refuted": max(refuted, default=None),
+              "open": min(left_open, default=None), "reach_cuts": out.reach_cuts, **detail}
+    status = out.status if out.verdicts or not verdicts else "partial"  # the graph's run had no time left
+    return MethodBound("guess", own, status, time.perf_counter() - t0, detail, found[1])
 
 
 def _chain(request: BoundRequest, budget: Budget) -> MethodBound:

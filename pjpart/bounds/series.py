@@ -11,6 +11,9 @@ from ..reduce import subgraph
 
 #: :func:`without_strays` peels at most this many rounds of sources and sinks
 STRAY_ROUNDS = 64
+#: strays are dropped when they weigh at most this share of a proven bound or a guess (the methods'
+#: own scale): each one lowers the optimum by little
+STRAY_SHARE = 0.01
 
 
 def _cut_positions(graph: Graph, order: np.ndarray, broadcast: np.ndarray | None = None,
@@ -109,6 +112,47 @@ def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.nda
     return keep
 
 
+def lift_strays(graph: Graph, keep: np.ndarray, stages: np.ndarray) -> np.ndarray:
+    """Every node's stage: ``stages`` (a partition of ``subgraph(graph, keep)``, ``keep`` from
+    :func:`without_strays`) for the kept nodes, and each dropped node beside its neighbours, so that
+    the result is a partition of ``graph`` (its cost is whatever the reference evaluator says).
+
+    Proof.  A node peeled as a source had all its predecessors peeled in earlier rounds, as sources
+    (a sink of an earlier round has no successor left, so none peeled later), so by induction no
+    dropped source has a kept ancestor; likewise no dropped sink has a kept descendant.  Call a
+    dropped node *early* when it has no kept ancestor and *late* otherwise (a dropped sink, with no
+    kept descendant).  An edge into an early node leaves an early node, and one out of a late node
+    enters a late node.  Late nodes, in topological order, take the latest stage of their kept and
+    late predecessors (one exists: a kept ancestor's path enters through one); early nodes, in
+    reverse topological order, the earliest stage of their successors (all placed by then; stage 0
+    when none).  Every edge then goes forward: into a late node by the maximum, out of an early node
+    by the minimum, and between kept nodes as in ``stages``.
+
+    >>> g = Graph.from_arrays(work=[0, 4, 4, 0], edges=[(0, 1), (1, 2), (2, 3)])
+    >>> lift_strays(g, np.array([1, 2]), np.array([0, 1])).tolist()
+    [0, 0, 1, 1]
+    """
+    n = graph.n
+    out = np.full(n, -1, dtype=np.int64)
+    out[keep] = stages
+    kept = out >= 0
+    order = graph.topological_order()
+    early = ~kept
+    for v in order.tolist():  # no kept ancestor
+        if early[v]:
+            pred = graph.predecessors(v)
+            early[v] = bool(np.all(early[pred])) if len(pred) else True
+    for v in order.tolist():
+        if not kept[v] and not early[v]:
+            pred = graph.predecessors(v)
+            out[v] = int(out[pred[~early[pred]]].max())
+    for v in order[::-1].tolist():
+        if early[v]:
+            succ = graph.successors(v)
+            out[v] = int(out[succ].min()) if len(succ) else 0
+    return out
+
+
 def series_groups(graph: Graph, heavier_than: float, broadcast: np.ndarray | None = None,
                   floating: np.ndarray | None = None, order: np.ndarray | None = None) -> list[np.ndarray]:
     """The graph cut into groups ``G_1, ..., G_r`` in series, each of work ``> heavier_than``
@@ -167,4 +211,4 @@ def closure_work(graph: Graph, nodes: np.ndarray, downward: bool) -> np.ndarray:
     return reach @ graph.work[nodes]
 
 
-__all__ = ["broadcast_producers", "closure_work", "series_groups", "without_strays"]
+__all__ = ["STRAY_SHARE", "broadcast_producers", "closure_work", "lift_strays", "series_groups", "without_strays"]

@@ -287,3 +287,67 @@ def test_a_run_stopped_while_guess_rises_keeps_what_it_proved(tmp_path, rng):
             assert again.value >= rises[-1] and again.method.startswith("guess")
             return
     pytest.fail("no problem where guess rose twice")
+
+
+def _with_light_sinks(rng, g, depth):
+    """``g`` and a chain of ``depth`` light nodes read from one of its middle nodes (a statistic
+    nothing reads), so that strays are peeled at both ends."""
+    v = int(rng.integers(g.n // 3, max(g.n // 3 + 1, 2 * g.n // 3)))
+    work, sizes = g.work.tolist() + [1e-4] * depth, g.sizeout.tolist() + [1e-4] * depth
+    chain = [v] + list(range(g.n, g.n + depth))
+    edges = g.edges.tolist() + list(zip(chain[:-1], chain[1:]))
+    return pjpart.Graph.from_arrays(work=work, sizeout=sizes, edges=edges)
+
+
+def test_a_partition_less_the_strays_lifts_to_one_of_the_graph(rng):
+    """lift_strays places every node dropped by without_strays so that every edge goes forward,
+    keeping the kept nodes' stages, on random partitions of the graph less its strays."""
+    from pjpart.bounds.series import lift_strays, without_strays
+    from pjpart.reduce import subgraph
+    from pjpart.reference import decode_keys
+    from cases import series_graph
+
+    dropped = 0
+    for trial in range(60):
+        g = _with_light_sinks(rng, series_graph(rng, 3, stray_depth=int(rng.integers(1, 4))), int(rng.integers(0, 4)))
+        keep = without_strays(g, 1e-3)
+        dropped += g.n - len(keep)
+        sub = subgraph(g, keep)
+        for _ in range(5):
+            k = int(rng.integers(1, 5))
+            order = decode_keys(sub, rng.random(sub.n))
+            cuts = np.sort(rng.integers(0, sub.n + 1, k - 1))
+            stages = np.empty(sub.n, dtype=np.int64)
+            stages[order] = np.searchsorted(cuts, np.arange(sub.n), side="right")
+            lifted = lift_strays(g, keep, stages)
+            assert np.array_equal(lifted[keep], stages)
+            assert lifted.min() >= 0 and lifted.max() < k
+            assert np.all(lifted[g.edges[:, 0]] <= lifted[g.edges[:, 1]]), (trial, lifted.tolist())
+    assert dropped >= 100
+
+
+def test_guess_on_the_graph_less_its_strays_stays_exact_and_below_the_optimum(rng, monkeypatch):
+    """With the relaxation on for every graph, guess never passes the optimum, its partitions are
+    the graph's (lifted and re-costed), and without a clock it still proves the optimum: the second
+    run, on the graph itself, closes what the relaxed optimum leaves."""
+    from cases import series_graph, solved_problems
+    from pjpart.bounds import methods
+    from pjpart.bounds.methods import REGISTRY, BoundRequest
+
+    monkeypatch.setattr(methods, "GUESS_STRAYS_MIN_NODES", 0)
+    monkeypatch.setattr(methods, "GUESS_STRAYS_SHARE", 0.0)
+    relaxed = exact = 0
+    graphs = lambda trial: _with_light_sinks(rng, series_graph(rng, 2, stray_depth=2), int(rng.integers(0, 3)))
+    for trial, g, k, cm, opt in solved_problems(rng, 40, graphs, ks=(2, 4), max_nodes=13):
+        upper = opt * float(rng.choice([1.0, 1.5]))
+        clock = None if trial % 2 else 0.3
+        res = REGISTRY["guess"](BoundRequest(g, k, cm, 1000, 0.0, {}, upper), Budget(clock))
+        assert res.value <= opt * (1 + 1e-12), (trial, res.value, opt)
+        relaxed += res.detail.get("strays_dropped", 0) > 0
+        if res.partition is not None:
+            assert np.all(res.partition[g.edges[:, 0]] <= res.partition[g.edges[:, 1]])
+            assert pjpart.evaluate(g, res.partition, k, cm).max() >= opt * (1 - 1e-12)
+        if clock is None:
+            assert res.value >= opt * (1 - 3e-6), (trial, res.value, opt, res.status)
+            exact += 1
+    assert relaxed >= 25 and exact >= 15
