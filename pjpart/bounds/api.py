@@ -13,7 +13,7 @@ name               what                                                        p
 ``relaxed-dp``     the same DP on the graph less its cheapest sources and sinks ``pjpart/reduce.py``
 ``guess``          bottleneck guessing: stage windows, then the LP and the MIP  ``guess.py``, ``windows.py``
                    inside them refute guesses; its MIP's partitions come back;
-                   a large graph is first relieved of its light strays         ``methods.py``
+                   a large graph is first relieved of its light strays         ``series.py``, ``reduce.py``
 ``chain``          groups in series priced by small MIPs, joined by a DP over    ``chain.py``
                    the stage of each cut node; guesses bisected below the known
                    partition's cost

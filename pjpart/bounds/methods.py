@@ -295,35 +295,24 @@ def _whole(request: BoundRequest, budget: Budget, name: str, integer: bool) -> M
     return MethodBound(name, sol.bound, sol.status, time.perf_counter() - t0)
 
 
-def _guess_graph(request: BoundRequest) -> np.ndarray | None:
-    """The nodes ``guess`` keeps (:data:`GUESS_STRAYS_MIN_NODES`), or ``None``: all of them."""
-    from ..cost_model import homogeneous_relaxation
-    from .series import STRAY_SHARE, without_strays
-
-    g, k = request.graph, request.k
-    if g.n < GUESS_STRAYS_MIN_NODES:
-        return None
-    scale = max(request.floor, request.upper / k if math.isfinite(request.upper) else 0.0)
-    scalar, cm = homogeneous_relaxation(g, request.cost_model)
-    keep = without_strays(scalar, STRAY_SHARE * scale, cm.bandwidth)
-    return keep if len(keep) <= (1 - GUESS_STRAYS_SHARE) * g.n else None
-
-
 def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
     """Bottleneck guessing (:mod:`.guess`): the largest guess refuted by stage windows, the LP, then
     the MIP, between the best bound so far and the known partition's cost.
 
-    On a large graph with many light strays (:func:`_guess_graph`) it first runs on the graph less
-    them, a relaxation (the proof of :func:`pjpart.reduce.drop_free_nodes`) whose LP and MIP are
-    often a third of the size, for at most :data:`GUESS_STRAYS_TIME` of the time or until within
-    :data:`GUESS_STRAYS_CLOSE` of the known partition's cost (its ceiling is posed that much lower:
-    a ceiling only bounds the guesses tried); then on the graph itself, from the bound reached and
+    On a large graph with many light strays (:func:`.series.stray_relaxation`: each of work and
+    transfer at most :data:`.series.STRAY_SHARE` of the best bound so far, or of the known partition's
+    cost over ``k`` when more) it first runs on the graph less them, a relaxation (the proof of
+    :func:`pjpart.reduce.drop_free_nodes`) whose LP and MIP are often a third of the size, for at most
+    :data:`GUESS_STRAYS_TIME` of the time or until within :data:`GUESS_STRAYS_CLOSE` of the known
+    partition's cost (its ceiling is posed that much lower: a ceiling only bounds the guesses tried;
+    not at all when the floor is that close already); then on the graph itself, from the bound reached and
     under the known partition's cost, where the MIP can prove that partition optimal (the relaxed
     optimum lies a little below it).  A partition the first MIP finds is lifted to the graph
     (:func:`.series.lift_strays`) and re-costed by the caller."""
     from ..reduce import subgraph
+    from ..result import PROOF_TOLERANCE
     from .guess import guess_bound
-    from .series import lift_strays
+    from .series import STRAY_SHARE, lift_strays, stray_relaxation
 
     t0 = time.perf_counter()
     if request.k == 1:
@@ -337,7 +326,10 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
     g, k, cm = request.graph, request.k, request.cost_model
     floor, verdicts, detail = request.floor, [], {}
     found: tuple[float, np.ndarray | None] = (math.inf, None)
-    keep = _guess_graph(request)
+    scale = max(floor, request.upper / k if math.isfinite(request.upper) else 0.0)
+    # a floor that close to the known cost leaves the relaxed run no guess to try
+    keep = None if floor >= request.upper * (1 - GUESS_STRAYS_CLOSE) else \
+        stray_relaxation(g, cm, STRAY_SHARE * scale, GUESS_STRAYS_MIN_NODES, GUESS_STRAYS_SHARE)
     if keep is not None:
         first = budget.within(GUESS_STRAYS_TIME * max(budget.remaining(), 0.0)) if budget.limited else budget
         out = guess_bound(subgraph(g, keep), k, cm, first, floor=floor,
@@ -347,17 +339,20 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
         detail["strays_dropped"] = g.n - len(keep)
         if out.partition is not None:
             lifted = lift_strays(g, keep, out.partition)
-            found = (float(evaluate(g, lifted, k, cm).max()), lifted)
+            cost = float(evaluate(g, lifted, k, cm).max())  # inf when a dropped node's weights break a cap
+            if math.isfinite(cost):
+                found = (cost, lifted)
     out = guess_bound(g, k, cm, budget, floor=floor, upper=request.upper, on_rise=report)
-    verdicts += out.verdicts
     if out.partition is not None and out.partition_cost < found[0]:
         found = (out.partition_cost, out.partition)
-    own = max((v.low for v in verdicts), default=0.0)
-    refuted = [v.T for v in verdicts if v.status == "refuted"]
-    left_open = [v.T for v in verdicts if v.status in ("open", "bounded")]
-    detail = {"guesses": len(verdicts), "refuted": max(refuted, default=None),
+    own = max((v.low for v in verdicts + list(out.verdicts)), default=0.0)
+    refuted = [v.T for v in verdicts + list(out.verdicts) if v.status == "refuted"]  # T* > T: both graphs
+    left_open = [v.T for v in out.verdicts if v.status in ("open", "bounded")]  # the graph's own only
+    detail = {"guesses": len(verdicts) + len(out.verdicts), "refuted": max(refuted, default=None),
               "open": min(left_open, default=None), "reach_cuts": out.reach_cuts, **detail}
     status = out.status if out.verdicts or not verdicts else "partial"  # the graph's run had no time left
+    if status not in ("optimal", "proven") and own >= found[0] * (1 - PROOF_TOLERANCE):
+        status = "proven"  # the lifted partition is the graph's own
     return MethodBound("guess", own, status, time.perf_counter() - t0, detail, found[1])
 
 

@@ -1,5 +1,6 @@
 """Graphs in series: clean cut nodes, the groups they cut a graph into, and the light stray sources
-and sinks that stop them (dropped as a relaxation).  Used by :mod:`.configuration`."""
+and sinks that stop them (dropped as a relaxation, and placed back in a partition found without
+them).  Used by :mod:`.chain`, :mod:`.configuration` and ``guess`` (:mod:`.methods`)."""
 
 from __future__ import annotations
 
@@ -106,10 +107,24 @@ def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.nda
         _, strays_in, strays_out = _cut_positions(sub, sub.kahn_order())
         strays = np.union1d(strays_in, strays_out)
         strays = strays[sub.work[strays] + sub.sizeout[strays] / bandwidth <= light]
-        if not len(strays):
+        if not len(strays) or len(strays) >= sub.n:  # a graph of light pieces keeps them all
             break
         keep = np.delete(keep, strays)
     return keep
+
+
+def stray_relaxation(graph: Graph, cost_model, light: float, min_nodes: int, share: float) -> np.ndarray | None:
+    """The nodes :func:`without_strays` keeps (strays of ``work + sizeout / bandwidth <= light`` under
+    :func:`pjpart.cost_model.homogeneous_relaxation`), when ``graph`` has at least ``min_nodes`` nodes
+    and at least ``share`` of them go; else ``None``.  A relaxation: deleting nodes only lowers the
+    optimum, whatever the cost model (the proof of :func:`pjpart.reduce.drop_free_nodes`)."""
+    from ..cost_model import homogeneous_relaxation
+
+    if graph.n < min_nodes:
+        return None
+    scalar, cm = homogeneous_relaxation(graph, cost_model)
+    keep = without_strays(scalar, light, cm.bandwidth)
+    return keep if 0 < len(keep) <= (1 - share) * graph.n else None
 
 
 def lift_strays(graph: Graph, keep: np.ndarray, stages: np.ndarray) -> np.ndarray:
@@ -211,4 +226,5 @@ def closure_work(graph: Graph, nodes: np.ndarray, downward: bool) -> np.ndarray:
     return reach @ graph.work[nodes]
 
 
-__all__ = ["STRAY_SHARE", "broadcast_producers", "closure_work", "lift_strays", "series_groups", "without_strays"]
+__all__ = ["STRAY_SHARE", "broadcast_producers", "closure_work", "lift_strays", "series_groups", "stray_relaxation",
+           "without_strays"]

@@ -290,13 +290,20 @@ def test_a_run_stopped_while_guess_rises_keeps_what_it_proved(tmp_path, rng):
 
 
 def _with_light_sinks(rng, g, depth):
-    """``g`` and a chain of ``depth`` light nodes read from one of its middle nodes (a statistic
-    nothing reads), so that strays are peeled at both ends."""
+    """``g`` and a chain of ``depth`` light nodes with weights, read from one of its middle nodes and an
+    earlier one (a statistic nothing reads), so that strays are peeled at both ends; the nodes numbered at random,
+    so that the chain may sit before the last clean cut of the Kahn order (where it is peeled)."""
     v = int(rng.integers(g.n // 3, max(g.n // 3 + 1, 2 * g.n // 3)))
     work, sizes = g.work.tolist() + [1e-4] * depth, g.sizeout.tolist() + [1e-4] * depth
+    params = [0.0] * g.n + rng.uniform(0.0, 2.0, depth).tolist()
     chain = [v] + list(range(g.n, g.n + depth))
     edges = g.edges.tolist() + list(zip(chain[:-1], chain[1:]))
-    return pjpart.Graph.from_arrays(work=work, sizeout=sizes, edges=edges)
+    if depth:  # the chain's head reads an earlier node too: its producers may sit on different stages
+        edges.append((int(rng.integers(0, v + 1)), g.n))
+    new = rng.permutation(g.n + depth)  # node i becomes node new[i]
+    at = np.argsort(new)
+    return pjpart.Graph.from_arrays(work=np.array(work)[at], params=np.array(params)[at],
+                                    sizeout=np.array(sizes)[at], edges=[(int(new[a]), int(new[b])) for a, b in edges])
 
 
 def test_a_partition_less_the_strays_lifts_to_one_of_the_graph(rng):
@@ -307,11 +314,12 @@ def test_a_partition_less_the_strays_lifts_to_one_of_the_graph(rng):
     from pjpart.reference import decode_keys
     from cases import series_graph
 
-    dropped = 0
+    dropped = late = 0
     for trial in range(60):
         g = _with_light_sinks(rng, series_graph(rng, 3, stray_depth=int(rng.integers(1, 4))), int(rng.integers(0, 4)))
         keep = without_strays(g, 1e-3)
         dropped += g.n - len(keep)
+        late += int(np.sum(g.params[np.setdiff1d(np.arange(g.n), keep)] > 0))  # the sink chains' nodes
         sub = subgraph(g, keep)
         for _ in range(5):
             k = int(rng.integers(1, 5))
@@ -323,7 +331,7 @@ def test_a_partition_less_the_strays_lifts_to_one_of_the_graph(rng):
             assert np.array_equal(lifted[keep], stages)
             assert lifted.min() >= 0 and lifted.max() < k
             assert np.all(lifted[g.edges[:, 0]] <= lifted[g.edges[:, 1]]), (trial, lifted.tolist())
-    assert dropped >= 100
+    assert dropped >= 60 and late >= 10, (dropped, late)
 
 
 def test_guess_on_the_graph_less_its_strays_stays_exact_and_below_the_optimum(rng, monkeypatch):
@@ -350,4 +358,15 @@ def test_guess_on_the_graph_less_its_strays_stays_exact_and_below_the_optimum(rn
         if clock is None:
             assert res.value >= opt * (1 - 3e-6), (trial, res.value, opt, res.status)
             exact += 1
-    assert relaxed >= 25 and exact >= 15
+    assert relaxed >= 20 and exact >= 15, (relaxed, exact)
+
+
+def test_a_graph_of_light_pieces_is_not_peeled_away():
+    """Strays are peeled while some node is left: 600 unconnected nodes, every one light against the
+    bound, are all kept, and guess proves the optimum on them (it raised on an empty graph once)."""
+    from pjpart.bounds.series import without_strays
+
+    g = pjpart.Graph.from_arrays(work=[1.0] * 600, edges=[])
+    assert len(without_strays(g, 10.0)) == 600
+    b = pjpart.lower_bound(g, 2, methods=["guess"], time_limit=30)
+    assert b.value == pytest.approx(300.0, rel=1e-5) and b.value <= 300.0
