@@ -305,10 +305,10 @@ def _guess(request: BoundRequest, budget: Budget) -> MethodBound:
     :func:`pjpart.reduce.drop_free_nodes`) whose LP and MIP are often a third of the size, for at most
     :data:`GUESS_STRAYS_TIME` of the time or until within :data:`GUESS_STRAYS_CLOSE` of the known
     partition's cost (its ceiling is posed that much lower: a ceiling only bounds the guesses tried;
-    not at all when the floor is that close already); then on the graph itself, from the bound reached and
-    under the known partition's cost, where the MIP can prove that partition optimal (the relaxed
-    optimum lies a little below it).  A partition the first MIP finds is lifted to the graph
-    (:func:`.series.lift_strays`) and re-costed by the caller."""
+    not at all when the floor is that close already); then on the graph itself, from the bound
+    reached and under the known partition's cost, where the MIP can prove that partition optimal
+    (the relaxed optimum lies a little below it).  A partition the first MIP finds is lifted to the
+    graph (:func:`.series.lift_strays`) and re-costed by the caller."""
     from ..reduce import subgraph
     from ..result import PROOF_TOLERANCE
     from .guess import guess_bound

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cost import CostModel
+from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..reduce import subgraph
 
@@ -113,13 +115,12 @@ def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.nda
     return keep
 
 
-def stray_relaxation(graph: Graph, cost_model, light: float, min_nodes: int, share: float) -> np.ndarray | None:
+def stray_relaxation(graph: Graph, cost_model: CostModel, light: float, min_nodes: int,
+                     share: float) -> np.ndarray | None:
     """The nodes :func:`without_strays` keeps (strays of ``work + sizeout / bandwidth <= light`` under
     :func:`pjpart.cost_model.homogeneous_relaxation`), when ``graph`` has at least ``min_nodes`` nodes
     and at least ``share`` of them go; else ``None``.  A relaxation: deleting nodes only lowers the
     optimum, whatever the cost model (the proof of :func:`pjpart.reduce.drop_free_nodes`)."""
-    from ..cost_model import homogeneous_relaxation
-
     if graph.n < min_nodes:
         return None
     scalar, cm = homogeneous_relaxation(graph, cost_model)
@@ -147,21 +148,18 @@ def lift_strays(graph: Graph, keep: np.ndarray, stages: np.ndarray) -> np.ndarra
     >>> lift_strays(g, np.array([1, 2]), np.array([0, 1])).tolist()
     [0, 0, 1, 1]
     """
-    n = graph.n
-    out = np.full(n, -1, dtype=np.int64)
+    out = np.full(graph.n, -1, dtype=np.int64)
     out[keep] = stages
-    kept = out >= 0
     order = graph.topological_order()
-    early = ~kept
-    for v in order.tolist():  # no kept ancestor
-        if early[v]:
-            pred = graph.predecessors(v)
-            early[v] = bool(np.all(early[pred])) if len(pred) else True
-    for v in order.tolist():
-        if not kept[v] and not early[v]:
+    dropped = order[out[order] < 0].tolist()  # in topological order
+    early = out < 0
+    for v in dropped:  # no kept ancestor: every predecessor early (a source has none)
+        early[v] = bool(np.all(early[graph.predecessors(v)]))
+    for v in dropped:
+        if not early[v]:
             pred = graph.predecessors(v)
             out[v] = int(out[pred[~early[pred]]].max())
-    for v in order[::-1].tolist():
+    for v in dropped[::-1]:
         if early[v]:
             succ = graph.successors(v)
             out[v] = int(out[succ].min()) if len(succ) else 0
