@@ -8,7 +8,8 @@ name               what                                                        p
 =================  ==========================================================  =======================
 ``combinatorial``  ``max(work(V)/k, max_v work(v))`` + overflow terms           ``combinatorial.py``
 ``averaging``      work + the transfers no partition avoids, over ``k`` stages  ``averaging.py``
-``mincut``         max over nodes of the cheapest block holding it (min cuts)   ``mincut.py``
+``mincut``         max over nodes of the cheapest block holding it (min cuts); ``mincut.py``
+                   the partition around the block that gives it comes back
 ``exact-dp``       min-max DP over the downset lattice (exact; small lattices)  ``pjpart/lattice.py``
 ``relaxed-dp``     the same DP on the graph less its cheapest sources and sinks ``pjpart/reduce.py``
 ``guess``          bottleneck guessing: stage windows, then the LP and the MIP  ``guess.py``, ``windows.py``
@@ -112,8 +113,9 @@ class Bound:
     seconds : float
         The time all the methods took together.
     partition : numpy.ndarray or None
-        The cheapest partition a method found on the way (``guess``'s MIP), every node's stage,
-        re-costed in float64 (``partition_cost``); ``None`` when none was found.
+        The cheapest partition a method found on the way (``guess``'s MIP, ``mincut``'s block),
+        every node's stage, re-costed in float64 (``partition_cost``), found by ``partition_method``;
+        ``None`` when none was found.
 
     Examples
     --------
@@ -131,6 +133,7 @@ class Bound:
     seconds: float
     partition: np.ndarray | None = field(default=None, compare=False, repr=False)
     partition_cost: float = math.inf
+    partition_method: str = ""
 
     def by_method(self) -> dict:
         return {r.method: r.value for r in self.results}
@@ -267,7 +270,7 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
         names.insert(0, "combinatorial")
     results: list[MethodBound] = []
     best = MethodBound("combinatorial", 0.0, "", 0.0)
-    found: tuple[float, np.ndarray | None] = (math.inf, None)  # the cheapest partition a method found
+    found: tuple[float, np.ndarray | None, str] = (math.inf, None, "")  # the cheapest a method found
     cached = _cached(cache, graph, k, cm, upper_bound)
     for name, rec in cached.items():
         if rec["value"] > best.value:
@@ -309,7 +312,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
         if name == "exact-dp" and res.status.startswith("optimal"):
             break  # the optimum itself
     return Bound(value=float(best.value), method=best.method, k=k, results=tuple(results),
-                 seconds=time.perf_counter() - t0, partition=found[1], partition_cost=found[0])
+                 seconds=time.perf_counter() - t0, partition=found[1], partition_cost=found[0],
+                 partition_method=found[2])
 
 
 def _progress(on_progress: Callable | None, cache: BoundCache | None, graph: Graph, k: int, cm: CostModel,
@@ -345,7 +349,8 @@ def _found_partition(res: MethodBound, assignment: np.ndarray, graph: Graph, k: 
     cost = float(evaluate(graph, assignment, k, cm).max())
     if not cost < found[0]:
         return replace(res, partition=None), found
-    return replace(res, partition=assignment, detail={**res.detail, "partition_cost": cost}), (cost, assignment)
+    return (replace(res, partition=assignment, detail={**res.detail, "partition_cost": cost}),
+            (cost, assignment, res.method))
 
 
 def _cached(cache: BoundCache | None, graph: Graph, k: int, cm: CostModel, upper_bound: float | None) -> dict:

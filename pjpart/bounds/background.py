@@ -56,8 +56,9 @@ class BackgroundBounds:
     ----------
     best : tuple of (float, str) or None
         The best ``(value, method)`` reported so far (written by the reader thread only).
-    partition : tuple of (float, numpy.ndarray) or None
-        The cheapest ``(cost, stages)`` partition a method reported (written by the reader thread only).
+    partition : tuple of (float, numpy.ndarray, str) or None
+        The cheapest ``(cost, stages, method)`` partition a method reported (written by the reader
+        thread only).
     error : str or None
         The child's error (``"TypeName: message"``), or how it exited when not killed.
     nice : int or None
@@ -72,7 +73,7 @@ class BackgroundBounds:
 
     def __init__(self, request: dict) -> None:
         self.best: tuple[float, str] | None = None
-        self.partition: tuple[float, np.ndarray] | None = None
+        self.partition: tuple[float, np.ndarray, str] | None = None
         self.seen: list[str] = []  # the methods that have reported, in order
         self.error: str | None = None
         self.nice: int | None = None
@@ -121,7 +122,8 @@ class BackgroundBounds:
                 if self.best is None or msg["value"] > self.best[0]:
                     self.best = (float(msg["value"]), msg["method"])
                 if "partition" in msg and (self.partition is None or msg["cost"] < self.partition[0]):
-                    self.partition = (float(msg["cost"]), np.asarray(msg["partition"], dtype=np.int64))
+                    self.partition = (float(msg["cost"]), np.asarray(msg["partition"], dtype=np.int64),
+                                      msg["method"])
             if msg.get("done"):
                 self.nice = msg.get("nice")
         if self.error is None and self.proc.wait() != 0 and not self.killed:

@@ -143,6 +143,75 @@ def cuts_from_each(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, size:
     return flows, done
 
 
+def cheapest_block(graph: Graph, cost_model: CostModel, node: int) -> np.ndarray:
+    """The set ``S`` that gives ``node`` its value in :func:`node_closure_values` (a mask): the
+    source side of that minimum cut, the nodes the source still reaches in its residual network
+    (on the homogeneous relaxation, capacities scaled and rounded as there).  Not necessarily a
+    block: :func:`block_partition` makes a partition around it.
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[1, 5, 1], sizeout=[9, 9, 0], edges=[(0, 1), (1, 2)])
+    >>> cheapest_block(g, pjpart.CostModel(), 1).tolist()  # 7 = 1 + 5 + 1: all three, nothing sent
+    [True, True, True]
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+
+    graph, cm = homogeneous_relaxation(graph, cost_model)
+    tails, heads, caps, size, _ = _network(graph, cm)
+    keep = caps > 0
+    source = size - 2
+    m = csr_matrix((np.append(caps[keep], INF).astype(np.int32),
+                    (np.append(tails[keep], source), np.append(heads[keep], node))), shape=(size, size))
+    m.sum_duplicates()
+    residual = (m.astype(np.int64) - maximum_flow(m, source, size - 1).flow.astype(np.int64)).tocsr()
+    residual.data[residual.data < 0] = 0
+    residual.eliminate_zeros()
+    reached = breadth_first_order(residual, source, directed=True, return_predecessors=False)
+    block = np.zeros(graph.n, dtype=bool)
+    block[reached[reached < graph.n]] = True
+    return block
+
+
+def block_partition(graph: Graph, k: int, cost_model: CostModel, block: np.ndarray,
+                    upper: float | None = None) -> np.ndarray:
+    """A partition built around ``block`` (a mask): the topological order that runs the block's
+    ancestors outside its convex hull first, then the hull, then the rest, sliced exactly
+    (:func:`pjpart.banded.slice_exactly`; ``upper`` as there).  Where the bottleneck is one node's
+    cheapest block, this often meets :func:`node_closure_bound` at once: a partition the search may
+    take long to find, and the proof of its optimality.
+
+    The order is topological: the ancestors ``A`` of the block (itself included) form a downset,
+    and so do those outside the hull ``H = A & descendants``: a predecessor in ``H`` of a node of
+    ``A`` would put that node in the descendants, so in ``H``.
+
+    Node 0's cheapest block is ``{0, 1, 3}`` (cost 8, the bound): around it, three stages meet it.
+
+    >>> import pjpart
+    >>> g = pjpart.Graph.from_arrays(work=[5, 2, 3, 1, 6], sizeout=[5, 3, 7, 3, 1], edges=[(0, 3), (1, 3)])
+    >>> block = cheapest_block(g, pjpart.CostModel(), 0)
+    >>> block.tolist()
+    [True, True, False, True, False]
+    >>> stages = block_partition(g, 3, pjpart.CostModel(), block)
+    >>> stages.tolist(), pjpart.evaluate(g, stages, 3).tolist()
+    ([0, 0, 1, 0, 2], [8.0, 3.0, 6.0])
+    """
+    from ..banded import slice_exactly
+
+    topo = graph.topological_order()
+    ancestors, descendants = block.copy(), block.copy()
+    for v in topo[::-1].tolist():  # a node whose successor is an ancestor is one
+        succ = graph.successors(v)
+        ancestors[v] |= bool(len(succ)) and bool(ancestors[succ].any())
+    for v in topo.tolist():
+        pred = graph.predecessors(v)
+        descendants[v] |= bool(len(pred)) and bool(descendants[pred].any())
+    hull = ancestors & descendants
+    rank = np.where(hull, 1, np.where(ancestors, 0, 2))[topo]
+    order = topo[np.argsort(rank, kind="stable")]
+    return slice_exactly(graph, order, k, cost_model, upper)
+
+
 def node_closure_bound(graph: Graph, cost_model: CostModel, should_stop: Callable[[], bool] | None = None) -> float:
     """``max_v min_{S contains v} f(S)`` (see the module docstring); valid for every ``k``.
 

@@ -48,8 +48,9 @@ class BoundSource:
         self.method = "combinatorial"
         self._pending: BackgroundBounds | None = None
         self._lower_later = False
-        #: the cheapest ``(cost, stages)`` partition a bound method found (``guess``'s MIP), or None
-        self.partition: tuple[float, np.ndarray] | None = None
+        #: the cheapest ``(cost, stages, method)`` partition a bound method found (``guess``'s MIP,
+        #: ``mincut``'s block), or None
+        self.partition: tuple[float, np.ndarray, str] | None = None
         self.cache = BoundCache(policy.cache) if policy.cache is not None else None
         cached = self.cache.best(problem.graph, problem.k, problem.cost_model) if self.cache else None
         if cached is not None:  # a later run of the same problem starts from what was proven
@@ -75,7 +76,7 @@ class BoundSource:
             b = lower_bound(request.pop("graph"), request.pop("k"), request.pop("cost_model"), **request)
             self._offer(b.value, b.method)
             if b.partition is not None:
-                self._offer_partition(b.partition_cost, b.partition)
+                self._offer_partition(b.partition_cost, b.partition, b.partition_method)
 
     def start(self, upper: float, niceness: int = 0) -> None:
         """Compute the bound in a child process at ``niceness``; each method's bound is taken
@@ -173,9 +174,9 @@ class BoundSource:
         if pending.partition is not None:
             self._offer_partition(*pending.partition)
 
-    def _offer_partition(self, cost: float, stages: np.ndarray) -> None:
+    def _offer_partition(self, cost: float, stages: np.ndarray, method: str) -> None:
         if self.partition is None or cost < self.partition[0]:
-            self.partition = (float(cost), np.asarray(stages, dtype=np.int64))
+            self.partition = (float(cost), np.asarray(stages, dtype=np.int64), method)
 
 
 def certify(problem: Problem, assignment, lower: float, bound_method: str, **info) -> PartitionResult:

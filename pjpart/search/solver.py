@@ -176,13 +176,17 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
     return stage_major_order(np.asarray(stages, dtype=np.int64), graph.topological_order())
 
 
+#: what a result's ``method`` says of a partition a bound method found
+FOUND_BY = {"guess": "guess-mip", "mincut": "mincut-block"}
+
+
 def _bounds_partition(problem: Problem, bounds: BoundSource, best: Candidate) -> Candidate:
     """``best``, or the partition a bound method found when it is cheaper (re-costed in float64
     by the bounds, and again at certification)."""
     found = bounds.partition
     if found is None or not found[0] < best.value:
         return best
-    return Candidate(found[1], found[0], _stage_order(problem.graph, found[1]), "guess-mip")
+    return Candidate(found[1], found[0], _stage_order(problem.graph, found[1]), FOUND_BY.get(found[2], found[2]))
 
 
 #: a run shorter than this does not start the column DP (loading its compiled loop takes a

@@ -197,8 +197,8 @@ def test_the_found_partition_reaches_lower_bound_the_bounds_process_and_partitio
     bg = BackgroundBounds(dict(graph=g, k=3, cost_model=cm, methods=["guess"], time_limit=30))
     try:
         assert bg.done.wait(60) and bg.error is None
-        cost, stages = bg.partition
-        assert cost == pjpart.evaluate(g, stages, 3, cm).max() and cost <= opt * (1 + 1e-5)
+        cost, stages, method = bg.partition
+        assert cost == pjpart.evaluate(g, stages, 3, cm).max() and cost <= opt * (1 + 1e-5) and method == "guess"
     finally:
         bg.stop()
 

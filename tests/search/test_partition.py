@@ -124,8 +124,9 @@ def test_memory_limit_respected():
 
 @pytest.mark.slow  # wall-clock budgets, bounds in a child process (about 4 s)
 def test_time_limited_run_takes_its_bound_from_the_background(rng):
-    # bounds run on a thread alongside a time-limited search; the exact-dp bound (the optimum on
-    # these small graphs) must reach the run, certify it and stop it well before the limit
+    # bounds run on a thread alongside a time-limited search; a bound at the optimum (exact-dp's, or
+    # mincut's with the partition around its block, within the proof tolerance) must reach the run,
+    # certify it and stop it well before the limit
     for trial in range(3):
         g = random_dag(9, rng, density=0.3)
         cm = CostModel(bandwidth=0.7)
@@ -135,7 +136,7 @@ def test_time_limited_run_takes_its_bound_from_the_background(rng):
         assert time.perf_counter() - t < 30
         check_result(g, r, 3, cm)
         assert r.stopped_by == "optimal" and r.gap <= 1e-6
-        assert abs(r.lower_bound - opt) <= 1e-9 * opt and abs(r.bottleneck - opt) <= 1e-6 * opt
+        assert opt * (1 - 2e-6) <= r.lower_bound <= opt * (1 + 1e-9) and abs(r.bottleneck - opt) <= 1e-6 * opt
 
 
 @pytest.mark.slow  # wall-clock budget: a 6 s time-limited run
