@@ -90,7 +90,8 @@ def bound_best(bound: Bound) -> str:
     text = f"best: {bound.value:.6g} ({bound.method}) in {bound.seconds:.2f} s"
     if bound.partition is not None:
         gap = bound.partition_cost / bound.value - 1 if bound.value > 0 else float("inf")
-        text += f"\na partition found on the way: bottleneck {bound.partition_cost:.6g} (gap {gap:.2%}; --json: partition)"
+        text += (f"\na partition found on the way ({bound.partition_method}): bottleneck {bound.partition_cost:.6g} "
+                 f"(gap {gap:.2%}; --json: partition)")
     return text
 
 

@@ -142,7 +142,8 @@ class Bound:
         out = {"k": self.k, "lower_bound": self.value, "method": self.method, "seconds": round(self.seconds, 4),
                "methods": [r.to_json() for r in self.results]}
         if self.partition is not None:  # every node's stage, in the graph's node order
-            out["partition"] = {"bottleneck": self.partition_cost, "stages": [int(s) for s in self.partition]}
+            out["partition"] = {"bottleneck": self.partition_cost, "method": self.partition_method,
+                                "stages": [int(s) for s in self.partition]}
         return out
 
 
@@ -279,7 +280,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
         if results and budget.expired():
             results.append(MethodBound(name, 0.0, "no time", 0.0))
             continue
-        if name in cached and is_final(cached[name]["status"]):
+        # a final cached value stands, but mincut's (its node recorded) runs again: one cut rebuilds its partition
+        if name in cached and is_final(cached[name]["status"]) and "node" not in cached[name]:
             rec = cached[name]
             res = MethodBound(name, float(rec["value"]), rec["status"] + " (cached)", 0.0)
         else:

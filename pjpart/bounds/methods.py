@@ -186,13 +186,17 @@ def _mincut(request: BoundRequest, budget: Budget) -> MethodBound:
     vals, done = node_closure_values(request.graph, request.cost_model, budget.stopper(), nodes=order[before:])
     value = max(float(vals.max(initial=0.0)), float(request.resume.get("value", 0.0)) if before else 0.0)
     done += before
-    status = "proven" if done == n else f"partial ({done}/{n} nodes)"
-    stages = None  # a partition around the block that gives the bound (when this run found it)
-    if request.k > 1 and vals.max(initial=0.0) >= value and not budget.expired():
-        block = cheapest_block(request.graph, request.cost_model, int(np.argmax(vals)))
-        stages = block_partition(request.graph, request.k, request.cost_model, block,
+    status = ("proven" if done == n else f"partial ({done}/{n} nodes)") + (" (cached)" if before >= n else "")
+    # the node that gives the bound (kept in the cache: a later run rebuilds the partition around
+    # its block with one cut), and that partition
+    node = int(np.argmax(vals)) if done > before and vals.max() >= value else request.resume.get("node")
+    stages = None
+    if request.k > 1 and node is not None and not budget.expired():
+        stages = block_partition(request.graph, request.k, request.cost_model,
+                                 cheapest_block(request.graph, request.cost_model, node),
                                  request.upper if math.isfinite(request.upper) else None)
-    return MethodBound("mincut", value, status, time.perf_counter() - t0, {"done": done}, stages)
+    detail = {"done": done} if node is None else {"done": done, "node": node}
+    return MethodBound("mincut", value, status, time.perf_counter() - t0, detail, stages)
 
 
 #: downsets enumerated per second (491,403 in 4.1 s on the 2-core machine of bench/results), for
