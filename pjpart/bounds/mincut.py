@@ -124,23 +124,29 @@ def cuts_from_each(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, size:
     source ``size - 2`` and sink ``size - 1`` once an edge source -> ``v`` of capacity :data:`INF`
     is added: ``(flows, done)``, the flows in the network's integer units, ``done`` how many were
     computed before ``should_stop()`` said stop (the rest are NaN)."""
-    from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import maximum_flow
 
     keep = caps > 0
     tails, heads, caps = tails[keep], heads[keep], caps[keep]
-    source, sink = size - 2, size - 1
     flows = np.full(len(nodes), np.nan)
     done = 0
     for i, v in enumerate(np.asarray(nodes).tolist()):
         if should_stop is not None and should_stop():
             break
-        m = csr_matrix((np.append(caps, INF).astype(np.int32), (np.append(tails, source), np.append(heads, v))),
-                       shape=(size, size))
-        m.sum_duplicates()
-        flows[i] = maximum_flow(m, source, sink).flow_value
+        flows[i] = maximum_flow(_rooted(tails, heads, caps, size, v), size - 2, size - 1).flow_value
         done += 1
     return flows, done
+
+
+def _rooted(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, size: int, v: int):
+    """The network (positive capacities) as a SciPy matrix, with the edge source -> ``v`` of
+    capacity :data:`INF` that puts ``v`` on the source side."""
+    from scipy.sparse import csr_matrix
+
+    m = csr_matrix((np.append(caps, INF).astype(np.int32), (np.append(tails, size - 2), np.append(heads, v))),
+                   shape=(size, size))
+    m.sum_duplicates()
+    return m
 
 
 def cheapest_block(graph: Graph, cost_model: CostModel, node: int) -> np.ndarray:
@@ -154,16 +160,13 @@ def cheapest_block(graph: Graph, cost_model: CostModel, node: int) -> np.ndarray
     >>> cheapest_block(g, pjpart.CostModel(), 1).tolist()  # 7 = 1 + 5 + 1: all three, nothing sent
     [True, True, True]
     """
-    from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
     graph, cm = homogeneous_relaxation(graph, cost_model)
     tails, heads, caps, size, _ = _network(graph, cm)
     keep = caps > 0
     source = size - 2
-    m = csr_matrix((np.append(caps[keep], INF).astype(np.int32),
-                    (np.append(tails[keep], source), np.append(heads[keep], node))), shape=(size, size))
-    m.sum_duplicates()
+    m = _rooted(tails[keep], heads[keep], caps[keep], size, node)
     residual = (m.astype(np.int64) - maximum_flow(m, source, size - 1).flow.astype(np.int64)).tocsr()
     residual.data[residual.data < 0] = 0
     residual.eliminate_zeros()
