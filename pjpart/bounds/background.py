@@ -13,8 +13,9 @@ Protocol: the parent writes one pickle ``dict(graph=, k=, cost_model=, niceness=
 ``repr(cost)`` each time the search finds a cheaper partition (:meth:`BackgroundBounds.offer_upper`:
 the child's ``latest_upper``), and closes it when it stops; the child writes one JSON line per
 method as soon as it is known (``{"value", "method"}``, plus ``"partition"`` (every node's stage)
-and its ``"cost"`` when the method found one cheaper than any before), then ``{"done": true,
-"value", "method", "nice"}``, or ``{"error": "..."}``.  A parent that stops reading (it ended, or
+and its ``"cost"`` when the method found one cheaper than any before), a line ``{"value", "method",
+"partial": true}`` each time a long method's bound rises before it ends (proven, like the others),
+then ``{"done": true, "value", "method", "nice"}``, or ``{"error": "..."}``.  A parent that stops reading (it ended, or
 killed the child) ends the child quietly.
 
 Examples
@@ -118,7 +119,8 @@ class BackgroundBounds:
             if "error" in msg:
                 self.error = msg["error"]
             else:
-                self.seen.append(msg["method"])
+                if not msg.get("partial"):  # a method still running has not reported
+                    self.seen.append(msg["method"])
                 if self.best is None or msg["value"] > self.best[0]:
                     self.best = (float(msg["value"]), msg["method"])
                 if "partition" in msg and (self.partition is None or msg["cost"] < self.partition[0]):

@@ -7,7 +7,9 @@ It reads one pickled request from stdin (less ``sent_at``, the parent's ``time.t
 sent it: the time since then is taken from ``time_limit``), sets the niceness the request names
 (``niceness``, default 0; the solvers' threads inherit it), runs
 :func:`pjpart.lower_bound` and writes one JSON line per method as it ends (with the
-partition it found, if any: ``partition`` and its float64 ``cost``).  When the
+partition it found, if any: ``partition`` and its float64 ``cost``), and one with ``"partial":
+true`` each time a long method's bound rises before it ends (``guess``: a run of minutes would
+otherwise show the bound it had before that method until the method's time is up).  When the
 parent has stopped reading (it died first), the next write ends the child quietly with
 status 0: nobody is left to report to.  The lines that follow the request on stdin are the costs
 of cheaper partitions the parent's search found: a thread reads them, and
@@ -87,6 +89,8 @@ def main() -> int:
     try:
         graph, k, cost_model = request.pop("graph"), request.pop("k"), request.pop("cost_model")
         bound = lower_bound(graph, k, cost_model, **request, on_method=lambda res: _send(_message(res)),
+                            on_progress=lambda method, value, seconds, note: _send(
+                                {"value": float(value), "method": method, "partial": True}),
                             latest_upper=latest_upper)
     except Exception as exc:  # reported to the parent, which raises it
         _send({"error": f"{type(exc).__name__}: {exc}"})

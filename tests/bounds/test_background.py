@@ -112,3 +112,32 @@ def test_costs_offered_to_the_bounds_process_do_not_disturb_it():
     bg.offer_upper(13.0)  # after the child ended: nothing to write to, no error
     bg.stop()
     assert bg.proc.returncode == 0 and bg._sent_upper == 13.0
+
+
+def test_a_long_methods_rises_reach_the_parent_before_it_ends():
+    # guess raises its bound guess after guess: each rise is sent as it happens (a run of minutes
+    # would otherwise show the bound from before guess until guess's time is up); the parent
+    # counts a method as reported only at its end
+    import json
+
+    g = dnn_like(60, seed=5)
+    request = dict(graph=g, k=4, cost_model=pjpart.CostModel(bandwidth=0.5), methods=["combinatorial", "guess"],
+                   time_limit=30)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-m", "pjpart.bounds.worker"], input=pickle.dumps(request),
+                         capture_output=True, env=env, timeout=120)
+    lines = [json.loads(x) for x in out.stdout.decode().splitlines()]
+    partial = [m["value"] for m in lines if m.get("partial")]
+    end = next(i for i, m in enumerate(lines) if m.get("method") == "guess" and not m.get("partial"))
+    assert len(partial) >= 2 and partial == sorted(partial)
+    assert all(m.get("method") == "guess" for m in lines if m.get("partial"))
+    assert max(i for i, m in enumerate(lines) if m.get("partial")) < end
+    assert partial[-1] <= lines[end]["value"] * (1 + 1e-12)
+    direct = pjpart.lower_bound(g, 4, pjpart.CostModel(bandwidth=0.5), methods=["combinatorial", "guess"],
+                                time_limit=30).value
+    assert lines[end]["value"] == direct or abs(lines[end]["value"] - direct) <= 0.02 * direct
+    bg = BackgroundBounds(request)
+    assert bg.done.wait(60)
+    # one entry per method's end and one for the end of all (which names the best method)
+    assert bg.seen == ["combinatorial", "guess", "guess"] and bg.best[1] == "guess"
+    bg.stop()
