@@ -142,6 +142,30 @@ def broadcast_graph(rng, blocks: int | None = None):
     return Graph.from_arrays(work=work, sizeout=sizeout, edges=edges)
 
 
+def encoder_decoder_graph(rng, layers: int | None = None):
+    """An encoder and a decoder sharing their input (an embedding): the encoder a chain of four
+    nodes, the decoder's first sublayer a node beside it that reads the input alone, then two or three
+    decoder layers of six nodes together, each reading the encoder's output (sent to every layer)
+    and the layer before; numbered encoder first, as an exporter lists them, so that in Kahn's order
+    the input is read far apart (:func:`pjpart.bounds.series.broadcast_producers`) and the first
+    sublayer floats.  Twelve nodes."""
+    layers = int(rng.integers(2, 4)) if layers is None else layers
+    enc, first = 4, 1
+    sizes = [6 // layers] * layers
+    n = 1 + enc + first + sum(sizes)
+    work = rng.uniform(0.1, 1.0, n)
+    work[0], work[enc + 1] = rng.uniform(0.0, 0.3), rng.uniform(0.0, 0.05)  # a light first sublayer
+    sizeout = rng.uniform(0.1, 1.0, n)
+    sizeout[enc] = rng.uniform(0.5, 2.0)  # the encoder's output
+    edges = [(0, 1)] + [(i, i + 1) for i in range(1, enc)] + [(0, enc + 1)]
+    edges += [(i, i + 1) for i in range(enc + 1, enc + first)]
+    prev, v = enc + first, enc + first + 1
+    for size in sizes:
+        edges += [(prev, v), (enc, v)] + [(v + i, v + i + 1) for i in range(size - 1)]
+        prev, v = v + size - 1, v + size
+    return Graph.from_arrays(work=work.tolist(), sizeout=sizeout.tolist(), edges=edges)
+
+
 def solved_problems(rng, trials: int, make_graph, ks: tuple = (2, 4), max_nodes: int | None = None):
     """``(trial, graph, k, cost model, exhaustive optimum)`` for each trial whose optimum is finite:
     ``make_graph(trial)`` (skipped above ``max_nodes`` nodes), ``k`` drawn in ``ks[0]..ks[1] - 1``, a

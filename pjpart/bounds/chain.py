@@ -31,10 +31,11 @@ stages of cost ``<= T`` lie between, ``h(P_i) <= T - x_{i-1}`` and ``n_i = n_{i-
 
 Broadcast tables.  A causal mask or rotary tables computed once and read by every layer leave no
 clean cut.  Cut past them (:func:`.series.series_groups` with :func:`.series.broadcast_producers`):
-every node of ``G_i`` but the *floating* ones (those reading broadcast nodes alone, a reshape of a
-table) still lies on stages ``s(c_{i-1})..s(c_i)``, and besides ``c_{i-1}`` only broadcast nodes of
-earlier groups send into ``G_i``; those are ancestors of ``c_{i-1}``, so on stage ``s(c_{i-1})`` or
-before.  ``H_i`` takes them *pinned* to its first stage, and the floating nodes of ``G_i`` free to sit
+every node of ``G_i`` but the *floating* ones (those that do not descend from ``c_{i-1}``: a reshape
+of a table, a decoder's first sublayer beside its encoder; they read only broadcast nodes and floating
+nodes) still lies on stages ``s(c_{i-1})..s(c_i)``, every node of ``G_i`` reaches ``c_i``, and besides
+``c_{i-1}`` only broadcast nodes of earlier groups send into ``G_i``; those are ancestors of
+``c_{i-1}``, so on stage ``s(c_{i-1})`` or before.  ``H_i`` takes them *pinned* to its first stage, and the floating nodes of ``G_i`` free to sit
 on any of its stages; both with work and params 0 (counted in their own group, or nowhere) and their
 sending charged nowhere (``free_out`` of :func:`.windows.guess_problem`), which only lowers what is
 charged: a stage of ``H_i`` that reads a pinned table pays to receive it, as the true stage does (the
@@ -43,6 +44,19 @@ sits before the group is taken to sit on the first stage, where it costs nothing
 on the stage shared by ``H_i`` and ``H_{i+1}`` stay distinct (``H_{i+1}`` charges no receiving on its
 first stage), so the argument below holds as it stands.  Reach costs are computed with the free
 nodes sending nothing (lower, so the windows they give are wider).
+
+Received tables.  A stage holding whole groups in a row pays to receive each broadcast tensor their
+nodes read, once per producer (a position bias or an encoder's output read by every layer: a third
+of such a stage's cost), which the carry ``work(G_i)`` alone misses.  So a state also keeps a set
+``R`` holding every broadcast producer on the stage of ``c_i`` and every one whose receiving its carry
+may count.  A group ending on a new stage (a priced transition) sets ``R`` to the producers pinned in
+``H_i`` and those of ``G_i`` (its price may count the first's receiving on that stage, which may hold
+the second; an earlier group's reaches ``c_{i-1}``, so lies on an earlier stage).  A group whole on
+the stage of ``c_{i-1}`` adds ``s(u)`` to the carry for each broadcast producer ``u`` of an earlier
+group that a node of ``G_i`` not floating reads, ``u`` not in ``R`` (that node is on the stage, ``u``
+on an earlier one, and nothing counted it), and joins those and its own to ``R``.  Each term added is
+paid once by the true stage, apart from those the next price charges there (``P_{i+1}``'s: none for a
+pinned producer); a state ``(n, x, R)`` stands for every ``(n' >= n, x' >= x, R' <= R)``.
 
 The DP keeps, per count ``n <= k``, the least carry it can prove (a state ``(n, x)`` stands for every
 ``(n' >= n, x' >= x)``).  Its transition asks the *price* ``p(i, j, q)``: a lower bound on ``h(S_i)``
@@ -81,6 +95,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -92,7 +107,7 @@ from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..result import PROOF_TOLERANCE
 from .guess import solve_guess
-from .series import STRAY_SHARE, broadcast_producers, series_groups, without_strays
+from .series import STRAY_SHARE, broadcast_producers, floating_nodes, series_groups, without_strays
 from .stages import safe_bound
 from .symmetry import symmetric_windows, twin_branches
 from .windows import Stages, along_edges, guess_problem, reach_costs, stage_windows
@@ -119,10 +134,14 @@ FIRST_STEP = 0.02
 MAX_DESCENT = 0.03
 #: groups cut past broadcast tensors are priced only when their floating nodes (whose work no price
 #: counts) hold at most this share of the work
-FLOATING_SHARE = 0.05
-#: ... and when no group holds more than this share of the work (a lump spanning several stages, as
-#: an encoder beside which its decoder's first sublayer runs, is priced by MIPs that do not finish)
+FLOATING_SHARE = 0.1
+#: ... and when no group holds more than this share of the work (MIPs over a lump do not finish)
 LUMP_SHARE = 0.25
+#: the guess midway to the floor (:func:`chain_bound`) only when the first took at most this share of the
+#: time: where groups are slow to price (parallel experts) the methods after this one bound better
+MIDDLE_SHARE = 0.1
+#: the DP merges a count's states whose carries lie within this share of the guess (each room is priced)
+MERGE = 0.01
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,12 @@ class Link:
     twins: tuple = field(default=(), repr=False)
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     free: np.ndarray | None = field(default=None, repr=False)
+    #: ``(producer, cost)``: the broadcast producers of earlier groups that nodes of the group (not
+    #: floating) read, each with the cost of receiving its tensor
+    reads: tuple = ()
+    #: the broadcast producers the stage holding ``c_i`` may hold or have received, when the group
+    #: ends on a new stage: those pinned, and the group's own
+    touches: frozenset = frozenset()
 
     @property
     def floor(self) -> float:
@@ -161,12 +186,15 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
     if len(keep) < g.n:
         g = subgraph(g, keep)
     groups, loose, spread = series_groups(g, 0.0), np.zeros(g.n, dtype=bool), np.zeros(g.n, dtype=bool)
-    wide, floating, order = broadcast_producers(g)
-    if wide.any() and g.work[floating].sum() <= FLOATING_SHARE * g.work.sum():
-        cut = series_groups(g, 0.0, wide, floating, order)
+    wide, order = broadcast_producers(g)
+    if wide.any():
+        cut = series_groups(g, 0.0, wide, order)
+        floating = floating_nodes(g, cut)
         finer = max(len(grp) for grp in cut) < max(len(grp) for grp in groups)
-        if finer and max(g.work[grp].sum() for grp in cut) <= LUMP_SHARE * g.work.sum():
+        if finer and g.work[floating].sum() <= FLOATING_SHARE * g.work.sum() \
+                and max(g.work[grp].sum() for grp in cut) <= LUMP_SHARE * g.work.sum():
             groups, loose, spread = cut, floating, wide & ~floating
+    broadcast = spread | (loose & wide)  # the producers cuts passed: none in plain groups
     if max(len(grp) for grp in groups) + 1 > max_nodes:
         return [], cm
     stages = Stages.of(cm, 2)
@@ -204,8 +232,11 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
                 work=work, params=params, sizeout=np.where(free, 0.0, h.sizeout), edges=e.tolist())
             reach[key] = (*reach_costs(sends, stages)[:2], tuple(twin_branches(h, hubs=hubs)))
         pinned = np.arange(len(before), len(before) + len(pins))
+        read = np.unique(g.edges[into & ~loose[g.edges[:, 1]], 0]) if g.m else np.zeros(0, np.int64)
+        reads = tuple((int(u), float(g.sizeout[u]) / cm.bandwidth) for u in read if broadcast[u])
+        touches = frozenset(int(v) for v in before + pins + grp.tolist() if broadcast[v])
         links.append(Link(h, bool(i), leaves, float(g.work[grp[~loose[grp]]].sum()), key, *reach[key],
-                          pinned=pinned, free=free if free.any() else None))
+                          pinned=pinned, free=free if free.any() else None, reads=reads, touches=touches))
     return links, cm
 
 
@@ -245,34 +276,49 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
 
 def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, int, int], float]) -> int:
     """The DP of the module docstring: the fewest stages (``k + 1``: more than ``k``) it proves a
-    partition of bottleneck ``<= T`` needs; ``priced(i, j, q)`` prices group ``i`` (:func:`price`)."""
-    states = {1: 0.0}  # count -> least carry
+    partition of bottleneck ``<= T`` needs; ``priced(i, j, q)`` prices group ``i`` (:func:`price`).
+    A state also keeps what its stage may hold or have received (module docstring, "Received tables")."""
+    states = {(1, frozenset()): 0.0}  # (count, received) -> least carry
+    read = {u for link in links for u, _ in link.reads}  # the producers worth keeping in a state
     for i, link in enumerate(links):
-        new: dict[int, float] = {}
+        touches = link.touches & read
+        new: dict[tuple, float] = {}
 
-        def put(count: int, carry: float) -> None:
-            if count <= k and carry < new.get(count, math.inf):
-                new[count] = carry
+        def put(count: int, received: frozenset, carry: float) -> None:
+            if count <= k and carry < new.get((count, received), math.inf):
+                new[(count, received)] = carry
 
-        for count, carry in states.items():
+        for (count, received), carry in states.items():
             room = T - carry
-            if link.work <= room * (1 + ROOM):
-                put(count, carry + link.work)
+            pays = sum(cost for u, cost in link.reads if u not in received)
+            if link.work + pays <= room * (1 + ROOM):
+                put(count, received | {u for u, _ in link.reads} | touches, carry + link.work + pays)
             q = min(LEVELS, max(0, math.ceil(room / T * LEVELS * (1 - 1e-12))))
             for j in range(k - count):
                 s = priced(i, j, q)
                 if s > T * (1 + ROOM):
                     continue  # no such assignment, or its last stage costs more than T
-                put(count + j + 1, s)
+                put(count + j + 1, touches, s)
                 if not link.leaves or s <= link.floor * (1 + 1e-9):
                     break  # the last group needs one fit; a carry at its floor is not lowered by more stages
-        states, least = {}, math.inf  # a state with more stages and no less carry than another is dominated
-        for count in sorted(new):
-            if new[count] < least:
-                states[count] = least = new[count]
+        # a state stands for those of its count at most MERGE * T above its carry (it takes all they
+        # received); a state with more stages, no less carry, no more received than another is dominated
+        pool: dict[int, list] = {}
+        for (count, received), carry in sorted(new.items(), key=lambda item: item[1]):
+            kept = pool.setdefault(count, [])
+            if kept and carry <= kept[-1][0] + MERGE * T:
+                kept[-1][1] |= received
+            else:
+                kept.append([carry, set(received)])
+        states = {}
+        for count in sorted(pool):
+            for carry, received in pool[count]:
+                received = frozenset(received)
+                if not any(c2 <= count and x2 <= carry and r2 >= received for (c2, r2), x2 in states.items()):
+                    states[(count, received)] = carry
         if not states:
             return k + 1
-    return min(states)
+    return min(count for count, _ in states)
 
 
 class _Prices:
@@ -324,10 +370,12 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     ``floor`` (a bound already proven).  The first guess is :data:`FIRST_STEP` below ``upper`` (just
     below it, :data:`CLOSE`, when the bracket is :data:`PROOF_FIRST` narrow); guesses not refuted
     descend in doubling steps (by the share of ``k`` the count fell short, when more), never below
-    the bracket's middle, and the search ends unrefuted past :data:`MAX_DESCENT` (at once when a count
-    two or more stages short puts the next guess there); once one is
-    refuted the bracket is halved until it is ``tolerance`` narrow or ``budget`` ends, and a last
-    guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
+    the bracket's middle; past :data:`MAX_DESCENT` (at once when a count two or more stages short puts
+    the next guess there) one guess midway between ``floor`` and the least guess left unrefuted
+    follows when the first guess took at most :data:`MIDDLE_SHARE` of the time (an encoder-decoder's
+    stages may need a guess well below the known partition), and the search ends if it is not
+    refuted; once one is refuted the bracket is halved until it is ``tolerance`` narrow or ``budget``
+    ends, and a last guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
     ``latest_upper()`` (read first and after each guess) is the best partition's cost known now: the
     guesses stay below it.  ``on_rise(value)`` follows each refuted guess with the safe value.  Only
@@ -355,15 +403,16 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         return ChainOutcome(0.0, f"skipped (a group of more than {MAX_GROUP_NODES} nodes)")
     if len(links) < 2:
         return ChainOutcome(0.0, "skipped (no clean cut)")
-    prices = _Prices(links, cm, budget)
+    prices, ceiling = _Prices(links, cm, budget), float(upper)
     lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
-    ceiling = hi
     # just below the known partition first when the bracket is narrow (and last, when no guess below
     # it was left open), else a step below it, never below the bracket's middle
-    step = FIRST_STEP
+    step, middle = FIRST_STEP, False
     T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else max(upper * (1 - step), 0.5 * (lo + upper))
+    started, whole = time.perf_counter(), budget.remaining()
     while T > lo and not budget.expired():
         count = stages_needed(links, k, T, prices.at(T, budget.within(GUESS_SHARE * budget.remaining())))
+        middle = middle or (not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
         if count <= k and prices.late:
             break  # priced in part by the cheap rule: the guess tells nothing, and the time is short
         guesses.append((T, count))
@@ -385,12 +434,13 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         if refuted:
             T = 0.5 * (lo + hi)
         else:  # descending: a count short of k by a share of it puts the guess about that share too high
-            if T < ceiling * (1 - MAX_DESCENT):
-                break  # this far below the known partition the others bound better: the time is theirs
             step = max(2 * step, (k - count) / k)
-            T = max(ceiling * (1 - step), 0.5 * (lo + hi))
-            if count < k and T < ceiling * (1 - MAX_DESCENT):
-                break  # two stages short: the guess that could be refuted lies past the descent's end
+            below = max(ceiling * (1 - step), 0.5 * (lo + hi))
+            if T < ceiling * (1 - MAX_DESCENT) or (count < k and below < ceiling * (1 - MAX_DESCENT)):
+                if middle:  # past the descent's end (two stages short: the guess that could be refuted
+                    break   # lies there): one guess midway to the floor, bisection on if it is refuted
+                middle, below = True, 0.5 * (lo + hi)
+            T = below
     value = safe_bound(1.0, refuted) if refuted else 0.0
     status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")
     return ChainOutcome(value, status, tuple(guesses))

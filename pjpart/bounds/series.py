@@ -19,21 +19,20 @@ STRAY_ROUNDS = 64
 STRAY_SHARE = 0.01
 
 
-def _cut_positions(graph: Graph, order: np.ndarray, broadcast: np.ndarray | None = None,
-                   floating: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cut_positions(graph: Graph, order: np.ndarray, broadcast: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(cuts, stray sources, stray sinks)`` of a topological order: the positions ``p`` where every
     edge over the gap after ``p`` leaves ``order[p]`` or a node of ``broadcast`` (a mask), every
-    broadcast node before ``p`` has a successor at ``p`` or before, and every node after ``p`` but the
-    ``floating`` ones (a mask, within ``broadcast``) has a predecessor at ``p`` or after that is not
-    floating (implied when nothing is broadcast); the sources after the first such position and the
-    sinks before the last (node indices).  A floating node cuts nothing."""
+    broadcast node before ``p`` has a successor at ``p`` or before, and, with nothing broadcast,
+    every node after ``p`` has a predecessor at ``p`` or after; the sources after the first such
+    position and the sinks before the last (node indices).  (Past broadcast nodes, a node after ``p``
+    that is not reached from ``order[p]`` floats: :func:`series_groups`.)"""
     n = graph.n
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
     src, dst = graph.edges[:, 0], graph.edges[:, 1]
     out_deg, in_deg = np.diff(graph.succ_ptr), np.diff(graph.pred_ptr)
     wide = np.zeros(n, dtype=bool) if broadcast is None else np.asarray(broadcast, dtype=bool)
-    loose = np.zeros(n, dtype=bool) if floating is None else np.asarray(floating, dtype=bool)
     plain = ~wide[src]
     over = np.zeros(n + 1, dtype=np.int64)  # edges not from a broadcast node over the gap after each position
     np.add.at(over, pos[src[plain]], 1), np.add.at(over, pos[dst[plain]], -1)
@@ -50,13 +49,13 @@ def _cut_positions(graph: Graph, order: np.ndarray, broadcast: np.ndarray | None
         np.minimum.at(first_succ, src, pos[dst])
         b = np.flatnonzero(wide & (out_deg > 0))
         spoil(pos[b] + 1, first_succ[b])
-        last_pred = np.full(n, -1, dtype=np.int64)
-        solid = ~loose[src]
-        np.maximum.at(last_pred, dst[solid], pos[src[solid]])
-        w = np.flatnonzero((in_deg > 0) & ~loose)
-        spoil(last_pred[w] + 1, pos[w])
+        if broadcast is None:
+            last_pred = np.full(n, -1, dtype=np.int64)
+            np.maximum.at(last_pred, dst, pos[src])
+            w = np.flatnonzero(in_deg > 0)
+            spoil(last_pred[w] + 1, pos[w])
     bad = np.cumsum(bad)[:n]
-    cuts = np.flatnonzero((over[:n - 1] == own[:n - 1]) & (bad[:n - 1] == 0) & ~loose[order[:n - 1]])
+    cuts = np.flatnonzero((over[:n - 1] == own[:n - 1]) & (bad[:n - 1] == 0))
     if not len(cuts):
         return cuts, cuts, cuts
     strays_in = order[cuts[0] + 1:][in_deg[order[cuts[0] + 1:]] == 0]
@@ -64,14 +63,14 @@ def _cut_positions(graph: Graph, order: np.ndarray, broadcast: np.ndarray | None
     return cuts, strays_in, strays_out
 
 
-def broadcast_producers(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(broadcast, floating, order)``: the producers read far apart (a causal mask, rotary tables or
-    an encoder's output read by every layer: two consumers or more spread over a third of the Kahn
-    order or more, where a layer's own hubs spread over its layer; not the sources, where the main
-    path starts) with the nodes that read nothing else (a reshape of such a table: they may run on
-    any stage before their consumers), the floating ones alone, and the Kahn order with each
-    floating node moved just before its first consumer.  Any choice is valid for
-    :func:`series_groups`; this one frees the cuts such tensors stop."""
+def broadcast_producers(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+    """``(broadcast, order)``: the producers read far apart (a causal mask, rotary tables, an
+    encoder's output read by every layer, an embedding shared by an encoder and its decoder: two
+    consumers or more spread over a third of the Kahn order or more, where a layer's own hubs spread
+    over its layer), and the Kahn order with each node that reads such producers alone (a reshape of
+    a table, a decoder's first sublayer beside its encoder; directly or through other such nodes)
+    moved just before its first consumer, where it floats (:func:`series_groups`).  Any choice is
+    valid for :func:`series_groups`; this one frees the cuts such tensors stop."""
     n = graph.n
     order = graph.kahn_order()
     pos = np.empty(n, dtype=np.int64)
@@ -80,9 +79,9 @@ def broadcast_producers(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarra
     lo, hi = np.full(n, n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
     if len(src):
         np.minimum.at(lo, src, pos[dst]), np.maximum.at(hi, src, pos[dst])
-    wide = (np.diff(graph.succ_ptr) >= 2) & (hi - lo >= n / 3) & (np.diff(graph.pred_ptr) > 0)
+    wide = (np.diff(graph.succ_ptr) >= 2) & (hi - lo >= n / 3)
     loose = np.zeros(n, dtype=bool)
-    for v in order.tolist():  # reading broadcast or floating nodes only
+    for v in order.tolist():  # reading broadcast or such nodes only
         pred = graph.predecessors(v)
         loose[v] = len(pred) > 0 and not wide[v] and bool(np.all(wide[pred] | loose[pred]))
     key = pos.astype(np.float64)
@@ -90,7 +89,7 @@ def broadcast_producers(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarra
         succ = graph.successors(v)
         if loose[v] and len(succ):
             key[v] = key[succ].min() - 1e-6
-    return wide | loose, loose, np.argsort(key, kind="stable")
+    return wide, np.argsort(key, kind="stable")
 
 
 def without_strays(graph: Graph, light: float, bandwidth: float = 1.0) -> np.ndarray:
@@ -167,7 +166,7 @@ def lift_strays(graph: Graph, keep: np.ndarray, stages: np.ndarray) -> np.ndarra
 
 
 def series_groups(graph: Graph, heavier_than: float, broadcast: np.ndarray | None = None,
-                  floating: np.ndarray | None = None, order: np.ndarray | None = None) -> list[np.ndarray]:
+                  order: np.ndarray | None = None) -> list[np.ndarray]:
     """The graph cut into groups ``G_1, ..., G_r`` in series, each of work ``> heavier_than``
     (one group when the graph cannot be cut so): every node of ``G_i`` is an ancestor of every node
     of ``G_j`` for ``i < j``, through the last node of ``G_i`` (a clean cut node).
@@ -180,31 +179,61 @@ def series_groups(graph: Graph, heavier_than: float, broadcast: np.ndarray | Non
     rest joins the group before it.
 
     With ``broadcast`` (a mask of nodes), edges over the gap may also leave a broadcast node, when
-    every broadcast node before ``p`` has a successor at ``p`` or before, and every node after ``p``
-    but the ``floating`` ones (broadcast nodes too) a predecessor at ``p`` or after that is not
-    floating: the same inductions hold for every node that is not floating (a broadcast node reaches
-    ``a`` through that successor; a node after ``p`` is reached through that predecessor), so the
-    groups less their floating nodes are still in series through their last nodes, and besides the
-    cut node before it only broadcast nodes send into a group from outside (a floating node sits in
-    the group of its first consumer).  ``order``: the topological order to cut (default: Kahn's).
+    every broadcast node before ``p`` has a successor at ``p`` or before, and a node after ``p`` need
+    not be reached from ``a``: the nodes of ``G_i`` that do not descend from the last node of
+    ``G_{i-1}`` *float* (:func:`floating_nodes`), and ``a`` must not be one of them.  The first
+    induction holds as it stands (a broadcast node reaches ``a`` through that successor), so every
+    node of ``G_i`` reaches its last node ``c_i``; every other node of ``G_i`` but the floating ones
+    descends from ``c_{i-1}`` by definition, and so does ``c_i``.  An edge into ``G_i`` from outside
+    crosses the gap after ``c_{i-1}``, so it leaves ``c_{i-1}`` or a broadcast node, an ancestor of
+    ``c_{i-1}``; a floating node reads only such broadcast nodes and floating nodes of ``G_i`` (a
+    predecessor that descends from ``c_{i-1}``, or is ``c_{i-1}``, would make it descend).
+    ``order``: the topological order to cut (default: Kahn's).
+
+    >>> g = Graph.from_arrays(work=[1, 1, 1, 1, 1], edges=[(0, 1), (1, 2), (2, 3), (0, 3), (3, 4)])
+    >>> [grp.tolist() for grp in series_groups(g, 0.0)]
+    [[0], [1, 2, 3], [4]]
+    >>> wide = np.array([True, False, False, False, False])
+    >>> [grp.tolist() for grp in series_groups(g, 0.0, wide)]
+    [[0], [1], [2], [3], [4]]
     """
     n = graph.n
     if n == 0:
         return []
     order = graph.kahn_order() if order is None else order
-    cuts, _, _ = _cut_positions(graph, order, broadcast, floating)
+    cuts, _, _ = _cut_positions(graph, order, broadcast)
     out_deg, in_deg = np.diff(graph.succ_ptr)[order], np.diff(graph.pred_ptr)[order]
     sinks_before = np.cumsum(out_deg == 0)  # at positions <= p
     sources_after = np.cumsum((in_deg == 0)[::-1])[::-1]  # at positions >= p
-    clean = [int(p) for p in cuts if sinks_before[p] == 0 and sources_after[p + 1] == 0]
+    clean = {int(p) for p in cuts if sinks_before[p] == 0 and sources_after[p + 1] == 0}
+    work = np.cumsum(graph.work[order])
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
     groups, start = [], 0
-    for p in clean + [n - 1]:
-        if float(graph.work[order[start:p + 1]].sum()) > heavier_than or p == n - 1:
+    anchored = np.ones(n, dtype=bool)  # the nodes of the group so far that descend from the cut before it
+    for p, v in enumerate(order.tolist()):
+        if start and broadcast is not None:
+            pred = graph.predecessors(v)
+            anchored[v] = bool(np.any(anchored[pred] & (pos[pred] >= start - 1)))
+        if p == n - 1 or (p in clean and anchored[v] and work[p] - (work[start - 1] if start else 0.0) > heavier_than):
             groups.append(order[start:p + 1])
             start = p + 1
     if len(groups) > 1 and float(graph.work[groups[-1]].sum()) <= heavier_than:
         groups[-2:] = [np.concatenate(groups[-2:])]
     return groups
+
+
+def floating_nodes(graph: Graph, groups: list[np.ndarray]) -> np.ndarray:
+    """The nodes of each group but the first that do not descend from the last node of the group
+    before it (a mask): those :func:`series_groups` lets float past broadcast nodes."""
+    floating = np.zeros(graph.n, dtype=bool)
+    for before, grp in zip(groups, groups[1:]):
+        reached = np.zeros(graph.n, dtype=bool)
+        reached[int(before[-1])] = True
+        for v in grp.tolist():  # in topological order
+            reached[v] = bool(reached[graph.predecessors(v)].any())
+        floating[grp] = ~reached[grp]
+    return floating
 
 
 def closure_work(graph: Graph, nodes: np.ndarray, downward: bool) -> np.ndarray:
@@ -224,5 +253,5 @@ def closure_work(graph: Graph, nodes: np.ndarray, downward: bool) -> np.ndarray:
     return reach @ graph.work[nodes]
 
 
-__all__ = ["STRAY_SHARE", "broadcast_producers", "closure_work", "lift_strays", "series_groups", "stray_relaxation",
-           "without_strays"]
+__all__ = ["STRAY_SHARE", "broadcast_producers", "closure_work", "floating_nodes", "lift_strays", "series_groups",
+           "stray_relaxation", "without_strays"]

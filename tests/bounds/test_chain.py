@@ -7,7 +7,7 @@ import math
 
 import networkx as nx
 import numpy as np
-from cases import broadcast_graph, cost_setting, heads_graph, series_graph, solved_problems
+from cases import broadcast_graph, cost_setting, encoder_decoder_graph, heads_graph, series_graph, solved_problems
 
 import pjpart
 from pjpart import CostModel
@@ -136,37 +136,43 @@ def test_stages_between_sublayers_pay_their_traffic():
 
 
 def test_cuts_past_broadcast_nodes_keep_the_groups_in_series(rng):
-    """series_groups with any broadcast mask (random DAGs and table-read graphs, random masks, floating
-    nodes by their rule): every node of a group but the floating ones descends from the cut node
-    before it and reaches its own last node (but in the last group, the rest), and every edge into a
-    group from outside leaves that cut node or a broadcast node."""
-    from pjpart.bounds.series import series_groups
+    """series_groups with any broadcast mask (random DAGs, table-read graphs and encoder-decoders,
+    random masks, sources included): every node of a group but the floating ones descends from the
+    cut node before it, every node reaches its own group's last node (but in the last group, the
+    rest), the last node itself is not floating, a floating node reads only broadcast nodes of earlier
+    groups and floating nodes of its own, and every edge into a group from outside leaves that cut
+    node or a broadcast node that reaches it."""
+    from pjpart.bounds.series import floating_nodes, series_groups
     from pjpart.generators import random_dag
 
-    cut = 0
+    cut = floated = 0
     for trial in range(300):
-        g = broadcast_graph(rng) if trial % 2 else random_dag(int(rng.integers(4, 14)), rng,
-                                                              density=float(rng.uniform(0.15, 0.5)))
-        wide = (rng.random(g.n) < 0.3) & (np.diff(g.pred_ptr) > 0)
-        loose = np.zeros(g.n, dtype=bool)
-        for v in g.topological_order().tolist():
-            pred = g.predecessors(v)
-            loose[v] = len(pred) > 0 and not wide[v] and bool(np.all(wide[pred] | loose[pred]))
-        groups = series_groups(g, 0.0, wide | loose, loose, g.kahn_order())
+        g = [lambda: random_dag(int(rng.integers(4, 14)), rng, density=float(rng.uniform(0.15, 0.5))),
+             lambda: broadcast_graph(rng), lambda: encoder_decoder_graph(rng)][trial % 3]()
+        wide = rng.random(g.n) < 0.3
+        groups = series_groups(g, 0.0, wide, g.kahn_order())
+        floating = floating_nodes(g, groups)
         nxg = g.to_networkx()
         assert sorted(np.concatenate(groups).tolist()) == list(range(g.n))
+        assert not floating[groups[0]].any()
         for i in range(1, len(groups)):
             c_before, c = int(groups[i - 1][-1]), int(groups[i][-1])
             below, above = nx.descendants(nxg, c_before), nx.ancestors(nxg, c) | {c}
             inside, last = set(groups[i].tolist()), i == len(groups) - 1  # the last group is the rest
+            assert last or not floating[c]
             for v in groups[i].tolist():
-                if not loose[v]:
-                    assert v in below and (last or v in above), (trial, i, v)
+                assert last or v in above, (trial, i, v)
+                if floating[v]:
+                    floated += 1
+                    assert v not in below
+                    assert all(wide[u] or (floating[u] and u in inside) for u in g.predecessors(v)), (trial, i, v)
+                else:
+                    assert v in below, (trial, i, v)
             for u, w in g.edges.tolist():
                 if w in inside and u not in inside:
-                    assert u == c_before or wide[u] or loose[u], (trial, i, u, w)
+                    assert u == c_before or (wide[u] and u in nx.ancestors(nxg, c_before)), (trial, i, u, w)
             cut += 1
-    assert cut >= 100
+    assert cut >= 100 and floated >= 30, (cut, floated)
 
 
 def test_a_refuted_guess_has_no_partition_past_broadcast_tables(rng):
@@ -179,6 +185,22 @@ def test_a_refuted_guess_has_no_partition_past_broadcast_tables(rng):
         pinned += sum(len(link.pinned) for link in chain_links(g, cm, 0.0)[0])
         checked, refuted = checked + 4, refuted + _refute_around(g, k, cm, best, rng)[0]
     assert checked >= 120 and refuted >= 15 and pinned >= 30, (checked, refuted, pinned)
+
+
+def test_a_refuted_guess_has_no_partition_for_an_encoder_decoder(rng):
+    """An encoder and its decoder sharing their input (cut past that input and past the encoder's
+    output, read by every decoder layer; the decoder's first sublayer floating): a refuted guess lies
+    below the exhaustive optimum, the receiving of the encoder's output is charged to groups that
+    sit whole on a stage, and guesses well below the optimum are refuted."""
+    checked = refuted = charged = floated = 0
+    graphs = lambda trial: encoder_decoder_graph(rng)
+    for trial, g, k, cm, best in solved_problems(rng, 60, graphs, ks=(2, 5), max_nodes=12):
+        links = chain_links(g, cm, 0.0)[0]
+        charged += sum(len(link.reads) for link in links)
+        floated += sum(link.free is not None and bool(link.free[len(link.pinned) + link.enters:].any())
+                       for link in links)
+        checked, refuted = checked + 4, refuted + _refute_around(g, k, cm, best, rng)[0]
+    assert checked >= 200 and refuted >= 20 and charged >= 100 and floated >= 20, (checked, refuted, charged, floated)
 
 
 def test_a_price_mip_is_not_presolved_into_a_wrong_optimum():
