@@ -186,6 +186,7 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
     if len(keep) < g.n:
         g = subgraph(g, keep)
     groups, loose, spread = series_groups(g, 0.0), np.zeros(g.n, dtype=bool), np.zeros(g.n, dtype=bool)
+    broadcast = np.zeros(g.n, dtype=bool)  # the producers the cuts pass: none in plain groups
     wide, order = broadcast_producers(g)
     if wide.any():
         cut = series_groups(g, 0.0, wide, order)
@@ -193,8 +194,7 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
         finer = max(len(grp) for grp in cut) < max(len(grp) for grp in groups)
         if finer and g.work[floating].sum() <= FLOATING_SHARE * g.work.sum() \
                 and max(g.work[grp].sum() for grp in cut) <= LUMP_SHARE * g.work.sum():
-            groups, loose, spread = cut, floating, wide & ~floating
-    broadcast = spread | (loose & wide)  # the producers cuts passed: none in plain groups
+            groups, loose, spread, broadcast = cut, floating, wide & ~floating, wide
     if max(len(grp) for grp in groups) + 1 > max_nodes:
         return [], cm
     stages = Stages.of(cm, 2)
@@ -282,6 +282,7 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, in
     read = {u for link in links for u, _ in link.reads}  # the producers worth keeping in a state
     for i, link in enumerate(links):
         touches = link.touches & read
+        taken = touches | {u for u, _ in link.reads}  # what a whole group leaves received
         new: dict[tuple, float] = {}
 
         def put(count: int, received: frozenset, carry: float) -> None:
@@ -292,7 +293,7 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, in
             room = T - carry
             pays = sum(cost for u, cost in link.reads if u not in received)
             if link.work + pays <= room * (1 + ROOM):
-                put(count, received | {u for u, _ in link.reads} | touches, carry + link.work + pays)
+                put(count, received | taken, carry + link.work + pays)
             q = min(LEVELS, max(0, math.ceil(room / T * LEVELS * (1 - 1e-12))))
             for j in range(k - count):
                 s = priced(i, j, q)
