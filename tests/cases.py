@@ -166,6 +166,29 @@ def encoder_decoder_graph(rng, layers: int | None = None):
     return Graph.from_arrays(work=work.tolist(), sizeout=sizeout.tolist(), edges=edges)
 
 
+def table_graph(rng, blocks: int = 4, longer: float = 0.0):
+    """Blocks in series as T5 builds its layers: the first block computes a table (a position bias)
+    in its middle and sends it on; each later block is a node or two reading the block before and
+    the table, and a cut node adding the block's input back (a residual).  The table is heavy to
+    send, so where it is received, and whether a stage holding a reader also holds it, decides the
+    optimum.  ``4 + 2 blocks`` nodes, or one more where a block has two nodes before its cut node
+    (``longer``: the chance of that)."""
+    work, sizeout = rng.uniform(0.1, 0.5, 4).tolist(), rng.uniform(0.1, 0.8, 4).tolist()
+    edges, last = [(0, 1), (1, 2), (2, 3), (0, 3)], 3
+    sizeout[2] = float(rng.uniform(0.8, 2.5))  # the table
+    for _ in range(blocks):
+        size = 3 if rng.random() < longer else 2
+        base = len(work)
+        work += rng.uniform(0.3, 1.0, size).tolist()
+        sizeout += rng.uniform(0.1, 0.8, size).tolist()
+        edges += [(last, base), (last, base + size - 1)] + [(base + i, base + i + 1) for i in range(size - 1)]
+        edges.append((2, base + int(rng.integers(0, size - 1))))
+        last = base + size - 1
+    work = np.array(work) * rng.uniform(0.2, 3.0, len(work))  # some cut nodes heavy: groups split
+    sizeout[2] *= float(rng.uniform(0.5, 3.0))
+    return Graph.from_arrays(work=work.tolist(), sizeout=sizeout, edges=edges)
+
+
 def solved_problems(rng, trials: int, make_graph, ks: tuple = (2, 4), max_nodes: int | None = None):
     """``(trial, graph, k, cost model, exhaustive optimum)`` for each trial whose optimum is finite:
     ``make_graph(trial)`` (skipped above ``max_nodes`` nodes), ``k`` drawn in ``ks[0]..ks[1] - 1``, a

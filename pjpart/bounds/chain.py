@@ -58,6 +58,22 @@ on an earlier one, and nothing counted it), and joins those and its own to ``R``
 paid once by the true stage, apart from those the next price charges there (``P_{i+1}``'s: none for a
 pinned producer); a state ``(n, x, R)`` stands for every ``(n' >= n, x' >= x, R' <= R)``.
 
+Tables received before.  A producer ``u`` pinned in ``H_i`` and not in the state's ``R`` is neither
+on the stage of ``c_{i-1}`` nor counted by its carry; when ``P_i`` reads it, the true stage pays to
+receive it, a term distinct from the carry's.  So the price poses such producers on a stage of their
+own before the first (``away`` of :func:`.chain_prices.price`; no capacity, and only free nodes may
+sit there: they have no work or weights and send at no charge), whose tensors the first stage pays
+to receive; a floating node may sit there too (one that truly sits before the group).  Every true
+assignment is still among those priced, at no more than its own cost.  And a group ending on a new
+stage is priced twice for each of the first :data:`SPLIT_STAGES` counts of stages between (groups of
+at most :data:`SPLIT_NODES` nodes): over last
+stages holding a node that reads a pinned producer (``READS``; ``R`` as above), and over those
+holding none (``QUIET``; ``R`` less the pinned producers: they lie on earlier stages and ``S_i``
+receives none of them).  Each assignment is of one kind, so the two states stand for all that the
+single one did; past those counts one price covers both kinds (``R`` as above).  Without the split, a
+stage holding the end of one attention, after its bias is read, would pass that bias to the next
+layer's first stage as received.
+
 The DP keeps, per count ``n <= k``, the least carry it can prove (a state ``(n, x)`` stands for every
 ``(n' >= n, x' >= x)``).  Its transition asks the *price* ``p(i, j, q)``: a lower bound on ``h(S_i)``
 over assignments of ``H_i`` to a first stage of cost ``<= q T / LEVELS`` holding ``c_{i-1}``, ``j``
@@ -93,37 +109,23 @@ holds one node of work 4, so four stages are needed and three are refuted; at 8 
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
-
-import numpy as np
 
 from ..budget import Budget
 from ..cost import CostModel
-from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from ..result import PROOF_TOLERANCE
-from .guess import solve_guess
-from .series import STRAY_SHARE, broadcast_producers, floating_nodes, series_groups, without_strays
+from .chain_prices import (ANY, LEVELS, MAX_GROUP_NODES, QUIET, READS, ROOM, Link, Prices, chain_links,
+                           price)
+from .series import STRAY_SHARE
 from .stages import safe_bound
-from .symmetry import symmetric_windows, twin_branches
-from .windows import Stages, along_edges, guess_problem, reach_costs, stage_windows
 
-#: the room left on a cut node's stage is rounded up to this many levels of the guess
-LEVELS = 1_000_000
-#: the method runs only where every group has at most this many nodes (a group's MIP over more would
-#: not finish in a guess's time)
-MAX_GROUP_NODES = 400
-#: a price's MIP gets at most this many seconds (its dual bound counts after that)
-MIP_SECONDS = 1.0
 #: a guess may take this share of the time left (its prices past that are the cheap ones; a guess they
 #: leave unrefuted ends the search)
 GUESS_SHARE = 0.5
-#: capacities are posed this much larger (relative): a partition on the boundary keeps room to spare
-ROOM = 1e-5
 #: the first guess is just below the known partition's cost when the bracket is this narrow (relative)
 PROOF_FIRST = 0.04
 #: how far below it (relative): the room a capacity is posed with, twice (a guess closer cannot be refuted)
@@ -132,156 +134,31 @@ CLOSE = 2 * ROOM
 FIRST_STEP = 0.02
 #: the descent ends, with nothing refuted, once a guess this far below it (relative) is not refuted
 MAX_DESCENT = 0.03
-#: groups cut past broadcast tensors are priced only when their floating nodes (whose work no price
-#: counts) hold at most this share of the work
-FLOATING_SHARE = 0.1
-#: ... and when no group holds more than this share of the work (MIPs over a lump do not finish)
-LUMP_SHARE = 0.25
-#: the guess midway to the floor (:func:`chain_bound`) only when the first took at most this share of the
+#: the guesses past the descent (:func:`chain_bound`) only when the first took at most this share of the
 #: time: where groups are slow to price (parallel experts) the methods after this one bound better
-MIDDLE_SHARE = 0.1
+MIDDLE_SHARE = 0.25
 #: the DP merges a count's states whose carries lie within this share of the guess (each room is priced)
 MERGE = 0.01
+#: a group with pinned producers ending on a new stage is priced twice (its last stage reading one of
+#: them, or none) for this many stage counts between; once, as any, past them
+SPLIT_STAGES = 2
+#: ... when it has at most this many nodes (else once: twice the MIPs of an attention over its heads
+#: would leave a guess too little time)
+SPLIT_NODES = 100
 
 
-@dataclass(frozen=True)
-class Link:
-    """One group ``G_i`` as priced: ``graph`` is ``H_i`` (node 0 the cut node before it when
-    ``enters``; its last node ``c_i`` when ``leaves``), with the reach costs of its nodes."""
-
-    graph: Graph
-    enters: bool
-    leaves: bool
-    work: float
-    key: str
-    before: np.ndarray = field(repr=False)
-    after: np.ndarray = field(repr=False)
-    twins: tuple = field(default=(), repr=False)
-    pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
-    free: np.ndarray | None = field(default=None, repr=False)
-    #: ``(producer, cost)``: the broadcast producers of earlier groups that nodes of the group (not
-    #: floating) read, each with the cost of receiving its tensor
-    reads: tuple = ()
-    #: the broadcast producers the stage holding ``c_i`` may hold or have received, when the group
-    #: ends on a new stage: those pinned, and the group's own
-    touches: frozenset = frozenset()
-
-    @property
-    def floor(self) -> float:
-        """The least cost of the stage holding ``c_i`` (the cheapest upset holding it); 0 for the last group."""
-        return float(self.after[-1]) if self.leaves else 0.0
-
-
-def chain_links(graph: Graph, cost_model: CostModel, light: float,
-                max_nodes: float = math.inf) -> tuple[list[Link], CostModel]:
-    """The groups of the relaxed problem (module docstring) as :class:`Link` s, in series order,
-    and the scalar cost model they are priced under; no links when a group has more than
-    ``max_nodes`` nodes (its reach costs alone take seconds).  Cut past broadcast tables (module
-    docstring) when that splits the graph finer, no group then holding over :data:`LUMP_SHARE` of
-    the work nor the floating nodes over :data:`FLOATING_SHARE`."""
-    from ..reduce import subgraph
-
-    g, cm = homogeneous_relaxation(graph, cost_model)
-    keep = without_strays(g, light, cm.bandwidth)
-    if len(keep) < g.n:
-        g = subgraph(g, keep)
-    groups, loose, spread = series_groups(g, 0.0), np.zeros(g.n, dtype=bool), np.zeros(g.n, dtype=bool)
-    broadcast = np.zeros(g.n, dtype=bool)  # the producers the cuts pass: none in plain groups
-    wide, order = broadcast_producers(g)
-    if wide.any():
-        cut = series_groups(g, 0.0, wide, order)
-        floating = floating_nodes(g, cut)
-        finer = max(len(grp) for grp in cut) < max(len(grp) for grp in groups)
-        if finer and g.work[floating].sum() <= FLOATING_SHARE * g.work.sum() \
-                and max(g.work[grp].sum() for grp in cut) <= LUMP_SHARE * g.work.sum():
-            groups, loose, spread, broadcast = cut, floating, wide & ~floating, wide
-    if max(len(grp) for grp in groups) + 1 > max_nodes:
-        return [], cm
-    stages = Stages.of(cm, 2)
-    links, reach = [], {}  # reach costs by group content: a model's layers repeat
-    done = np.zeros(g.n, dtype=bool)  # the nodes of the groups so far
-    for i, grp in enumerate(groups):
-        inside = np.zeros(g.n, dtype=bool)
-        inside[grp] = True
-        into = inside[g.edges[:, 1]] & ~inside[g.edges[:, 0]] if g.m else np.zeros(0, dtype=bool)
-        before = [int(groups[i - 1][-1])] if i else []
-        pins = [int(v) for v in np.unique(g.edges[into, 0]) if done[v] and v not in before]
-        done[grp] = True
-        nodes = before + pins + grp.tolist()
-        if len(nodes) > max_nodes:
-            return [], cm
-        local = np.full(g.n, -1)
-        local[nodes] = np.arange(len(nodes))
-        e = local[g.edges] if g.m else np.zeros((0, 2), np.int64)
-        e = e[(e >= 0).all(axis=1)]
-        free = np.zeros(len(nodes), dtype=bool)  # pinned before the group, or floating in it
-        free[len(before):] = np.concatenate([np.ones(len(pins), dtype=bool), loose[grp]])
-        work, params = g.work[nodes].copy(), g.params[nodes].copy()
-        work[free] = params[free] = 0.0  # counted in their own group, or (floating) nowhere
-        if i:
-            work[0] = params[0] = 0.0  # c_{i-1} is counted in the group before
-        h = Graph.from_arrays(work=work, params=params, sizeout=g.sizeout[nodes], edges=e.tolist())
-        leaves = i < len(groups) - 1
-        hubs = np.flatnonzero((np.arange(len(nodes)) < len(before) + len(pins)) | spread[nodes])
-        digest = hashlib.sha1()
-        for a in (h.work, h.params, h.sizeout, h.edges, free, hubs, np.array([bool(i), leaves, len(pins)])):
-            digest.update(np.ascontiguousarray(a).tobytes())
-        key = digest.hexdigest()
-        if key not in reach:
-            sends = h if not free.any() else Graph.from_arrays(  # what free nodes send is charged nowhere
-                work=work, params=params, sizeout=np.where(free, 0.0, h.sizeout), edges=e.tolist())
-            reach[key] = (*reach_costs(sends, stages)[:2], tuple(twin_branches(h, hubs=hubs)))
-        pinned = np.arange(len(before), len(before) + len(pins))
-        read = np.unique(g.edges[into & ~loose[g.edges[:, 1]], 0]) if g.m else np.zeros(0, np.int64)
-        reads = tuple((int(u), float(g.sizeout[u]) / cm.bandwidth) for u in read if broadcast[u])
-        touches = frozenset(int(v) for v in before + pins + grp.tolist() if broadcast[v])
-        links.append(Link(h, bool(i), leaves, float(g.work[grp[~loose[grp]]].sum()), key, *reach[key],
-                          pinned=pinned, free=free if free.any() else None, reads=reads, touches=touches))
-    return links, cm
-
-
-def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seconds: float) -> float:
-    """A lower bound on the least cost of the last of ``j + 2`` stages that ``link``'s group can
-    take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
-    last holding the group's last node (``inf``: no such assignment).  Module docstring."""
-    h, cm = link.graph, cost_model
-    cheap = max(link.floor, float(h.work.sum()) - room - j * T)
-    if h.n > MAX_GROUP_NODES or seconds <= 0.05:
-        return cheap
-    kk = j + 2
-    model = T * (1 + ROOM)
-    caps = np.full(kk, model)
-    caps[0] = max(room * (1 + ROOM), 1e-12 * model)
-    speed = caps / model
-    stages = Stages(speed, speed * cm.bandwidth, speed * cm.bandwidth, np.full(kk, cm.memory),
-                    np.full(kk, cm.memory_limit), cm.overflow_bandwidth)
-    first, last = stage_windows(h, model, link.before, link.after, speed)
-    if link.enters:
-        last[0] = 0
-    last[link.pinned] = 0
-    if link.leaves:
-        first[-1] = kk - 1
-    first, last = along_edges(h, *symmetric_windows(first, last, link.twins))
-    if np.any(first > last):
-        return math.inf
-    last_only = np.arange(kk) == kk - 1
-    prob = guess_problem(h, kk, stages, model, first, last, bottleneck=last_only, twins=link.twins,
-                         free_out=link.free)
-    prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
-    verdict = solve_guess(prob, integer=True, time_limit=seconds)
-    if verdict.status == "refuted":
-        return math.inf
-    return max(cheap, verdict.reach * (1 - 1e-6))
-
-
-def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, int, int], float]) -> int:
+def stages_needed(links: list[Link], k: int, T: float, priced: Callable[..., float]) -> int:
     """The DP of the module docstring: the fewest stages (``k + 1``: more than ``k``) it proves a
-    partition of bottleneck ``<= T`` needs; ``priced(i, j, q)`` prices group ``i`` (:func:`price`).
-    A state also keeps what its stage may hold or have received (module docstring, "Received tables")."""
+    partition of bottleneck ``<= T`` needs; ``priced(i, j, q, away, kind)`` prices group ``i``
+    (:func:`price`).  A state also keeps what its stage may hold or have received (module docstring,
+    "Received tables"), and prices the tables it has not as received before (there, "Tables received
+    before")."""
     states = {(1, frozenset()): 0.0}  # (count, received) -> least carry
-    read = {u for link in links for u, _ in link.reads}  # the producers worth keeping in a state
+    # the producers worth keeping in a state: those some group reads or pins
+    tracked = {u for link in links for u, _ in link.reads} | {u for link in links for u in link.pin_ids}
     for i, link in enumerate(links):
-        touches = link.touches & read
+        touches = link.touches & tracked
+        variants = ((READS, touches), (QUIET, touches - set(link.pin_ids)))
         taken = touches | {u for u, _ in link.reads}  # what a whole group leaves received
         new: dict[tuple, float] = {}
 
@@ -295,13 +172,18 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, in
             if link.work + pays <= room * (1 + ROOM):
                 put(count, received | taken, carry + link.work + pays)
             q = min(LEVELS, max(0, math.ceil(room / T * LEVELS * (1 - 1e-12))))
+            away = tuple(p for p, u in enumerate(link.pin_ids) if u not in received)
             for j in range(k - count):
-                s = priced(i, j, q)
-                if s > T * (1 + ROOM):
-                    continue  # no such assignment, or its last stage costs more than T
-                put(count + j + 1, touches, s)
-                if not link.leaves or s <= link.floor * (1 + 1e-9):
-                    break  # the last group needs one fit; a carry at its floor is not lowered by more stages
+                split = link.leaves and link.pin_ids and j < SPLIT_STAGES and link.graph.n <= SPLIT_NODES
+                asked = variants if split else ((ANY, touches),)
+                prices = [(priced(i, j, q, away, kind), after) for kind, after in asked]
+                for s, after in prices:
+                    if s <= T * (1 + ROOM):  # else no such assignment, or its last stage costs more than T
+                        put(count + j + 1, after, s)
+                if not link.leaves and any(s <= T * (1 + ROOM) for s, _ in prices):
+                    break  # the last group needs one fit
+                if all(s <= link.floor * (1 + 1e-9) for s, _ in prices):
+                    break  # carries at the floor are not lowered by more stages
         # a state stands for those of its count at most MERGE * T above its carry (it takes all they
         # received); a state with more stages, no less carry, no more received than another is dominated
         pool: dict[int, list] = {}
@@ -322,35 +204,10 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[[int, in
     return min(count for count, _ in states)
 
 
-class _Prices:
-    """Prices cached per guess by group content, stage count and level; each MIP gets at most
-    :data:`MIP_SECONDS`, and none once the budget is spent (the cheap price then stands)."""
-
-    def __init__(self, links: list[Link], cost_model: CostModel, budget: Budget) -> None:
-        self.links, self.cm, self.budget = links, cost_model, budget
-        self.T, self.cache = math.nan, {}
-        self.late = 0  # prices the clock left cheap at the current guess
-
-    def at(self, T: float, budget: Budget | None = None) -> Callable[[int, int, int], float]:
-        """Prices at the guess ``T``, their MIPs within ``budget`` (by default the whole one)."""
-        if T != self.T:
-            self.T, self.cache, self.late = T, {}, 0
-        clock = budget or self.budget
-
-        def priced(i: int, j: int, q: int) -> float:
-            key = (self.links[i].key, j, q)
-            if key not in self.cache:
-                seconds = min(MIP_SECONDS, clock.remaining())
-                self.late += seconds <= 0.05
-                self.cache[key] = price(self.links[i], j, q * T / LEVELS, T, self.cm, seconds)
-            return self.cache[key]
-        return priced
-
-
 def chain_refutes(graph: Graph, k: int, cost_model: CostModel, T: float, budget: Budget | None = None) -> bool:
     """Whether the chain DP proves that no partition into ``k`` stages has bottleneck ``<= T``."""
     links, cm = chain_links(graph, cost_model, STRAY_SHARE * T)
-    return stages_needed(links, k, T, _Prices(links, cm, budget or Budget(None)).at(T)) > k
+    return stages_needed(links, k, T, Prices(links, cm, budget or Budget(None)).at(T)) > k
 
 
 @dataclass(frozen=True)
@@ -371,11 +228,11 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     ``floor`` (a bound already proven).  The first guess is :data:`FIRST_STEP` below ``upper`` (just
     below it, :data:`CLOSE`, when the bracket is :data:`PROOF_FIRST` narrow); guesses not refuted
     descend in doubling steps (by the share of ``k`` the count fell short, when more), never below
-    the bracket's middle; past :data:`MAX_DESCENT` (at once when a count two or more stages short puts
-    the next guess there) one guess midway between ``floor`` and the least guess left unrefuted
-    follows when the first guess took at most :data:`MIDDLE_SHARE` of the time (an encoder-decoder's
-    stages may need a guess well below the known partition), and the search ends if it is not
-    refuted; once one is refuted the bracket is halved until it is ``tolerance`` narrow or ``budget``
+    the bracket's middle; past :data:`MAX_DESCENT` (at once when a count short of ``k`` puts the next
+    guess there) that next guess, then one midway between ``floor`` and the least guess left
+    unrefuted, follow when the first guess took at most :data:`MIDDLE_SHARE` of the time (an
+    encoder-decoder's stages may need a guess well below the known partition), and the search ends if
+    neither is refuted; once one is refuted the bracket is halved until it is ``tolerance`` narrow or ``budget``
     ends, and a last guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
     ``latest_upper()`` (read first and after each guess) is the best partition's cost known now: the
@@ -404,16 +261,16 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         return ChainOutcome(0.0, f"skipped (a group of more than {MAX_GROUP_NODES} nodes)")
     if len(links) < 2:
         return ChainOutcome(0.0, "skipped (no clean cut)")
-    prices, ceiling = _Prices(links, cm, budget), float(upper)
+    prices, ceiling = Prices(links, cm, budget), float(upper)
     lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
     # just below the known partition first when the bracket is narrow (and last, when no guess below
     # it was left open), else a step below it, never below the bracket's middle
-    step, middle = FIRST_STEP, False
+    step, slow, past = FIRST_STEP, False, None
     T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else max(upper * (1 - step), 0.5 * (lo + upper))
     started, whole = time.perf_counter(), budget.remaining()
     while T > lo and not budget.expired():
         count = stages_needed(links, k, T, prices.at(T, budget.within(GUESS_SHARE * budget.remaining())))
-        middle = middle or (not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
+        slow = slow or (not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
         if count <= k and prices.late:
             break  # priced in part by the cheap rule: the guess tells nothing, and the time is short
         guesses.append((T, count))
@@ -438,9 +295,11 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
             step = max(2 * step, (k - count) / k)
             below = max(ceiling * (1 - step), 0.5 * (lo + hi))
             if T < ceiling * (1 - MAX_DESCENT) or (count < k and below < ceiling * (1 - MAX_DESCENT)):
-                if middle:  # past the descent's end (two stages short: the guess that could be refuted
-                    break   # lies there): one guess midway to the floor, bisection on if it is refuted
-                middle, below = True, 0.5 * (lo + hi)
+                if past is None:  # past the descent's end: the guess the count points at, then the middle
+                    past = [] if slow else sorted({below, 0.5 * (lo + hi)}, reverse=True)
+                if not past:
+                    break
+                below = past.pop(0)
             T = below
     value = safe_bound(1.0, refuted) if refuted else 0.0
     status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")

@@ -7,7 +7,8 @@ import math
 
 import networkx as nx
 import numpy as np
-from cases import broadcast_graph, cost_setting, encoder_decoder_graph, heads_graph, series_graph, solved_problems
+from cases import (broadcast_graph, cost_setting, encoder_decoder_graph, heads_graph, series_graph, solved_problems,
+                   table_graph)
 
 import pjpart
 from pjpart import CostModel
@@ -217,3 +218,62 @@ def test_a_price_mip_is_not_presolved_into_a_wrong_optimum():
     for factor in (1.0, 1.08, 1.1, 1.115):
         assert not chain_refutes(g, 2, cm, best * factor), factor
     assert chain_bound(g, 2, cm, Budget(None), upper=1.12 * best).value <= best * (1 + 1e-9)
+
+
+def test_a_refuted_guess_has_no_partition_when_a_table_is_received_before(rng, monkeypatch):
+    """A table computed inside the first block and read inside every later one (T5's position bias):
+    a group's first stage pays to receive it unless the stage may hold it or has it already, and the
+    stage ending a group reads it or not (two prices); a refuted guess lies below the exhaustive
+    optimum, and guesses well below it are refuted.  Groups of a third of the work are priced here
+    (their MIPs are small).  Found by these graphs: charging the table on every group's first stage,
+    or taking a last stage that reads it for one that does not, refutes guesses at the optimum."""
+    monkeypatch.setattr("pjpart.bounds.chain_prices.LUMP_SHARE", 1.0)
+    checked = refuted = 0
+    graphs = lambda trial: table_graph(rng, int(rng.integers(3, 5)), 0.5)
+    for trial, g, k, cm, best in solved_problems(rng, 200, graphs, ks=(3, 5), max_nodes=12):
+        assert any(link.pin_ids for link in chain_links(g, cm, 0.0)[0])
+        for T in (best * (1 - 1e-7), best * 0.99, best * float(rng.uniform(0.6, 0.95))):
+            checked += 1
+            if chain_refutes(g, k, cm, T):
+                refuted += 1
+                assert T < best * (1 - 1e-6), (trial, k, T, best)
+    assert checked >= 180 and refuted >= 40, (checked, refuted)
+
+
+def test_a_price_of_a_kind_never_exceeds_the_least_last_stage_of_that_kind(rng, monkeypatch):
+    """Groups that pin a table, priced with the table on the first stage or on one before it
+    (``away``: the first stage pays to receive it), and for last stages of any kind, reading the table,
+    or not: each price is at most the cheapest last stage of the assignments it covers (the float64
+    reference on H over every assignment), and ``inf`` only when there is none."""
+    from pjpart.bounds.chain_prices import ANY, QUIET, READS
+
+    monkeypatch.setattr("pjpart.bounds.chain_prices.LUMP_SHARE", 1.0)
+    checked = finite = 0
+    for trial in range(30):
+        g = table_graph(rng, int(rng.integers(2, 4)), 0.5)
+        cm = cost_setting(rng, trial)
+        T = float(rng.uniform(0.8, 2.5)) * float(g.work.max() + g.sizeout.max())
+        links, relaxed = chain_links(g, cm, 0.0)
+        for link in (link for link in links if link.pin_ids and link.leaves and link.graph.n <= 6):
+            h = link.graph
+            for j, away, kind in itertools.product(range(2), ((), (0,)), (ANY, READS, QUIET)):
+                room, stages = float(rng.uniform(0.0, 1.0)) * T, j + 2 + bool(away)
+                least, first = math.inf, 1 if away else 0
+                for stage in itertools.product(range(stages), repeat=h.n):
+                    s = np.array(stage)
+                    if s[0] != first or s[-1] != stages - 1 or s[link.pinned[0]] != 0:
+                        continue  # the cut nodes on the first and last stages, the table on stage 0
+                    if away and np.any((s == 0) & ~link.free):
+                        continue  # only the table (or a floating node) sits before the first stage
+                    if len(h.edges) and np.any(s[h.edges[:, 0]] > s[h.edges[:, 1]]):
+                        continue
+                    if kind != ANY and (np.any(s[link.readers] == stages - 1) != (kind == READS)):
+                        continue
+                    costs = evaluate(h, s, stages, relaxed)
+                    if costs[first] <= room and np.all(costs[first + 1:] <= T):
+                        least = min(least, costs[-1])
+                got = price(link, j, room, T, relaxed, 30.0, away, kind)
+                assert got <= least * (1 + 1e-6) + 1e-9, (trial, j, away, kind, got, least)
+                checked += 1
+                finite += math.isfinite(least)
+    assert checked >= 150 and finite >= 40, (checked, finite)
