@@ -166,13 +166,15 @@ def encoder_decoder_graph(rng, layers: int | None = None):
     return Graph.from_arrays(work=work.tolist(), sizeout=sizeout.tolist(), edges=edges)
 
 
-def table_graph(rng, blocks: int = 4, longer: float = 0.0):
+def table_graph(rng, blocks: int = 4, longer: float = 0.0, combined: bool = False):
     """Blocks in series as T5 builds its layers: the first block computes a table (a position bias)
     in its middle and sends it on; each later block is a node or two reading the block before and
     the table, and a cut node adding the block's input back (a residual).  The table is heavy to
     send, so where it is received, and whether a stage holding a reader also holds it, decides the
     optimum.  ``4 + 2 blocks`` nodes, or one more where a block has two nodes before its cut node
-    (``longer``: the chance of that)."""
+    (``longer``: the chance of that).  ``combined``: the first block's first node is a second table,
+    and each later block reads one or both through a node of its own that reads them alone (rotary
+    tables combined for a layer: it floats), ``blocks`` nodes more."""
     work, sizeout = rng.uniform(0.1, 0.5, 4).tolist(), rng.uniform(0.1, 0.8, 4).tolist()
     edges, last = [(0, 1), (1, 2), (2, 3), (0, 3)], 3
     sizeout[2] = float(rng.uniform(0.8, 2.5))  # the table
@@ -182,10 +184,19 @@ def table_graph(rng, blocks: int = 4, longer: float = 0.0):
         work += rng.uniform(0.3, 1.0, size).tolist()
         sizeout += rng.uniform(0.1, 0.8, size).tolist()
         edges += [(last, base), (last, base + size - 1)] + [(base + i, base + i + 1) for i in range(size - 1)]
-        edges.append((2, base + int(rng.integers(0, size - 1))))
+        reader = base + int(rng.integers(0, size - 1))
+        if combined:  # the tables combined for this block by a node that reads them alone
+            work.append(float(rng.uniform(0.0, 0.3)))
+            sizeout.append(float(rng.uniform(0.05, 0.5)))
+            tables = ((1,), (2,), (1, 2))[int(rng.integers(0, 3))]  # one table, the other, or both
+            edges += [(t, len(work) - 1) for t in tables] + [(len(work) - 1, reader)]
+        else:
+            edges.append((2, reader))
         last = base + size - 1
     work = np.array(work) * rng.uniform(0.2, 3.0, len(work))  # some cut nodes heavy: groups split
     sizeout[2] *= float(rng.uniform(0.5, 3.0))
+    if combined:
+        sizeout[1] = float(rng.uniform(0.8, 2.5))
     return Graph.from_arrays(work=work.tolist(), sizeout=sizeout, edges=edges)
 
 

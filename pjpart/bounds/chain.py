@@ -61,10 +61,14 @@ pinned producer); a state ``(n, x, R)`` stands for every ``(n' >= n, x' >= x, R'
 Tables received before.  A producer ``u`` pinned in ``H_i`` and not in the state's ``R`` is neither
 on the stage of ``c_{i-1}`` nor counted by its carry; when ``P_i`` reads it, the true stage pays to
 receive it, a term distinct from the carry's.  So the price poses such producers on a stage of their
-own before the first (``away`` of :func:`.chain_prices.price`; no capacity, and only free nodes may
-sit there: they have no work or weights and send at no charge), whose tensors the first stage pays
-to receive; a floating node may sit there too (one that truly sits before the group).  Every true
-assignment is still among those priced, at no more than its own cost.  And a group ending on a new
+own before the first (``away`` of :func:`.chain_prices.price`; only free nodes may sit there, so it
+costs nothing: they have no work or weights and send at no charge), whose tensors the first stage
+pays to receive; a floating node may sit there too (one that truly sits before the group).  A
+producer that the cut node before reads, or that a free node reads (through free nodes) together
+with a pinned producer not away, is taken as received (the first stage pays less): else that node,
+held on the first stage by the other, would pay there for a table it may truly sit beside, before the
+group.  Every true assignment is still among those priced, at no more than its own cost, and a price
+only rises as more producers are away (fewer received), as the DP's states need.  And a group ending on a new
 stage is priced twice for each of the first :data:`SPLIT_STAGES` counts of stages between (groups of
 at most :data:`SPLIT_NODES` nodes): over last
 stages holding a node that reads a pinned producer (``READS``; ``R`` as above), and over those

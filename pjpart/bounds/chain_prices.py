@@ -179,6 +179,7 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
         first[-1] = kk - 1
     if kind == QUIET:
         last[link.readers] = np.minimum(last[link.readers], kk - 2)
+    away = _truly_away(link, away)
     if away:  # a stage 0 before the others, holding the producers away and any floating node
         floating = np.zeros(h.n, dtype=bool) if link.free is None else link.free.copy()
         floating[link.pinned] = False
@@ -199,6 +200,26 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
     if verdict.status == "refuted":
         return math.inf
     return max(cheap, verdict.reach * (1 - 1e-6))
+
+
+def _truly_away(link: Link, away: tuple) -> tuple:
+    """The producers of ``away`` posed away: less those the cut node before reads, and those a free
+    node reads (through free nodes) together with a pinned producer not away, until none is left
+    (taken as received: the first stage pays less, so the price stays valid; so no free node is held
+    on the first stage by one producer while it pays there for another)."""
+    h, free = link.graph, link.free
+    if not away or free is None:
+        return ()
+    slot = {int(v): p for p, v in enumerate(link.pinned.tolist())}
+    reads: dict[int, set] = {}  # per free node, the pinned producers it reads through free nodes (or is)
+    for v in h.topological_order().tolist():
+        if free[v]:
+            reads[v] = ({slot[v]} if v in slot else set()).union(
+                *(reads[u] for u in h.predecessors(v).tolist() if free[u]))
+    kept = set(away) - {slot[u] for u in h.predecessors(0).tolist() if u in slot and link.enters}
+    while mixed := [r for r in reads.values() if r & kept and r - kept]:
+        kept -= set().union(*mixed)
+    return tuple(sorted(kept))
 
 
 def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:

@@ -277,3 +277,26 @@ def test_a_price_of_a_kind_never_exceeds_the_least_last_stage_of_that_kind(rng, 
                 checked += 1
                 finite += math.isfinite(least)
     assert checked >= 150 and finite >= 40, (checked, finite)
+
+
+def test_a_price_does_not_fall_as_more_tables_are_away(rng, monkeypatch):
+    """The DP takes a state to stand for every one with fewer tables received, so a price may only
+    rise as more pinned tables are away (found in review: a node combining two tables, one away and
+    one on the first stage, was pushed onto the first stage and charged there for the one away, and a
+    guess the state with fewer tables received admitted was refuted)."""
+    monkeypatch.setattr("pjpart.bounds.chain_prices.LUMP_SHARE", 1.0)
+    checked = 0
+    for trial in range(40):
+        g = table_graph(rng, 2, 0.5, combined=True)
+        cm = cost_setting(rng, trial)
+        T = float(rng.uniform(0.8, 2.5)) * float(g.work.max() + g.sizeout.max())
+        links, relaxed = chain_links(g, cm, 0.0)
+        for link in (link for link in links if len(link.pin_ids) == 2):
+            for j in range(2):
+                room = float(rng.uniform(0.0, 1.0)) * T
+                got = {away: price(link, j, room, T, relaxed, 30.0, away) for away in ((), (0,), (1,), (0, 1))}
+                for away in ((0,), (1,)):
+                    assert got[()] <= got[away] * (1 + 1e-6) + 1e-9, (trial, j, got)
+                    assert got[away] <= got[(0, 1)] * (1 + 1e-6) + 1e-9, (trial, j, got)
+                checked += 1
+    assert checked >= 30, checked
