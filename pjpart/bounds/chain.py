@@ -64,10 +64,10 @@ receive it, a term distinct from the carry's.  So the price poses such producers
 own before the first (``away`` of :func:`.chain_prices.price`; only free nodes may sit there, so it
 costs nothing: they have no work or weights and send at no charge), whose tensors the first stage
 pays to receive; a floating node may sit there too (one that truly sits before the group).  A
-producer that the cut node before reads, or that a free node reads (through free nodes) together
-with a pinned producer not away, is taken as received (the first stage pays less): else that node,
-held on the first stage by the other, would pay there for a table it may truly sit beside, before the
-group.  Every true assignment is still among those priced, at no more than its own cost, and a price
+producer that the cut node before reads, or that edges between free nodes (either way) join to a
+pinned producer not away, is taken as received (the first stage pays less): else a free node held on
+the first stage by the second would pay there for the first, which it may truly sit beside, before
+the group.  Every true assignment is still among those priced, at no more than its own cost, and a price
 only rises as more producers are away (fewer received), as the DP's states need.  And a group ending on a new
 stage is priced twice for each of the first :data:`SPLIT_STAGES` counts of stages between (groups of
 at most :data:`SPLIT_NODES` nodes): over last

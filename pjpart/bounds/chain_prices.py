@@ -159,7 +159,8 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
     take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
     last holding the group's last node (``inf``: no such assignment).  ``away``: positions in
     ``link.pinned`` of producers on a stage before the first (a stage of their own, of no cost, where
-    floating nodes may sit too), whose tensors the first stage then pays to receive; ``kind``
+    floating nodes may sit too), whose tensors the first stage then pays to receive (those
+    :func:`_truly_away` keeps); ``kind``
     :data:`READS` or :data:`QUIET`: only last stages that hold a node reading a pinned producer, or
     none.  :mod:`.chain`'s docstring, "Tables received before"."""
     h, cm = link.graph, cost_model
@@ -203,23 +204,22 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
 
 
 def _truly_away(link: Link, away: tuple) -> tuple:
-    """The producers of ``away`` posed away: less those the cut node before reads, and those a free
-    node reads (through free nodes) together with a pinned producer not away, until none is left
-    (taken as received: the first stage pays less, so the price stays valid; so no free node is held
-    on the first stage by one producer while it pays there for another)."""
+    """The producers of ``away`` posed away: less those the cut node before reads, and those joined
+    through free nodes (edges between free nodes, either way) to a pinned producer not away, taken as
+    received (the first stage pays less, so the price stays valid; so no free node is held on the first
+    stage by one producer while it pays there for another)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     h, free = link.graph, link.free
     if not away or free is None:
         return ()
-    slot = {int(v): p for p, v in enumerate(link.pinned.tolist())}
-    reads: dict[int, set] = {}  # per free node, the pinned producers it reads through free nodes (or is)
-    for v in h.topological_order().tolist():
-        if free[v]:
-            reads[v] = ({slot[v]} if v in slot else set()).union(
-                *(reads[u] for u in h.predecessors(v).tolist() if free[u]))
-    kept = set(away) - {slot[u] for u in h.predecessors(0).tolist() if u in slot and link.enters}
-    while mixed := [r for r in reads.values() if r & kept and r - kept]:
-        kept -= set().union(*mixed)
-    return tuple(sorted(kept))
+    kept = set(away) - {p for p, v in enumerate(link.pinned.tolist()) if link.enters and 0 in h.successors(v)}
+    inside = free[h.edges[:, 0]] & free[h.edges[:, 1]] if h.m else np.zeros(0, dtype=bool)
+    e = h.edges[inside]
+    _, part = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(h.n, h.n)), directed=False)
+    mixed = {part[v] for p, v in enumerate(link.pinned.tolist()) if p not in kept}
+    return tuple(p for p in sorted(kept) if part[link.pinned[p]] not in mixed)
 
 
 def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:

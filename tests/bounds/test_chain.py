@@ -300,3 +300,57 @@ def test_a_price_does_not_fall_as_more_tables_are_away(rng, monkeypatch):
                     assert got[away] <= got[(0, 1)] * (1 + 1e-6) + 1e-9, (trial, j, got)
                 checked += 1
     assert checked >= 30, checked
+
+
+def _stage_costs(h, s, stages, bandwidth, free, unpaid):
+    """Each stage's work and traffic under the scalar model, a free node's sending not charged, and
+    the first stage (1) not paying for the producers in ``unpaid`` (received before)."""
+    costs = np.zeros(stages)
+    np.add.at(costs, s, h.work)
+    for u in range(h.n):
+        later = {int(s[w]) for w in h.successors(u).tolist() if s[w] > s[u]}
+        costs[sorted(later)] += h.sizeout[u] / bandwidth * (1 if u not in unpaid else np.array([b != 1 for b in sorted(later)]))
+        if later and not free[u]:
+            costs[s[u]] += h.sizeout[u] / bandwidth
+    return costs
+
+
+def test_a_price_with_tables_away_never_exceeds_a_stage_that_received_the_others(rng, monkeypatch):
+    """Groups reading two tables (through nodes that combine them and float): against every assignment
+    in which the tables away sit before the first stage and the others before it or on it, the first
+    stage paying only for those away, floating nodes anywhere before the last, each price with tables
+    away is at most the cheapest last stage (found in review: a node combining a table away with one
+    received, held on the first stage, paid there for the first)."""
+    from itertools import product
+
+    monkeypatch.setattr("pjpart.bounds.chain_prices.LUMP_SHARE", 1.0)
+    checked = finite = 0
+    for trial in range(40):
+        g = table_graph(rng, 3, 0.5, combined=True)
+        relaxed = pjpart.CostModel(bandwidth=float(rng.uniform(0.5, 2.0)))
+        T = float(rng.uniform(0.8, 2.5)) * float(g.work.max() + g.sizeout.max())
+        for link in chain_links(g, relaxed, 0.0)[0]:
+            h, pins = link.graph, link.pinned.tolist()
+            if len(pins) != 2 or h.n > 8:
+                continue
+            for j, away in product(range(2), ((0,), (1,), (0, 1))):
+                room, stages, least = float(rng.uniform(0.0, 1.0)) * T, j + 3, math.inf
+                received = {pins[p] for p in range(2) if p not in away}
+                for stage in product(range(stages), repeat=h.n):
+                    s = np.array(stage)
+                    if s[0] != 1 or (s[-1] if link.leaves else s.max()) != stages - 1:
+                        continue  # the cut node before on the first stage, the group's last (or any) on the last
+                    if any(s[pins[p]] != 0 for p in away):
+                        continue
+                    if any(s[v] > 1 for v in received) or np.any((s == 0) & ~link.free):
+                        continue
+                    if np.any(s[h.edges[:, 0]] > s[h.edges[:, 1]]):
+                        continue
+                    costs = _stage_costs(h, s, stages, relaxed.bandwidth, link.free, received)
+                    if costs[1] <= room and np.all(costs[2:] <= T):
+                        least = min(least, costs[-1])
+                got = price(link, j, room, T, relaxed, 30.0, away)
+                assert got <= least * (1 + 1e-6) + 1e-9, (trial, j, away, got, least)
+                checked += 1
+                finite += math.isfinite(least)
+    assert checked >= 60 and finite >= 20, (checked, finite)
