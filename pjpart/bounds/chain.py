@@ -239,8 +239,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     neither is refuted; once one is refuted the bracket is halved until it is ``tolerance`` narrow or ``budget``
     ends, and a last guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
-    ``latest_upper()`` (read first and after each guess) is the best partition's cost known now: the
-    guesses stay below it.  ``on_rise(value)`` follows each refuted guess with the safe value.  Only
+    ``latest_upper()`` (read first, after each guess and before each price) is the best partition's
+    cost known now: the guesses stay below it, and one it undercuts is dropped at once for one below it.  ``on_rise(value)`` follows each refuted guess with the safe value.  Only
     graphs whose groups have at most :data:`MAX_GROUP_NODES` nodes are tried.
 
     Example
@@ -271,9 +271,15 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     # it was left open), else a step below it, never below the bracket's middle
     step, slow, past = FIRST_STEP, False, None
     T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else max(upper * (1 - step), 0.5 * (lo + upper))
-    started, whole = time.perf_counter(), budget.remaining()
+    whole = budget.remaining()
+    moot = None if latest_upper is None else (lambda: float(latest_upper()) <= T)
     while T > lo and not budget.expired():
-        count = stages_needed(links, k, T, prices.at(T, budget.within(GUESS_SHARE * budget.remaining())))
+        started = time.perf_counter()
+        count = stages_needed(links, k, T, prices.at(T, budget.within(GUESS_SHARE * budget.remaining()), moot))
+        if prices.moot:  # a partition of cost <= T turned up meanwhile: aim below it afresh
+            ceiling = hi = min(hi, float(latest_upper()))
+            T = max(ceiling * (1 - step), 0.5 * (lo + hi)) if not refuted else 0.5 * (lo + hi)
+            continue
         slow = slow or (not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
         if count <= k and prices.late:
             break  # priced in part by the cheap rule: the guess tells nothing, and the time is short

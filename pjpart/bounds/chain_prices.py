@@ -244,21 +244,27 @@ def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
 
 class Prices:
     """Prices cached per guess by group content, stage count and level; each MIP gets at most
-    :data:`MIP_SECONDS`, and none once the budget is spent (the cheap price then stands)."""
+    :data:`MIP_SECONDS`, and none once the budget is spent (the cheap price then stands) or once
+    ``moot()`` says the guess cannot be refuted (a partition that cheap turned up: ``self.moot``)."""
 
     def __init__(self, links: list[Link], cost_model: CostModel, budget: Budget) -> None:
         self.links, self.cm, self.budget = links, cost_model, budget
         self.T, self.cache = math.nan, {}
         self.late = 0  # prices the clock left cheap at the current guess
+        self.moot = False
 
-    def at(self, T: float, budget: Budget | None = None) -> Callable[..., float]:
+    def at(self, T: float, budget: Budget | None = None,
+           moot: Callable[[], bool] | None = None) -> Callable[..., float]:
         """Prices at the guess ``T``, their MIPs within ``budget`` (by default the whole one)."""
         if T != self.T:
             self.T, self.cache, self.late = T, {}, 0
-        clock = budget or self.budget
+        clock, self.moot = budget or self.budget, False
 
         def priced(i: int, j: int, q: int, away: tuple = (), kind: str = ANY) -> float:
             key = (self.links[i].key, j, q, away, kind)
+            self.moot = self.moot or (moot is not None and moot())
+            if self.moot:  # the rest of the guess is wasted: cheap prices end it at once, not kept
+                return price(self.links[i], j, q * T / LEVELS, T, self.cm, 0.0, away, kind)
             if key not in self.cache:
                 seconds = min(MIP_SECONDS, clock.remaining())
                 self.late += seconds <= 0.05

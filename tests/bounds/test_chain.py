@@ -354,3 +354,20 @@ def test_a_price_with_tables_away_never_exceeds_a_stage_that_received_the_others
                 checked += 1
                 finite += math.isfinite(least)
     assert checked >= 60 and finite >= 20, (checked, finite)
+
+
+def test_a_guess_a_partition_found_meanwhile_undercuts_is_dropped(rng):
+    """A search alongside finds a partition at the optimum while the first guess (2% below a poor
+    one) is priced: that guess is dropped unfinished, no guess at or above the optimum is recorded,
+    and the bound still rises below the optimum."""
+    for trial, g, k, cm, best in solved_problems(rng, 12, lambda trial: series_graph(rng, 3)):
+        calls = []
+
+        def latest() -> float:
+            calls.append(1)
+            return 1.5 * best if len(calls) < 3 else best  # the partition at the optimum, found mid-guess
+
+        out = chain_bound(g, k, cm, Budget(None), upper=1.5 * best, latest_upper=latest)
+        assert out.value <= best * (1 + 1e-9), (trial, out, best)
+        assert all(T < best for T, _ in out.guesses), (trial, out.guesses, best)
+        assert len(calls) > 3, trial  # read before prices, not only between guesses
