@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from ..budget import Budget
 from ..cost import CostModel
@@ -76,6 +78,10 @@ class Link:
     pin_ids: tuple = ()
     #: the nodes of ``H_i`` that read a pinned producer
     readers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    #: per pinned producer, its part of ``H_i``'s free nodes joined by edges (either way), and the
+    #: positions of those the cut node before reads (:func:`_truly_away`)
+    pin_parts: tuple = ()
+    cut_reads: frozenset = frozenset()
 
     @property
     def floor(self) -> float:
@@ -147,9 +153,13 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
         reads = tuple((int(u), float(g.sizeout[u]) / cm.bandwidth) for u in read if broadcast[u])
         touches = frozenset(int(v) for v in before + pins + grp.tolist() if broadcast[v])
         readers = np.unique(h.edges[np.isin(h.edges[:, 0], pinned), 1]) if h.m else np.zeros(0, np.int64)
+        joined = h.edges[free[h.edges[:, 0]] & free[h.edges[:, 1]]] if h.m else np.zeros((0, 2), np.int64)
+        parts = connected_components(sp.coo_matrix((np.ones(len(joined)), (joined[:, 0], joined[:, 1])),
+                                                shape=(h.n, h.n)), directed=False)[1]
         links.append(Link(h, bool(i), leaves, float(g.work[grp[~loose[grp]]].sum()), key, *reach[key],
                           pinned=pinned, free=free if free.any() else None, reads=reads, touches=touches,
-                          pin_ids=tuple(pins), readers=readers))
+                          pin_ids=tuple(pins), readers=readers, pin_parts=tuple(parts[pinned].tolist()),
+                          cut_reads=frozenset(p for p, v in enumerate(pinned.tolist()) if i and 0 in h.successors(v))))
     return links, cm
 
 
@@ -208,35 +218,22 @@ def _truly_away(link: Link, away: tuple) -> tuple:
     through free nodes (edges between free nodes, either way) to a pinned producer not away, taken as
     received (the first stage pays less, so the price stays valid; so no free node is held on the first
     stage by one producer while it pays there for another)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    h, free = link.graph, link.free
-    if not away or free is None:
-        return ()
-    kept = set(away) - {p for p, v in enumerate(link.pinned.tolist()) if link.enters and 0 in h.successors(v)}
-    inside = free[h.edges[:, 0]] & free[h.edges[:, 1]] if h.m else np.zeros(0, dtype=bool)
-    e = h.edges[inside]
-    _, part = connected_components(coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(h.n, h.n)), directed=False)
-    mixed = {part[v] for p, v in enumerate(link.pinned.tolist()) if p not in kept}
-    return tuple(p for p in sorted(kept) if part[link.pinned[p]] not in mixed)
+    kept = set(away) - link.cut_reads
+    mixed = {part for p, part in enumerate(link.pin_parts) if p not in kept}
+    return tuple(p for p in sorted(kept) if link.pin_parts[p] not in mixed)
 
 
 def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
     """Adds to ``prob`` the row "a node of ``nodes`` sits on the last stage" (``sum Y[v, k - 2] <=
     |nodes| - 1`` over those whose window holds both stages); ``False`` when none can sit there."""
-    import scipy.sparse as sp
-
     b = k - 2
     if np.any(prob.first[nodes] > b):
         return True  # one sits there in every point
     able = nodes[prob.last[nodes] > b]
     if not len(able):
         return False
-    width = prob.last - prob.first
-    start = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(np.int64)
-    row = sp.csc_matrix((np.ones(len(able)), (np.zeros(len(able), dtype=np.int64), start[able] + b - prob.first[able])),
-                        shape=(1, prob.columns))
+    row = sp.csc_matrix((np.ones(len(able)), (np.zeros(len(able), dtype=np.int64),
+                                              prob.y_starts[able] + b - prob.first[able])), shape=(1, prob.columns))
     prob.matrix = sp.vstack([prob.matrix, row], format="csc")
     prob.row_lo, prob.row_hi = np.append(prob.row_lo, -np.inf), np.append(prob.row_hi, len(able) - 1.0)
     return True

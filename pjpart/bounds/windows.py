@@ -234,10 +234,15 @@ class GuessProblem:
     col_lo: np.ndarray
     col_hi: np.ndarray
 
+    @property
+    def y_starts(self) -> np.ndarray:
+        """Each node's first ``Y`` column: ``Y[v, b]`` is column ``y_starts[v] + b - first[v]`` for
+        ``first[v] <= b < last[v]`` (a constant 0 before, 1 after)."""
+        return _y_starts(self.first, self.last)
+
     def stage_of(self, values: np.ndarray) -> np.ndarray:
         """Each node's stage in a (rounded) solution: the first ``b`` with ``Y[v, b] = 1``."""
-        width = self.last - self.first
-        start = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(np.int64)
+        width, start = self.last - self.first, self.y_starts
         ones = values[: self.binaries] > 0.5
         stage = self.last.copy()
         for v in np.flatnonzero(width > 0).tolist():
@@ -245,6 +250,11 @@ class GuessProblem:
             if len(hit):
                 stage[v] = self.first[v] + hit[0]
         return stage
+
+
+def _y_starts(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Each node's first ``Y`` column, the nodes' windows laid out one after another."""
+    return np.concatenate([[0], np.cumsum(last - first)[:-1]]).astype(np.int64)
 
 
 def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndarray, last: np.ndarray,
@@ -263,9 +273,7 @@ def guess_problem(graph: Graph, k: int, stages: Stages, T: float, first: np.ndar
 
     n = graph.n
     nodes = np.arange(n)
-    width = last - first
-    ystart = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(np.int64)
-    ny = int(width.sum())
+    ystart, ny = _y_starts(first, last), int((last - first).sum())
 
     def y(v: np.ndarray, b: np.ndarray, coef) -> tuple[np.ndarray, np.ndarray]:
         """``coef * Y[v, b]`` as (column, coefficient): a constant 0 / coef outside the window."""
