@@ -98,7 +98,9 @@ heads; :func:`.symmetry.twin_branches`) by how early they sit, on windows widene
 every twin: its constraints (windows, capacities, the cut nodes' stages) are defined by ``H_i`` and
 ``T`` alone, so the order keeps an optimum (:mod:`.symmetry`); on 16 heads it turns MIPs that ran out of
 time into ones solved in about a second.  Once a price reaches ``after(c_i)``, more stages between
-cannot lower the carry: larger ``j`` are dominated and not priced.
+cannot lower the carry: larger ``j`` are dominated and not priced.  A price at a room some MIP
+solved at a larger room reaches down to is read off that MIP (:class:`.chain_prices.Prices`: valid at
+any smaller room, exact down to the room its own assignment needs).
 
 Example
 -------
@@ -170,8 +172,8 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[..., flo
             if count <= k and carry < new.get((count, received), math.inf):
                 new[(count, received)] = carry
 
-        for (count, received), carry in states.items():
-            room = T - carry
+        for (count, received), carry in sorted(states.items(), key=lambda item: item[1]):
+            room = T - carry  # the larger rooms first: the smaller ones may read off their MIPs
             pays = sum(cost for u, cost in link.reads if u not in received)
             if link.work + pays <= room * (1 + ROOM):
                 put(count, received | taken, carry + link.work + pays)

@@ -165,6 +165,17 @@ def chain_links(graph: Graph, cost_model: CostModel, light: float,
 
 def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seconds: float,
           away: tuple = (), kind: str = ANY) -> float:
+    """The price itself (:func:`solved_price`'s first value)."""
+    return solved_price(link, j, room, T, cost_model, seconds, away, kind)[0]
+
+
+def cheap_price(link: Link, j: int, room: float, T: float) -> float:
+    """The price without a MIP: ``after(c_i)``, and the work the other stages cannot hold."""
+    return max(link.floor, float(link.graph.work.sum()) - room - j * T)
+
+
+def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seconds: float,
+                 away: tuple = (), kind: str = ANY) -> tuple[float, float, float]:
     """A lower bound on the least cost of the last of ``j + 2`` stages that ``link``'s group can
     take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
     last holding the group's last node (``inf``: no such assignment).  ``away``: positions in
@@ -172,11 +183,17 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
     floating nodes may sit too), whose tensors the first stage then pays to receive (those
     :func:`_truly_away` keeps); ``kind``
     :data:`READS` or :data:`QUIET`: only last stages that hold a node reading a pinned producer, or
-    none.  :mod:`.chain`'s docstring, "Tables received before"."""
+    none.  :mod:`.chain`'s docstring, "Tables received before".
+
+    Returns ``(price, bound, fits)``: ``bound`` is what the MIP proved (``inf``: no assignment; 0:
+    none solved), so that ``max(cheap_price(..., room'), bound)`` bounds the price at any ``room' <=
+    room`` (fewer assignments fit in less room); ``fits`` is the least room the MIP's own optimal
+    assignment needs on the first stage (``inf``: none found optimal), down to which that bound is
+    also the price's exact value (:class:`Prices`)."""
     h, cm = link.graph, cost_model
-    cheap = max(link.floor, float(h.work.sum()) - room - j * T)
+    cheap = cheap_price(link, j, room, T)
     if h.n > MAX_GROUP_NODES or seconds <= 0.05:
-        return cheap
+        return cheap, 0.0, math.inf
     kk = j + 2
     model = T * (1 + ROOM)
     caps = np.full(kk, model)
@@ -199,18 +216,39 @@ def price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seco
         first[link.pinned[list(away)]] = last[link.pinned[list(away)]] = 0
     first, last = along_edges(h, *symmetric_windows(first, last, link.twins))
     if np.any(first > last):
-        return math.inf
+        return math.inf, math.inf, 0.0
     stages = Stages(speed, speed * cm.bandwidth, speed * cm.bandwidth, np.full(kk, cm.memory),
                     np.full(kk, cm.memory_limit), cm.overflow_bandwidth)
     prob = guess_problem(h, kk, stages, model, first, last, bottleneck=np.arange(kk) == kk - 1,
                          twins=link.twins, free_out=link.free)
     if kind == READS and not _some_on_last(prob, link.readers, kk):
-        return math.inf
+        return math.inf, math.inf, 0.0
     prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
     verdict = solve_guess(prob, integer=True, time_limit=seconds)
     if verdict.status == "refuted":
+        return math.inf, math.inf, 0.0
+    bound = verdict.reach * (1 - 1e-6)
+    fits = math.inf
+    if verdict.status == "optimal" and verdict.stage is not None:
+        fits = _first_room(h, verdict.stage, 1 if away else 0, cm, model, link.free)
+    return max(cheap, bound), bound, fits
+
+
+def _first_room(h: Graph, stage: np.ndarray, first: int, cm: CostModel, model: float,
+                free: np.ndarray | None) -> float:
+    """The least room of the first stage (``first``) that holds its part of ``stage``, as the price's
+    MIP costs it: its work, each producer it receives from, each one it holds and sends (not
+    ``free``), over the bandwidth, and its overflow (not scaled by the room)."""
+    on = stage == first
+    src, dst = (h.edges[:, 0], h.edges[:, 1]) if h.m else (np.zeros(0, np.int64),) * 2
+    sent = on[src] & (stage[dst] > first)
+    if free is not None:
+        sent &= ~free[src]
+    producers = np.union1d(src[on[dst] & (stage[src] < first)], src[sent])
+    over = max(0.0, float(h.params[on].sum()) - cm.memory) / cm.overflow_bandwidth
+    if over >= model:
         return math.inf
-    return max(cheap, verdict.reach * (1 - 1e-6))
+    return (float(h.work[on].sum()) + float(h.sizeout[producers].sum()) / cm.bandwidth) * model / (model - over)
 
 
 def _truly_away(link: Link, away: tuple) -> tuple:
@@ -242,11 +280,22 @@ def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
 class Prices:
     """Prices cached per guess by group content, stage count and level; each MIP gets at most
     :data:`MIP_SECONDS`, and none once the budget is spent (the cheap price then stands) or once
-    ``moot()`` says the guess cannot be refuted (a partition that cheap turned up: ``self.moot``)."""
+    ``moot()`` says the guess cannot be refuted (a partition that cheap turned up: ``self.moot``).
+
+    A price asked at a room that a MIP solved at a larger room (same group, stage count, tables away
+    and kind) reaches down to is read off it: with less room fewer assignments fit, so the bound that
+    MIP proved holds (valid at any smaller room), and down to the room its own optimal assignment
+    needs on the first stage, that assignment still fits, so the bound is also the exact value (no
+    strength lost).  A MIP that found no assignment answers every smaller room.  The DP asks the
+    larger rooms first."""
 
     def __init__(self, links: list[Link], cost_model: CostModel, budget: Budget) -> None:
         self.links, self.cm, self.budget = links, cost_model, budget
         self.T, self.cache = math.nan, {}
+        #: per group content, stage count, tables away and kind: ``(level, bound, fits)`` of the MIPs
+        #: solved at the current guess (:func:`solved_price`)
+        self.solved: dict[tuple, list] = {}
+        self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
         self.moot = False
 
@@ -254,21 +303,30 @@ class Prices:
            moot: Callable[[], bool] | None = None) -> Callable[..., float]:
         """Prices at the guess ``T``, their MIPs within ``budget`` (by default the whole one)."""
         if T != self.T:
-            self.T, self.cache, self.late = T, {}, 0
+            self.T, self.cache, self.solved, self.late, self.reused = T, {}, {}, 0, 0
         clock, self.moot = budget or self.budget, False
 
         def priced(i: int, j: int, q: int, away: tuple = (), kind: str = ANY) -> float:
-            key = (self.links[i].key, j, q, away, kind)
+            link, room = self.links[i], q * T / LEVELS
+            key, family = (link.key, j, q, away, kind), (link.key, j, away, kind)
             self.moot = self.moot or (moot is not None and moot())
             if self.moot:  # the rest of the guess is wasted: cheap prices end it at once, not kept
-                return price(self.links[i], j, q * T / LEVELS, T, self.cm, 0.0, away, kind)
+                return cheap_price(link, j, room, T)
             if key not in self.cache:
+                for q0, bound, fits in self.solved.get(family, ()):
+                    if q <= q0 and (fits <= room * (1 + ROOM) * (1 - 1e-9) or bound == math.inf):
+                        self.reused += 1
+                        self.cache[key] = max(cheap_price(link, j, room, T), bound)
+                        return self.cache[key]
                 seconds = min(MIP_SECONDS, clock.remaining())
                 self.late += seconds <= 0.05
-                self.cache[key] = price(self.links[i], j, q * T / LEVELS, T, self.cm, seconds, away, kind)
+                value, bound, fits = solved_price(link, j, room, T, self.cm, seconds, away, kind)
+                self.cache[key] = value
+                if fits < math.inf or bound == math.inf:
+                    self.solved.setdefault(family, []).append((q, bound, fits))
             return self.cache[key]
         return priced
 
 
 
-__all__ = ["ANY", "Link", "Prices", "QUIET", "READS", "chain_links", "price"]
+__all__ = ["ANY", "Link", "Prices", "QUIET", "READS", "chain_links", "cheap_price", "price", "solved_price"]

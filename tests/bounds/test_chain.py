@@ -371,3 +371,75 @@ def test_a_guess_a_partition_found_meanwhile_undercuts_is_dropped(rng):
         assert out.value <= best * (1 + 1e-9), (trial, out, best)
         assert all(T < best for T, _ in out.guesses), (trial, out.guesses, best)
         assert len(calls) > 3, trial  # read before prices, not only between guesses
+
+
+def test_a_price_read_off_a_larger_room_is_valid_and_exact_down_to_what_its_assignment_needs(rng):
+    """A MIP solved at one room, read at smaller ones (:class:`Prices`), against a MIP solved at each:
+    never above it (what the DP needs to stay valid), and equal to it wherever the first MIP's own
+    assignment still fits (no strength lost); the rooms below that are left to their own MIPs."""
+    from pjpart.bounds.chain_prices import cheap_price, solved_price
+
+    checked = exact = 0
+    for trial in range(30):
+        g = (_with_params(series_graph(rng, 3), rng) if trial % 2
+             else heads_graph(rng, size=int(rng.integers(1, 3))))
+        cm = cost_setting(rng, trial)
+        T = float(rng.uniform(0.6, 2.0)) * float(g.work.max() + g.sizeout.max())
+        links, relaxed = chain_links(g, cm, 0.0)
+        for link in links:
+            for j in range(2):
+                room = T * float(rng.uniform(0.3, 1.0))
+                _, bound, fits = solved_price(link, j, room, T, relaxed, 30.0)
+                for share in (0.0, 0.2, 0.5, 0.8, 0.95, 1.0):
+                    less = room * share
+                    own = solved_price(link, j, less, T, relaxed, 30.0)[0]
+                    read = max(cheap_price(link, j, less, T), bound)
+                    assert read <= own * (1 + 1e-6) + 1e-9, (trial, j, share, read, own)
+                    if fits <= less * (1 + 1e-5) * (1 - 1e-9) or bound == math.inf:
+                        assert own <= read * (1 + 1e-4) + 1e-9, (trial, j, share, read, own, fits)
+                        exact += 1
+                    checked += 1
+    assert checked >= 200 and exact >= 60, (checked, exact)
+
+
+def test_the_prices_a_guess_reads_off_its_mips_count_the_same_stages(rng):
+    """The DP's count with prices read off MIPs at larger rooms equals its count with every price
+    solved on its own, and fewer MIPs run."""
+    from pjpart.bounds import chain_prices
+    from pjpart.bounds.chain import stages_needed
+
+    fewer = 0
+    for trial in range(16):
+        g, cm, k = series_graph(rng, 4), cost_setting(rng, trial), int(rng.integers(2, 6))
+        links, relaxed = chain_links(g, cm, 0.0)
+        spread = (float(g.work.sum()) + float(g.sizeout.sum()) / relaxed.bandwidth) / k
+        for T in (spread * 0.8, spread * 1.1, spread * 1.5):
+            prices = chain_prices.Prices(links, relaxed, Budget(None))
+            count = stages_needed(links, k, T, prices.at(T))
+            alone = stages_needed(links, k, T, lambda i, j, q, away=(), kind=chain_prices.ANY: chain_prices.price(
+                links[i], j, q * T / chain_prices.LEVELS, T, relaxed, 30.0, away, kind))
+            assert count == alone, (trial, k, T, count, alone)
+            fewer += prices.reused > 0
+    assert fewer >= 3, fewer
+
+
+def test_prices_asked_in_any_order_never_exceed_their_own_mips(rng):
+    """Rooms asked in a random order (a smaller room before a larger one): every price read off an
+    earlier MIP is at most the price its own MIP gives."""
+    from pjpart.bounds import chain_prices
+
+    read = 0
+    for trial in range(12):
+        g, cm = series_graph(rng, 3), cost_setting(rng, trial)
+        links, relaxed = chain_links(g, cm, 0.0)
+        T = float(rng.uniform(0.6, 2.0)) * float(g.work.max() + g.sizeout.max())
+        prices = chain_prices.Prices(links, relaxed, Budget(None))
+        priced = prices.at(T)
+        for i, link in enumerate(links):
+            for j in range(2):
+                for q in rng.integers(0, chain_prices.LEVELS + 1, 6).tolist():
+                    got = priced(i, j, q)
+                    own = chain_prices.price(link, j, q * T / chain_prices.LEVELS, T, relaxed, 30.0)
+                    assert got <= own * (1 + 1e-6) + 1e-9, (trial, i, j, q, got, own)
+        read += prices.reused
+    assert read >= 10, read
