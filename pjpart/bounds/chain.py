@@ -100,7 +100,11 @@ every twin: its constraints (windows, capacities, the cut nodes' stages) are def
 time into ones solved in about a second.  Once a price reaches ``after(c_i)``, more stages between
 cannot lower the carry: larger ``j`` are dominated and not priced.  A price at a room some MIP
 solved at a larger room reaches down to is read off that MIP (:class:`.chain_prices.Prices`: valid at
-any smaller room, exact down to the room its own assignment needs).
+any smaller room, exact down to the room its own assignment needs).  And a price proved at a guess
+``T' >= T`` and a room ``r' >= r`` bounds the price at ``(T, r)``: the assignments it ranges over
+there (first stage ``<= r``, the others ``<= T``) are among those at ``(T', r')``.  So after a guess
+it leaves open, the DP runs again on the prices proved so far, no MIP solved anew
+(:func:`known_refuted`), bisecting below that guess for one they refute.
 
 Example
 -------
@@ -143,6 +147,9 @@ MAX_DESCENT = 0.03
 #: the guesses past the descent (:func:`chain_bound`) only when the first took at most this share of the
 #: time: where groups are slow to price (parallel experts) the methods after this one bound better
 MIDDLE_SHARE = 0.25
+#: after a guess it leaves open, the DP runs this many times on the prices the MIPs so far give (none
+#: solved anew), bisecting below that guess for one they refute
+KNOWN_PASSES = 8
 #: the DP merges a count's states whose carries lie within this share of the guess (each room is priced)
 MERGE = 0.01
 #: a group with pinned producers ending on a new stage is priced twice (its last stage reading one of
@@ -210,6 +217,24 @@ def stages_needed(links: list[Link], k: int, T: float, priced: Callable[..., flo
     return min(count for count, _ in states)
 
 
+def known_refuted(links: list[Link], k: int, prices: Prices, lo: float, hi: float, budget: Budget) -> tuple:
+    """``(T, count)``: the largest guess between ``lo`` and ``hi`` that a bisection of
+    :data:`KNOWN_PASSES` steps finds the prices known refute (:meth:`.chain_prices.Prices.known`:
+    valid at every guess below those their MIPs were solved at), with the DP's count there; ``(0.0,
+    0)`` when none."""
+    best, a, b = (0.0, 0), lo, hi
+    for _ in range(KNOWN_PASSES):
+        if budget.expired():
+            break
+        T = 0.5 * (a + b)
+        count = stages_needed(links, k, T, prices.known(T))
+        if count > k:
+            best, a = (T, count), T
+        else:
+            b = T
+    return best
+
+
 def chain_refutes(graph: Graph, k: int, cost_model: CostModel, T: float, budget: Budget | None = None) -> bool:
     """Whether the chain DP proves that no partition into ``k`` stages has bottleneck ``<= T``."""
     links, cm = chain_links(graph, cost_model, STRAY_SHARE * T)
@@ -234,7 +259,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     ``floor`` (a bound already proven).  The first guess is :data:`FIRST_STEP` below ``upper`` (just
     below it, :data:`CLOSE`, when the bracket is :data:`PROOF_FIRST` narrow); guesses not refuted
     descend in doubling steps (by the share of ``k`` the count fell short, when more), never below
-    the bracket's middle; past :data:`MAX_DESCENT` (at once when a count short of ``k`` puts the next
+    the bracket's middle, and each is followed by :func:`known_refuted` (a guess below it that the
+prices proved so far refute closes the bracket from below); past :data:`MAX_DESCENT` (at once when a count short of ``k`` puts the next
     guess there) that next guess, then one midway between ``floor`` and the least guess left
     unrefuted, follow when the first guess took at most :data:`MIDDLE_SHARE` of the time (an
     encoder-decoder's stages may need a guess well below the known partition), and the search ends if
@@ -292,6 +318,12 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
                 on_rise(safe_bound(1.0, T))
         else:
             hi = T
+            below, count_below = known_refuted(links, k, prices, lo, T, budget)
+            if below > lo:  # refuted by the MIPs solved so far: the bracket closes for free
+                guesses.append((below, count_below))
+                lo = refuted = below
+                if on_rise is not None:
+                    on_rise(safe_bound(1.0, below))
         now = math.inf if latest_upper is None else float(latest_upper())
         if now < ceiling:
             ceiling, hi = now, min(hi, now)
@@ -318,4 +350,4 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     return ChainOutcome(value, status, tuple(guesses))
 
 
-__all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "price", "stages_needed"]
+__all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "known_refuted", "price", "stages_needed"]

@@ -287,7 +287,7 @@ class Prices:
     MIP proved holds (valid at any smaller room), and down to the room its own optimal assignment
     needs on the first stage, that assignment still fits, so the bound is also the exact value (no
     strength lost).  A MIP that found no assignment answers every smaller room.  The DP asks the
-    larger rooms first."""
+    larger rooms first.  The MIPs of earlier guesses price later, smaller ones too (:meth:`known`)."""
 
     def __init__(self, links: list[Link], cost_model: CostModel, budget: Budget) -> None:
         self.links, self.cm, self.budget = links, cost_model, budget
@@ -298,6 +298,9 @@ class Prices:
         self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
         self.moot = False
+        #: per group content, stage count, tables away and kind: ``(T, room, bound)`` of every MIP
+        #: solved at any guess (:meth:`known`)
+        self.history: dict[tuple, list] = {}
 
     def at(self, T: float, budget: Budget | None = None,
            moot: Callable[[], bool] | None = None) -> Callable[..., float]:
@@ -324,7 +327,19 @@ class Prices:
                 self.cache[key] = value
                 if fits < math.inf or bound == math.inf:
                     self.solved.setdefault(family, []).append((q, bound, fits))
+                if bound > 0:
+                    self.history.setdefault(family, []).append((T, room, bound))
             return self.cache[key]
+        return priced
+
+    def known(self, T: float) -> Callable[..., float]:
+        """Prices at the guess ``T`` from the MIPs solved so far, none solved now: the largest bound a
+        MIP proved at a guess ``>= T`` and a room ``>=`` the one asked (with less room, and stages
+        that may cost less, fewer assignments fit, so that bound holds), and the cheap price."""
+        def priced(i: int, j: int, q: int, away: tuple = (), kind: str = ANY) -> float:
+            link, room = self.links[i], q * T / LEVELS
+            bounds = [b for t, r, b in self.history.get((link.key, j, away, kind), ()) if t >= T and r >= room]
+            return max([cheap_price(link, j, room, T)] + bounds)
         return priced
 
 

@@ -443,3 +443,30 @@ def test_prices_asked_in_any_order_never_exceed_their_own_mips(rng):
                     assert got <= own * (1 + 1e-6) + 1e-9, (trial, i, j, q, got, own)
         read += prices.reused
     assert read >= 10, read
+
+
+def test_prices_known_from_larger_guesses_never_exceed_a_smaller_guess_own_mips(rng):
+    """The prices a guess's MIPs leave (:meth:`Prices.known`), read at a smaller guess and any room:
+    never above the price a MIP at that guess gives, and the DP they feed never refutes a guess that
+    has a partition (exhaustive optimum)."""
+    from pjpart.bounds import chain_prices
+    from pjpart.bounds.chain import stages_needed
+
+    checked = informed = 0
+    for trial, g, k, cm, best in solved_problems(rng, 24, lambda trial: series_graph(rng, 3), ks=(2, 4)):
+        links, relaxed = chain_links(g, cm, 0.0)
+        prices = chain_prices.Prices(links, relaxed, Budget(None))
+        for T in (best * 1.3, best * 1.1, best * 0.85):
+            stages_needed(links, k, T, prices.at(T))
+        for T in (best * 1.05, best, best * 0.98, best * 0.9):
+            known = prices.known(T)
+            assert T < best or stages_needed(links, k, T, known) <= k, (trial, k, T, best)
+            for i, link in enumerate(links):
+                for j in range(2):
+                    q = int(rng.integers(0, chain_prices.LEVELS + 1))
+                    got = known(i, j, q)
+                    own = chain_prices.price(link, j, q * T / chain_prices.LEVELS, T, relaxed, 30.0)
+                    assert got <= own * (1 + 1e-6) + 1e-9, (trial, i, j, T, got, own)
+                    checked += 1
+                    informed += got > chain_prices.cheap_price(link, j, q * T / chain_prices.LEVELS, T)
+    assert checked >= 200 and informed >= 20, (checked, informed)
