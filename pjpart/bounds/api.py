@@ -36,15 +36,15 @@ averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what 
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
 relaxed-dp (with at most half of the time left: a bound only), chain (on graphs cut by clean cut
 nodes, or cut past broadcast tables, into groups of at most 400 nodes, with at most half of the time
-left: it counts the traffic of stage boundaries inside transformer sublayers, which the stage LP
-spreads away),
+left until it refutes a guess and 85% from then on: it counts the traffic of stage boundaries inside
+transformer sublayers, which the stage LP spreads away),
 configuration (on graphs that cut into groups of at most 160 nodes, with at most three
 quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
 graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3
 if time remains.  A method with a share in :data:`SHARES` takes at most that share of the time
-left when other methods follow it.  The CVXPY formulations carry the best bound found
-before them as a row ``T >= bound`` (valid: the bound is ``<= T*``); ``guess`` starts its search
+left when other methods follow it (``chain``: the share in :data:`IDLE_SHARES` until it refutes a
+guess).  The CVXPY formulations carry the best bound found before them as a row ``T >= bound`` (valid: the bound is ``<= T*``); ``guess`` starts its search
 there instead (a row pinned to a bound can make a solver's presolve refute a feasible sliver).
 
 A method may return a partition it found on the way (:attr:`MethodBound.partition`, on the reduced
@@ -88,7 +88,7 @@ from ..result import PROOF_TOLERANCE
 from ..graph import Graph, check_k
 from ..reduce import reduce_graph
 from .cache import BoundCache, is_final
-from .methods import AUTO, METHODS, REGISTRY, SHARES, SOLVER_FREE, BoundRequest, MethodBound
+from .methods import AUTO, IDLE_SHARES, METHODS, REGISTRY, SHARES, SOLVER_FREE, BoundRequest, MethodBound
 
 class BoundError(AssertionError):
     """A bound above a feasible partition's cost: always a bug."""
@@ -289,6 +289,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}), known,
                                    _progress(on_progress, cache, graph, k, cm, known), latest_upper)
             share = SHARES.get(name, 1.0) if at + 1 < len(names) else 1.0
+            if share < 1:
+                request = replace(request, idle_share=min(1.0, IDLE_SHARES.get(name, share) / share))
             res = REGISTRY[name](request, budget if share >= 1 or not budget.limited
                                  else budget.within(share * max(budget.remaining(), 0.0)))
             if res.partition is not None:  # on the reduced graph: projected and re-costed here

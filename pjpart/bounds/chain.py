@@ -254,7 +254,7 @@ class ChainOutcome:
 def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,
                 upper: float = math.inf, tolerance: float = 1e-3,
                 on_rise: Callable[[float], None] | None = None,
-                latest_upper: Callable[[], float] | None = None) -> ChainOutcome:
+                latest_upper: Callable[[], float] | None = None, idle_share: float = 1.0) -> ChainOutcome:
     """The largest guess below ``upper`` that the chain DP refutes for ``k`` stages, never below
     ``floor`` (a bound already proven).  The first guess is :data:`FIRST_STEP` below ``upper`` (just
     below it, :data:`CLOSE`, when the bracket is :data:`PROOF_FIRST` narrow); guesses not refuted
@@ -266,7 +266,9 @@ prices proved so far refute closes the bracket from below); past :data:`MAX_DESC
     encoder-decoder's stages may need a guess well below the known partition), and the search ends if
     neither is refuted; once one is refuted the bracket is halved until it is ``tolerance`` narrow or ``budget``
     ends, and a last guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
-    most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.
+    most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.  Until a
+    guess is refuted the search takes at most ``idle_share`` of ``budget``'s time (the methods after it
+    may bound better where it refutes nothing), and the whole budget from then on.
     ``latest_upper()`` (read first, after each guess and before each price) is the best partition's
     cost known now: the guesses stay below it, and one it undercuts is dropped at once for one below it.  ``on_rise(value)`` follows each refuted guess with the safe value.  Only
     graphs whose groups have at most :data:`MAX_GROUP_NODES` nodes are tried.
@@ -300,10 +302,12 @@ prices proved so far refute closes the bracket from below); past :data:`MAX_DESC
     step, slow, past = FIRST_STEP, False, None
     T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else max(upper * (1 - step), 0.5 * (lo + upper))
     whole = budget.remaining()
+    idle = budget.within(idle_share * whole) if budget.limited and idle_share < 1 else budget
     moot = None if latest_upper is None else (lambda: float(latest_upper()) <= T)
-    while T > lo and not budget.expired():
+    while T > lo and not (budget if refuted else idle).expired():
+        clock = budget if refuted else idle  # a search that refutes may take the whole budget
         started = time.perf_counter()
-        count = stages_needed(links, k, T, prices.at(T, budget.within(GUESS_SHARE * budget.remaining()), moot))
+        count = stages_needed(links, k, T, prices.at(T, clock.within(GUESS_SHARE * clock.remaining()), moot))
         if prices.moot:  # a partition of cost <= T turned up meanwhile: aim below it afresh
             ceiling = hi = min(hi, float(latest_upper()))
             T = max(ceiling * (1 - step), 0.5 * (lo + hi)) if not refuted else 0.5 * (lo + hi)
@@ -318,7 +322,7 @@ prices proved so far refute closes the bracket from below); past :data:`MAX_DESC
                 on_rise(safe_bound(1.0, T))
         else:
             hi = T
-            below, count_below = known_refuted(links, k, prices, lo, T, budget)
+            below, count_below = known_refuted(links, k, prices, lo, T, clock)
             if below > lo:  # refuted by the MIPs solved so far: the bracket closes for free
                 guesses.append((below, count_below))
                 lo = refuted = below

@@ -69,6 +69,8 @@ class BoundRequest:
     upper: float = math.inf
     progress: Callable[[str, float, float, str], None] | None = field(default=None, compare=False)
     latest_upper: Callable[[], float] | None = field(default=None, compare=False)
+    #: the share of its budget a method may take while it proves nothing (:data:`IDLE_SHARES`)
+    idle_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -378,7 +380,8 @@ def _chain(request: BoundRequest, budget: Budget) -> MethodBound:
         def report(value: float) -> None:
             request.progress("chain", value, time.perf_counter() - t0, f"refuted T = {value:.6g}")
     out = chain_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
-                      upper=request.upper, on_rise=report, latest_upper=request.latest_upper)
+                      upper=request.upper, on_rise=report, latest_upper=request.latest_upper,
+                      idle_share=request.idle_share)
     detail = {"guesses": len(out.guesses), "refuted": max((T for T, c in out.guesses if c > request.k), default=None),
               "open": min((T for T, c in out.guesses if c <= request.k), default=None)}
     return MethodBound("chain", out.value, out.status, time.perf_counter() - t0, detail)
@@ -437,12 +440,16 @@ AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain
 #: chain: half, so that beside a search its first guess and the one a step below it finish, while
 #: configuration and guess keep the rest where its DP cannot refute; relaxed-dp: half, since its DP
 #: estimated on an idle machine runs slower beside a search, and, a bound only, it may not take it all)
-SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.5, "configuration": 0.75})
+SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.85, "configuration": 0.75})
+#: ... and the share it may take while it proves nothing (chain: half, as above; once a guess is
+#: refuted it goes on: where its DP refutes, it has bounded the operator-level graphs better than the
+#: methods after it)
+IDLE_SHARES = MappingProxyType({"chain": 0.5})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
 #: (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
 SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "guess")
 
 
-__all__ = ["AUTO", "DOWNSETS_PER_SECOND", "METHODS", "REGISTRY", "SHARES", "SOLVER_FREE", "BoundRequest", "MethodBound",
+__all__ = ["AUTO", "DOWNSETS_PER_SECOND", "IDLE_SHARES", "METHODS", "REGISTRY", "SHARES", "SOLVER_FREE", "BoundRequest", "MethodBound",
            "downset_limit"]

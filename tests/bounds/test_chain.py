@@ -470,3 +470,23 @@ def test_prices_known_from_larger_guesses_never_exceed_a_smaller_guess_own_mips(
                     checked += 1
                     informed += got > chain_prices.cheap_price(link, j, q * T / chain_prices.LEVELS, T)
     assert checked >= 200 and informed >= 20, (checked, informed)
+
+
+def test_a_search_that_refutes_nothing_keeps_to_its_idle_share(rng, monkeypatch):
+    """With ``idle_share`` a quarter, a search whose DP refutes nothing stops after about a quarter of
+    its budget, and one that refutes goes on into the rest."""
+    import time
+
+    import pjpart.bounds.chain as chain
+
+    g = series_graph(rng, 3)
+    for refutes, check in ((False, lambda s: s < 1.2), (True, lambda s: s > 1.4)):
+        def slow_count(links, k, T, priced, refutes=refutes):
+            time.sleep(0.2)
+            return k + 1 if refutes else k
+
+        monkeypatch.setattr(chain, "stages_needed", slow_count)
+        t0 = time.perf_counter()
+        chain_bound(g, 3, CostModel(), Budget(2.0), upper=float(g.work.sum()), idle_share=0.25)
+        spent = time.perf_counter() - t0
+        assert check(spent), (refutes, spent)
