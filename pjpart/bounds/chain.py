@@ -102,7 +102,9 @@ cannot lower the carry: larger ``j`` are dominated and not priced.  A price at a
 solved at a larger room reaches down to is read off that MIP (:class:`.chain_prices.Prices`: valid at
 any smaller room, exact down to the room its own assignment needs).  And a price proved at a guess
 ``T' >= T`` and a room ``r' >= r`` bounds the price at ``(T, r)``: the assignments it ranges over
-there (first stage ``<= r``, the others ``<= T``) are among those at ``(T', r')``.  So after a guess
+there (first stage ``<= r``, the others ``<= T``) are among those at ``(T', r')`` (its windows, reach
+costs and twin order depend on the group alone and on the capacities, which only grow, and the
+least ``t`` its MIP was given, the cheap price at ``(T', r')``, is at most the one at ``(T, r)``).  So after a guess
 it leaves open, the DP runs again on the prices proved so far, no MIP solved anew
 (:func:`known_refuted`), bisecting below that guess for one they refute.
 
@@ -260,8 +262,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     below it, :data:`CLOSE`, when the bracket is :data:`PROOF_FIRST` narrow); guesses not refuted
     descend in doubling steps (by the share of ``k`` the count fell short, when more), never below
     the bracket's middle, and each is followed by :func:`known_refuted` (a guess below it that the
-prices proved so far refute closes the bracket from below); past :data:`MAX_DESCENT` (at once when a count short of ``k`` puts the next
-    guess there) that next guess, then one midway between ``floor`` and the least guess left
+    prices proved so far refute closes the bracket from below); past :data:`MAX_DESCENT` (at once
+    when a count short of ``k`` puts the next guess there) that next guess, then one midway between ``floor`` and the least guess left
     unrefuted, follow when the first guess took at most :data:`MIDDLE_SHARE` of the time (an
     encoder-decoder's stages may need a guess well below the known partition), and the search ends if
     neither is refuted; once one is refuted the bracket is halved until it is ``tolerance`` narrow or ``budget``
@@ -290,6 +292,8 @@ prices proved so far refute closes the bracket from below); past :data:`MAX_DESC
         return ChainOutcome(0.0, "skipped (no partition known)")
     if latest_upper is not None:  # a search alongside may have lowered it since the request was made
         upper = min(upper, float(latest_upper()))
+    whole = budget.remaining()  # the idle share counts from here, the groups' reach costs included
+    idle = budget.within(idle_share * whole) if budget.limited and idle_share < 1 else budget
     links, cm = chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k), MAX_GROUP_NODES)
     if not links:
         return ChainOutcome(0.0, f"skipped (a group of more than {MAX_GROUP_NODES} nodes)")
@@ -301,8 +305,7 @@ prices proved so far refute closes the bracket from below); past :data:`MAX_DESC
     # it was left open), else a step below it, never below the bracket's middle
     step, slow, past = FIRST_STEP, False, None
     T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else max(upper * (1 - step), 0.5 * (lo + upper))
-    whole = budget.remaining()
-    idle = budget.within(idle_share * whole) if budget.limited and idle_share < 1 else budget
+    whole = idle.remaining()  # the first guess is slow against the time the search has while idle
     moot = None if latest_upper is None else (lambda: float(latest_upper()) <= T)
     while T > lo and not (budget if refuted else idle).expired():
         clock = budget if refuted else idle  # a search that refutes may take the whole budget

@@ -188,8 +188,8 @@ def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostMode
     Returns ``(price, bound, fits)``: ``bound`` is what the MIP proved (``inf``: no assignment; 0:
     none solved), so that ``max(cheap_price(..., room'), bound)`` bounds the price at any ``room' <=
     room`` (fewer assignments fit in less room); ``fits`` is the least room the MIP's own optimal
-    assignment needs on the first stage (``inf``: none found optimal), down to which that bound is
-    also the price's exact value (:class:`Prices`)."""
+    assignment needs on the first stage (``inf``: none found optimal; 0 where ``bound`` is ``inf``),
+    down to which that bound is also the price's exact value (:class:`Prices`; up to the MIP's gap)."""
     h, cm = link.graph, cost_model
     cheap = cheap_price(link, j, room, T)
     if h.n > MAX_GROUP_NODES or seconds <= 0.05:

@@ -437,13 +437,13 @@ AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain
         "superblock2", "superblock3")
 #: the share of the time left a method may take when other methods follow it in a run (configuration:
 #: beside a search its guesses converge slowly, while guess's bound levels off early on the graphs it gates;
-#: chain: half, so that beside a search its first guess and the one a step below it finish, while
-#: configuration and guess keep the rest where its DP cannot refute; relaxed-dp: half, since its DP
+#: chain: 85% once it has refuted a guess, :data:`IDLE_SHARES` before; relaxed-dp: half, since its DP
 #: estimated on an idle machine runs slower beside a search, and, a bound only, it may not take it all)
 SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.85, "configuration": 0.75})
-#: ... and the share it may take while it proves nothing (chain: half, as above; once a guess is
-#: refuted it goes on: where its DP refutes, it has bounded the operator-level graphs better than the
-#: methods after it)
+#: ... and the share it may take while it proves nothing (chain: half, so that beside a search its
+#: first guess and the one a step below it finish, while configuration and guess keep the rest where
+#: its DP cannot refute; once a guess is refuted it goes on: where its DP refutes, it has bounded the
+#: operator-level graphs better than the methods after it)
 IDLE_SHARES = MappingProxyType({"chain": 0.5})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
