@@ -379,9 +379,8 @@ def _chain(request: BoundRequest, budget: Budget) -> MethodBound:
     if request.progress is not None:
         def report(value: float) -> None:
             request.progress("chain", value, time.perf_counter() - t0, f"refuted T = {value:.6g}")
-    out = chain_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor,
-                      upper=request.upper, on_rise=report, latest_upper=request.latest_upper,
-                      idle_share=request.idle_share)
+    out = chain_bound(request.graph, request.k, request.cost_model, budget, floor=request.floor, upper=request.upper,
+                      on_rise=report, latest_upper=request.latest_upper, idle_share=request.idle_share)
     detail = {"guesses": len(out.guesses), "refuted": max((T for T, c in out.guesses if c > request.k), default=None),
               "open": min((T for T, c in out.guesses if c <= request.k), default=None)}
     return MethodBound("chain", out.value, out.status, time.perf_counter() - t0, detail)
@@ -435,15 +434,11 @@ METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
 AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "guess",
         "superblock2", "superblock3")
-#: the share of the time left a method may take when other methods follow it in a run (configuration:
-#: beside a search its guesses converge slowly, while guess's bound levels off early on the graphs it gates;
-#: chain: 85% once it has refuted a guess, :data:`IDLE_SHARES` before; relaxed-dp: half, since its DP
-#: estimated on an idle machine runs slower beside a search, and, a bound only, it may not take it all)
+#: the share of the time left a method may take when other methods follow it (configuration: beside a
+#: search its guesses converge slowly, while guess's bound levels off early on the graphs it gates;
+#: relaxed-dp: its DP estimated on an idle machine runs slower beside a search, and it is a bound only)
 SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.85, "configuration": 0.75})
-#: ... and the share it may take while it proves nothing (chain: half, so that beside a search its
-#: first guess and the one a step below it finish, while configuration and guess keep the rest where
-#: its DP cannot refute; once a guess is refuted it goes on: where its DP refutes, it has bounded the
-#: operator-level graphs better than the methods after it)
+#: ... and while it proves nothing (chain: its first two guesses finish; where it refutes, it bounds best)
 IDLE_SHARES = MappingProxyType({"chain": 0.5})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
