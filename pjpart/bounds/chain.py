@@ -347,10 +347,11 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
             below = max(ceiling * (1 - step), 0.5 * (lo + hi))
             if T < ceiling * (1 - MAX_DESCENT) or (count < k and below < ceiling * (1 - MAX_DESCENT)):
                 if past is None:  # past the descent's end: the guess the count points at, then the middle
-                    past = [] if slow else sorted({below, 0.5 * (lo + hi)}, reverse=True)
+                    past = 0 if slow else 2
                 if not past:
                     break
-                below = past.pop(0)
+                # the middle below the least guess left unrefuted, that one included
+                below, past = (below if past == 2 else 0.5 * (lo + hi)), past - 1
             T = below
     value = safe_bound(1.0, refuted) if refuted else 0.0
     status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")

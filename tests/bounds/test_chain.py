@@ -498,3 +498,14 @@ def test_a_search_that_refutes_nothing_keeps_to_its_idle_share(rng, monkeypatch)
         chain_bound(g, 3, CostModel(), Budget(2.0), upper=float(g.work.sum()), idle_share=0.25)
         spent = time.perf_counter() - t0
         assert check(spent), (refutes, spent)
+
+
+def test_past_the_descent_the_second_guess_is_midway_below_the_least_left_open(rng, monkeypatch):
+    """Counts scripted by hand (short of k at the first guess, k after): the first guess 2% below the
+    partition (98), the one the count points at (a quarter short: 75), then midway between the floor
+    (50) and the least guess left open (75), not the middle of the bracket the first guess left (74)."""
+    import pjpart.bounds.chain as chain
+
+    monkeypatch.setattr(chain, "stages_needed", lambda links, k, T, priced: 3 if T > 90 else 4)
+    out = chain_bound(series_graph(rng, 3), 4, CostModel(), Budget(None), floor=50.0, upper=100.0)
+    assert [round(T, 6) for T, _ in out.guesses] == [98.0, 75.0, 62.5], out.guesses
