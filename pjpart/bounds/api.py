@@ -44,8 +44,9 @@ MIP inside stage windows, with the time that is left: it certifies the wide and 
 graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3
 if time remains.  A method with a share in :data:`SHARES` takes at most that share of the time
 left when other methods follow it (``chain``: the share in :data:`IDLE_SHARES` until it refutes a
-guess).  The CVXPY formulations carry the best bound found before them as a row ``T >= bound`` (valid: the bound is ``<= T*``); ``guess`` starts its search
-there instead (a row pinned to a bound can make a solver's presolve refute a feasible sliver).
+guess).  The CVXPY formulations carry the best bound found before them as a row ``T >= bound``
+(valid: the bound is ``<= T*``); ``guess`` starts its search there instead (a row pinned to a bound
+can make a solver's presolve refute a feasible sliver).
 
 A method may return a partition it found on the way (:attr:`MethodBound.partition`, on the reduced
 graph): ``lower_bound`` projects it to the graph, re-costs it in float64 and keeps the cheapest in

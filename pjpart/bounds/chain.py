@@ -104,8 +104,8 @@ any smaller room, exact down to the room its own assignment needs).  And a price
 ``T' >= T`` and a room ``r' >= r`` bounds the price at ``(T, r)``: the assignments it ranges over
 there (first stage ``<= r``, the others ``<= T``) are among those at ``(T', r')`` (its windows, reach
 costs and twin order depend on the group alone and on the capacities, which only grow, and the
-least ``t`` its MIP was given, the cheap price at ``(T', r')``, is at most the one at ``(T, r)``).  So after a guess
-it leaves open, the DP runs again on the prices proved so far, no MIP solved anew
+least ``t`` its MIP was given, the cheap price at ``(T', r')``, is at most the one at ``(T, r)``).
+So after a guess it leaves open, the DP runs again on the prices proved so far, no MIP solved anew
 (:func:`known_refuted`), bisecting below that guess for one they refute.
 
 Example
@@ -263,17 +263,19 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     descend in doubling steps (by the share of ``k`` the count fell short, when more), never below
     the bracket's middle, and each is followed by :func:`known_refuted` (a guess below it that the
     prices proved so far refute closes the bracket from below); past :data:`MAX_DESCENT` (at once
-    when a count short of ``k`` puts the next guess there) that next guess, then one midway between ``floor`` and the least guess left
-    unrefuted, follow when the first guess took at most :data:`MIDDLE_SHARE` of the time (an
-    encoder-decoder's stages may need a guess well below the known partition), and the search ends if
-    neither is refuted; once one is refuted the bracket is halved until it is ``tolerance`` narrow or ``budget``
-    ends, and a last guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
-    most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.  Until a
-    guess is refuted the search takes at most ``idle_share`` of ``budget``'s time (the methods after it
-    may bound better where it refutes nothing), and the whole budget from then on.
-    ``latest_upper()`` (read first, after each guess and before each price) is the best partition's
-    cost known now: the guesses stay below it, and one it undercuts is dropped at once for one below it.  ``on_rise(value)`` follows each refuted guess with the safe value.  Only
-    graphs whose groups have at most :data:`MAX_GROUP_NODES` nodes are tried.
+    when a count short of ``k`` puts the next guess there) that next guess, then one midway between
+    ``floor`` and the least guess left unrefuted, follow when the first guess took at most
+    :data:`MIDDLE_SHARE` of the time (an encoder-decoder's stages may need a guess well below the
+    known partition), and the search ends if neither is refuted; once one is refuted the bracket is
+    halved until it is ``tolerance`` narrow or ``budget`` ends, and a last guess :data:`CLOSE` below
+    ``upper`` follows when none below it was left open.  A guess takes at most :data:`GUESS_SHARE` of
+    the time left; one the clock leaves unrefuted ends the search.  Until a guess is refuted the
+    search takes at most ``idle_share`` of ``budget``'s time (the methods after it may bound better
+    where it refutes nothing), and the whole budget from then on.  ``latest_upper()`` (read first,
+    after each guess and before each price) is the best partition's cost known now: the guesses stay
+    below it, and one it undercuts is dropped at once for one below it.  ``on_rise(value)`` follows
+    each refuted guess with the safe value.  Only graphs whose groups have at most
+    :data:`MAX_GROUP_NODES` nodes are tried.
 
     Example
     -------
@@ -292,8 +294,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         return ChainOutcome(0.0, "skipped (no partition known)")
     if latest_upper is not None:  # a search alongside may have lowered it since the request was made
         upper = min(upper, float(latest_upper()))
-    whole = budget.remaining()  # the idle share counts from here, the groups' reach costs included
-    idle = budget.within(idle_share * whole) if budget.limited and idle_share < 1 else budget
+    # the idle share counts from here, the groups' reach costs included
+    idle = budget.within(idle_share * budget.remaining()) if budget.limited and idle_share < 1 else budget
     links, cm = chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k), MAX_GROUP_NODES)
     if not links:
         return ChainOutcome(0.0, f"skipped (a group of more than {MAX_GROUP_NODES} nodes)")
@@ -358,4 +360,5 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     return ChainOutcome(value, status, tuple(guesses))
 
 
-__all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "known_refuted", "price", "stages_needed"]
+__all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "known_refuted", "price",
+           "stages_needed"]

@@ -292,21 +292,18 @@ class Prices:
     def __init__(self, links: list[Link], cost_model: CostModel, budget: Budget) -> None:
         self.links, self.cm, self.budget = links, cost_model, budget
         self.T, self.cache = math.nan, {}
-        #: per group content, stage count, tables away and kind: ``(level, bound, fits)`` of the MIPs
-        #: solved at the current guess (:func:`solved_price`)
-        self.solved: dict[tuple, list] = {}
+        #: per group content, stage count, tables away and kind: ``(T, room, bound, fits)`` of every
+        #: MIP that proved a bound or found its optimum, at any guess (:func:`solved_price`)
+        self.proved: dict[tuple, list] = {}
         self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
         self.moot = False
-        #: per group content, stage count, tables away and kind: ``(T, room, bound)`` of every MIP
-        #: solved at any guess (:meth:`known`)
-        self.history: dict[tuple, list] = {}
 
     def at(self, T: float, budget: Budget | None = None,
            moot: Callable[[], bool] | None = None) -> Callable[..., float]:
         """Prices at the guess ``T``, their MIPs within ``budget`` (by default the whole one)."""
         if T != self.T:
-            self.T, self.cache, self.solved, self.late, self.reused = T, {}, {}, 0, 0
+            self.T, self.cache, self.late, self.reused = T, {}, 0, 0
         clock, self.moot = budget or self.budget, False
 
         def priced(i: int, j: int, q: int, away: tuple = (), kind: str = ANY) -> float:
@@ -316,8 +313,8 @@ class Prices:
             if self.moot:  # the rest of the guess is wasted: cheap prices end it at once, not kept
                 return cheap_price(link, j, room, T)
             if key not in self.cache:
-                for q0, bound, fits in self.solved.get(family, ()):
-                    if q <= q0 and (fits <= room * (1 + ROOM) * (1 - 1e-9) or bound == math.inf):
+                for t, r, bound, fits in self.proved.get(family, ()):
+                    if t == T and r >= room and (fits <= room * (1 + ROOM) * (1 - 1e-9) or bound == math.inf):
                         self.reused += 1
                         self.cache[key] = max(cheap_price(link, j, room, T), bound)
                         return self.cache[key]
@@ -325,10 +322,8 @@ class Prices:
                 self.late += seconds <= 0.05
                 value, bound, fits = solved_price(link, j, room, T, self.cm, seconds, away, kind)
                 self.cache[key] = value
-                if fits < math.inf or bound == math.inf:
-                    self.solved.setdefault(family, []).append((q, bound, fits))
-                if bound > 0:
-                    self.history.setdefault(family, []).append((T, room, bound))
+                if bound > 0 or fits < math.inf:
+                    self.proved.setdefault(family, []).append((T, room, bound, fits))
             return self.cache[key]
         return priced
 
@@ -338,10 +333,9 @@ class Prices:
         that may cost less, fewer assignments fit, so that bound holds), and the cheap price."""
         def priced(i: int, j: int, q: int, away: tuple = (), kind: str = ANY) -> float:
             link, room = self.links[i], q * T / LEVELS
-            bounds = [b for t, r, b in self.history.get((link.key, j, away, kind), ()) if t >= T and r >= room]
+            bounds = [b for t, r, b, _ in self.proved.get((link.key, j, away, kind), ()) if t >= T and r >= room]
             return max([cheap_price(link, j, room, T)] + bounds)
         return priced
-
 
 
 __all__ = ["ANY", "Link", "Prices", "QUIET", "READS", "chain_links", "cheap_price", "price", "solved_price"]

@@ -446,5 +446,5 @@ IDLE_SHARES = MappingProxyType({"chain": 0.5})
 SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "guess")
 
 
-__all__ = ["AUTO", "DOWNSETS_PER_SECOND", "IDLE_SHARES", "METHODS", "REGISTRY", "SHARES", "SOLVER_FREE", "BoundRequest", "MethodBound",
-           "downset_limit"]
+__all__ = ["AUTO", "DOWNSETS_PER_SECOND", "IDLE_SHARES", "METHODS", "REGISTRY", "SHARES", "SOLVER_FREE",
+           "BoundRequest", "MethodBound", "downset_limit"]
