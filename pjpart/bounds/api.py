@@ -44,9 +44,10 @@ MIP inside stage windows, with the time that is left: it certifies the wide and 
 graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3
 if time remains.  A method with a share in :data:`SHARES` takes at most that share of the time
 left when other methods follow it (``chain``: the share in :data:`IDLE_SHARES` until it refutes a
-guess).  The CVXPY formulations carry the best bound found before them as a row ``T >= bound``
-(valid: the bound is ``<= T*``); ``guess`` starts its search there instead (a row pinned to a bound
-can make a solver's presolve refute a feasible sliver).
+guess, where ``configuration`` follows and counts the graph's groups).  The CVXPY formulations
+carry the best bound found before them as a row ``T >= bound`` (valid: the bound is ``<= T*``);
+``guess`` starts its search there instead (a row pinned to a bound can make a solver's presolve
+refute a feasible sliver).
 
 A method may return a partition it found on the way (:attr:`MethodBound.partition`, on the reduced
 graph): ``lower_bound`` projects it to the graph, re-costs it in float64 and keeps the cheapest in
@@ -290,8 +291,8 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
             request = BoundRequest(reduced, k, cm, max_downsets, best.value, cached.get(name, {}), known,
                                    _progress(on_progress, cache, graph, k, cm, known), latest_upper)
             share = SHARES.get(name, 1.0) if at + 1 < len(names) else 1.0
-            if share < 1:
-                request = replace(request, idle_share=min(1.0, IDLE_SHARES.get(name, share) / share))
+            if share < 1 and name in IDLE_SHARES and _counted_after(names[at + 1:], request):
+                request = replace(request, idle_share=min(1.0, IDLE_SHARES[name] / share))
             res = REGISTRY[name](request, budget if share >= 1 or not budget.limited
                                  else budget.within(share * max(budget.remaining(), 0.0)))
             if res.partition is not None:  # on the reduced graph: projected and re-costed here
@@ -319,6 +320,18 @@ def lower_bound(graph: Graph, k: int, cost_model: CostModel | None = None, *, me
     return Bound(value=float(best.value), method=best.method, k=k, results=tuple(results),
                  seconds=time.perf_counter() - t0, partition=found[1], partition_cost=found[0],
                  partition_method=found[2])
+
+
+def _counted_after(later: Sequence[str], request: BoundRequest) -> bool:
+    """Whether ``configuration`` follows and counts this problem's groups (not skipped for their
+    size): ``chain`` keeps to its idle share only then (:data:`IDLE_SHARES`)."""
+    from .configuration import MAX_NODES, MAX_PART_NODES, counted_groups, cover_graph
+
+    g, upper = request.graph, request.upper
+    if "configuration" not in later or not 0 < g.n <= MAX_NODES or not math.isfinite(upper):
+        return "configuration" in later and 0 < g.n <= MAX_NODES
+    groups = counted_groups(cover_graph(g, request.cost_model, upper)[0], request.floor, upper)
+    return max(len(group) for group in groups) <= MAX_PART_NODES
 
 
 def _progress(on_progress: Callable | None, cache: BoundCache | None, graph: Graph, k: int, cm: CostModel,

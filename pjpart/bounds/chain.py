@@ -147,8 +147,8 @@ FIRST_STEP = 0.02
 #: the descent ends, with nothing refuted, once a guess this far below it (relative) is not refuted
 MAX_DESCENT = 0.03
 #: the guesses past the descent (:func:`chain_bound`) only when the first took at most this share of the
-#: time: where groups are slow to price (parallel experts) the methods after this one bound better
-MIDDLE_SHARE = 0.25
+#: idle time: where groups are slow to price (parallel experts) the method after it may bound better
+MIDDLE_SHARE = 0.15
 #: after a guess it leaves open, the DP runs this many times on the prices the MIPs so far give (none
 #: solved anew), bisecting below that guess for one they refute
 KNOWN_PASSES = 8
@@ -264,14 +264,14 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     the bracket's middle, and each is followed by :func:`known_refuted` (a guess below it that the
     prices proved so far refute closes the bracket from below); past :data:`MAX_DESCENT` (at once
     when a count short of ``k`` puts the next guess there) that next guess, then one midway between
-    ``floor`` and the least guess left unrefuted, follow when the first guess took at most
-    :data:`MIDDLE_SHARE` of the time (an encoder-decoder's stages may need a guess well below the
-    known partition), and the search ends if neither is refuted; once one is refuted the bracket is
-    halved until it is ``tolerance`` narrow or ``budget`` ends, and a last guess :data:`CLOSE` below
-    ``upper`` follows when none below it was left open.  A guess takes at most :data:`GUESS_SHARE` of
-    the time left; one the clock leaves unrefuted ends the search.  Until a guess is refuted the
-    search takes at most ``idle_share`` of ``budget``'s time (the methods after it may bound better
-    where it refutes nothing), and the whole budget from then on.  ``latest_upper()`` (read first,
+    ``floor`` and the least guess left unrefuted, follow (an encoder-decoder's stages may need a guess
+    well below the known partition) unless, with an ``idle_share`` below 1, the first guess took more
+    than :data:`MIDDLE_SHARE` of the idle time, and the search ends if neither is refuted; once one is
+    refuted the bracket is halved until it is ``tolerance`` narrow or ``budget`` ends, and a last
+    guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
+    most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.  Until
+    a guess is refuted the search takes at most ``idle_share`` of ``budget``'s time (the methods after
+    it may bound better where it refutes nothing), and the whole budget from then on.  ``latest_upper()`` (read first,
     after each guess and before each price) is the best partition's cost known now: the guesses stay
     below it, and one it undercuts is dropped at once for one below it.  ``on_rise(value)`` follows
     each refuted guess with the safe value.  Only graphs whose groups have at most
@@ -317,7 +317,7 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
             ceiling = hi = min(hi, float(latest_upper()))
             T = max(ceiling * (1 - step), 0.5 * (lo + hi)) if not refuted else 0.5 * (lo + hi)
             continue
-        slow = slow or (not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
+        slow = slow or (idle_share < 1 and not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
         if count <= k and prices.late:
             break  # priced in part by the cheap rule: the guess tells nothing, and the time is short
         guesses.append((T, count))

@@ -135,6 +135,19 @@ class CoverBound:
     status: str
 
 
+def cover_graph(graph: Graph, cost_model: CostModel, top: float) -> tuple[Graph, CostModel]:
+    """The cover LP's graph for guesses ``<= top``: the scalar relaxation less its light strays."""
+    graph, cost_model = homogeneous_relaxation(graph, cost_model)
+    keep = without_strays(graph, STRAY_SHARE * float(top), cost_model.bandwidth)
+    return (graph if len(keep) == graph.n else subgraph(graph, keep)), cost_model
+
+
+def counted_groups(cover: Graph, floor: float, upper: float) -> list[np.ndarray]:
+    """The groups counted one by one (any in series will do; heavier than the floor, a proxy for the
+    optimum, they stay small where ``upper`` is far above it)."""
+    return series_groups(cover, (floor if 0 < floor < upper else upper) * (1 + ROOM))
+
+
 class ConfigurationLP:
     """The cover LP of one graph and cost model, for guesses ``T <= top``: columns found at one
     guess serve every guess above their cost, and the pricing windows are built once.  It covers
@@ -145,17 +158,13 @@ class ConfigurationLP:
     """
 
     def __init__(self, graph: Graph, cost_model: CostModel, top: float, seed: int = 0):
-        graph, cost_model = homogeneous_relaxation(graph, cost_model)
-        keep = without_strays(graph, STRAY_SHARE * float(top), cost_model.bandwidth)
-        self.graph = graph if len(keep) == graph.n else subgraph(graph, keep)
-        self.cost_model, self.top, self.cap = cost_model, float(top), cost_model.memory_limit
+        self.graph, cost_model = cover_graph(graph, cost_model, top)
+        self.cost_model, self.top, self.cap, self.seed = cost_model, float(top), cost_model.memory_limit, seed
         self.groups = series_groups(self.graph, self.top * (1 + ROOM))
         self._windows: dict[float, list[Window]] = {}
         self._intervals: Intervals | None = None
-        self.seed = seed
         self.blocks = np.zeros((0, self.graph.n), dtype=bool)
-        self.block_cost = np.zeros(0)
-        self.block_params = np.zeros(0)
+        self.block_cost, self.block_params = np.zeros(0), np.zeros(0)
         self.add(list(np.eye(self.graph.n, dtype=bool)))  # the single nodes
 
     def windows(self, T: float) -> list[Window]:
@@ -391,25 +400,18 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     >>> 4.9 <= out.value <= 8.0
     True
     """
-    if k == 1:
-        return ConfigurationOutcome(0.0, "skipped (k = 1)")
-    if graph.n == 0:
-        return ConfigurationOutcome(0.0, "skipped (empty graph)")
-    if graph.n > MAX_NODES:
-        return ConfigurationOutcome(0.0, f"skipped (n > {MAX_NODES})")
+    skip = "k = 1" if k == 1 else "empty graph" if graph.n == 0 else f"n > {MAX_NODES}" if graph.n > MAX_NODES else ""
+    if skip:
+        return ConfigurationOutcome(0.0, f"skipped ({skip})")
     if not math.isfinite(upper):
         upper = sliced_cost(graph, k, cost_model)
         if not math.isfinite(upper):
             return ConfigurationOutcome(0.0, "skipped (no partition known)")
     need = k * (1 + 1e-6) + 1e-9
     whole = ConfigurationLP(graph, cost_model, upper)
-    # counted group by group, any groups in series will do: heavier than the floor (a proxy for the
-    # optimum) they stay small where ``upper`` is far above it
-    lighter = floor if 0 < floor < upper else upper
-    groups = series_groups(whole.graph, lighter * (1 + ROOM))
-    largest = max(len(g) for g in groups)
-    if largest > MAX_PART_NODES:
-        return ConfigurationOutcome(0.0, f"skipped (a group of {largest} > {MAX_PART_NODES} nodes)")
+    groups = counted_groups(whole.graph, floor, upper)
+    if max(len(g) for g in groups) > MAX_PART_NODES:
+        return ConfigurationOutcome(0.0, f"skipped (a group of {max(len(g) for g in groups)} > {MAX_PART_NODES} nodes)")
     counter = _GroupCount(whole, groups, upper) if len(groups) > 1 else None
     lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
     ceiling = upper  # the best partition's cost known now: the guesses stay below it
@@ -445,4 +447,4 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
 
 
 __all__ = ["ConfigurationLP", "ConfigurationOutcome", "CoverBound", "configuration_bound", "configuration_refutes",
-           "cover_bound"]
+           "counted_groups", "cover_bound", "cover_graph"]

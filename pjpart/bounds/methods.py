@@ -438,7 +438,7 @@ AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain
 #: search its guesses converge slowly, while guess's bound levels off early on the graphs it gates;
 #: relaxed-dp: its DP estimated on an idle machine runs slower beside a search, and it is a bound only)
 SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.85, "configuration": 0.75})
-#: ... and while it proves nothing (chain: its first two guesses finish; where it refutes, it bounds best)
+#: ... while it proves nothing, where configuration follows and counts the groups (chain: two guesses)
 IDLE_SHARES = MappingProxyType({"chain": 0.5})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
