@@ -148,7 +148,7 @@ FIRST_STEP = 0.02
 MAX_DESCENT = 0.03
 #: the guesses past the descent (:func:`chain_bound`) only when the first took at most this share of the
 #: idle time: where groups are slow to price (parallel experts) the method after it may bound better
-MIDDLE_SHARE = 0.15
+MIDDLE_SHARE = 0.25
 #: after a guess it leaves open, the DP runs this many times on the prices the MIPs so far give (none
 #: solved anew), bisecting below that guess for one they refute
 KNOWN_PASSES = 8

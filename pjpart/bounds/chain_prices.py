@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -43,9 +42,6 @@ LEVELS = 1_000_000
 MAX_GROUP_NODES = 400
 #: a price's MIP gets at most this many seconds (its dual bound counts after that)
 MIP_SECONDS = 1.0
-#: ... and this many once one of its family ran out of time (more rarely raises an open MIP's dual
-#: bound, and where a group's MIPs run out of time a guess's time goes to them)
-SLOW_MIP_SECONDS = 0.5
 #: capacities are posed this much larger (relative): a partition on the boundary keeps room to spare
 ROOM = 1e-5
 #: groups cut past broadcast tensors are priced only when their floating nodes (whose work no price
@@ -283,10 +279,8 @@ def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
 
 class Prices:
     """Prices cached per guess by group content, stage count and level; each MIP gets at most
-    :data:`MIP_SECONDS` (:data:`SLOW_MIP_SECONDS` once one of its family, the same group, stage
-    count, tables away and kind, ran out of time: any time limit is valid), and none once the budget
-    is spent (the cheap price then stands) or once ``moot()`` says the guess cannot be refuted (a
-    partition that cheap turned up: ``self.moot``).
+    :data:`MIP_SECONDS`, and none once the budget is spent (the cheap price then stands) or once
+    ``moot()`` says the guess cannot be refuted (a partition that cheap turned up: ``self.moot``).
 
     A price asked at a room that a MIP solved at a larger room (same group, stage count, tables away
     and kind) reaches down to is read off it: with less room fewer assignments fit, so the bound that
@@ -304,7 +298,6 @@ class Prices:
         self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
         self.moot = False
-        self.slow: set = set()  # families with a MIP that ran out of its time
 
     def at(self, T: float, budget: Budget | None = None,
            moot: Callable[[], bool] | None = None) -> Callable[..., float]:
@@ -325,12 +318,9 @@ class Prices:
                         self.reused += 1
                         self.cache[key] = max(cheap_price(link, j, room, T), bound)
                         return self.cache[key]
-                seconds = min(SLOW_MIP_SECONDS if family in self.slow else MIP_SECONDS, clock.remaining())
+                seconds = min(MIP_SECONDS, clock.remaining())
                 self.late += seconds <= 0.05
-                started = time.perf_counter()
                 value, bound, fits = solved_price(link, j, room, T, self.cm, seconds, away, kind)
-                if time.perf_counter() - started >= 0.9 * seconds and seconds > 0.05:
-                    self.slow.add(family)
                 self.cache[key] = value
                 if bound > 0 or fits < math.inf:
                     self.proved.setdefault(family, []).append((T, room, bound, fits))

@@ -202,3 +202,25 @@ def test_the_downset_limit_follows_the_time_left():
     assert abs(downset_limit(request, Budget(8.0)) - 2 * DOWNSETS_PER_SECOND) <= DOWNSETS_PER_SECOND / 100
     assert downset_limit(request, Budget(1e-6)) == DENSE_MAX_DOWNSETS
     assert downset_limit(BoundRequest(g, 2, CostModel(), max_downsets=100), Budget(8.0)) == 100
+
+
+def test_chain_keeps_to_its_idle_share_only_where_configuration_follows_and_counts_the_groups(rng, monkeypatch):
+    """Small groups in series with configuration after chain: chain gets the idle share of
+    ``IDLE_SHARES`` (as a share of its own budget); 200 branches side by side (one group of more
+    than ``MAX_PART_NODES``), or no configuration after it: none."""
+    from pjpart.bounds.methods import IDLE_SHARES, SHARES
+    from cases import series_graph
+
+    seen = []
+    monkeypatch.setitem(REGISTRY, "chain", lambda request, budget: (
+        seen.append(request.idle_share) or MethodBound("chain", 0.0, "fake", 0.0)))
+    monkeypatch.setitem(REGISTRY, "configuration", lambda request, budget: MethodBound("configuration", 0.0, "fake", 0.0))
+    monkeypatch.setitem(REGISTRY, "guess", lambda request, budget: MethodBound("guess", 0.0, "fake", 0.0))
+    small = series_graph(rng, 4)
+    wide = pjpart.Graph.from_arrays(work=[1.0] * 202, sizeout=[1.0] * 202,
+                                    edges=[(0, v) for v in range(1, 201)] + [(v, 201) for v in range(1, 201)])
+    for g, methods in ((small, ("chain", "configuration")), (wide, ("chain", "configuration")),
+                       (small, ("chain", "guess"))):
+        upper = float(pjpart.evaluate(g, np.zeros(g.n, dtype=np.int64), 2).max())
+        lower_bound(g, 2, methods=methods, time_limit=30.0, upper_bound=upper)
+    assert seen == pytest.approx([IDLE_SHARES["chain"] / SHARES["chain"], 1.0, 1.0]), seen

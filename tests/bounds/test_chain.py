@@ -509,3 +509,22 @@ def test_past_the_descent_the_second_guess_is_midway_below_the_least_left_open(r
     monkeypatch.setattr(chain, "stages_needed", lambda links, k, T, priced: 3 if T > 90 else 4)
     out = chain_bound(series_graph(rng, 3), 4, CostModel(), Budget(None), floor=50.0, upper=100.0)
     assert [round(T, 6) for T, _ in out.guesses] == [98.0, 75.0, 62.5], out.guesses
+
+
+def test_a_slow_first_guess_ends_the_search_past_the_descent_only_with_an_idle_share(rng, monkeypatch):
+    """The counts of the test above, the first guess slow (1.2 s: more than a quarter of the idle
+    time, 2 s of 4, or of the whole 4 s): with an idle share (a method that may bound better follows)
+    the search ends after it; without, the guesses past the descent follow as before."""
+    import time
+
+    import pjpart.bounds.chain as chain
+
+    def slow_first(links, k, T, priced):
+        time.sleep(1.2 if T > 90 else 0.0)
+        return 3 if T > 90 else 4
+
+    monkeypatch.setattr(chain, "stages_needed", slow_first)
+    g = series_graph(rng, 3)
+    for share, expected in ((0.5, [98.0]), (1.0, [98.0, 75.0, 62.5])):
+        out = chain_bound(g, 4, CostModel(), Budget(4.0), floor=50.0, upper=100.0, idle_share=share)
+        assert [round(T, 6) for T, _ in out.guesses] == expected, (share, out.guesses)
