@@ -240,7 +240,11 @@ def known_refuted(links: list[Link], k: int, prices: Prices, lo: float, hi: floa
 def chain_refutes(graph: Graph, k: int, cost_model: CostModel, T: float, budget: Budget | None = None) -> bool:
     """Whether the chain DP proves that no partition into ``k`` stages has bottleneck ``<= T``."""
     links, cm = chain_links(graph, cost_model, STRAY_SHARE * T)
-    return stages_needed(links, k, T, Prices(links, cm, budget or Budget(None)).at(T)) > k
+    prices = Prices(links, cm, budget or Budget(None))
+    try:
+        return stages_needed(links, k, T, prices.at(T)) > k
+    finally:
+        prices.close()
 
 
 @dataclass(frozen=True)
@@ -309,52 +313,55 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     T = upper * (1 - CLOSE) if upper - lo <= PROOF_FIRST * upper else max(upper * (1 - step), 0.5 * (lo + upper))
     whole = idle.remaining()  # the first guess is slow against the time the search has while idle
     moot = None if latest_upper is None else (lambda: float(latest_upper()) <= T)
-    while T > lo and not (budget if refuted else idle).expired():
-        clock = budget if refuted else idle  # a search that refutes may take the whole budget
-        started = time.perf_counter()
-        count = stages_needed(links, k, T, prices.at(T, clock.within(GUESS_SHARE * clock.remaining()), moot))
-        if prices.moot:  # a partition of cost <= T turned up meanwhile: aim below it afresh
-            ceiling = hi = min(hi, float(latest_upper()))
-            T = max(ceiling * (1 - step), 0.5 * (lo + hi)) if not refuted else 0.5 * (lo + hi)
-            continue
-        slow = slow or (idle_share < 1 and not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
-        if count <= k and prices.late:
-            break  # priced in part by the cheap rule: the guess tells nothing, and the time is short
-        guesses.append((T, count))
-        if count > k:
-            lo = refuted = T
-            if on_rise is not None:
-                on_rise(safe_bound(1.0, T))
-        else:
-            hi = T
-            below, count_below = known_refuted(links, k, prices, lo, T, clock)
-            if below > lo:  # refuted by the MIPs solved so far: the bracket closes for free
-                guesses.append((below, count_below))
-                lo = refuted = below
+    try:
+        while T > lo and not (budget if refuted else idle).expired():
+            clock = budget if refuted else idle  # a search that refutes may take the whole budget
+            started = time.perf_counter()
+            count = stages_needed(links, k, T, prices.at(T, clock.within(GUESS_SHARE * clock.remaining()), moot))
+            if prices.moot:  # a partition of cost <= T turned up meanwhile: aim below it afresh
+                ceiling = hi = min(hi, float(latest_upper()))
+                T = max(ceiling * (1 - step), 0.5 * (lo + hi)) if not refuted else 0.5 * (lo + hi)
+                continue
+            slow = slow or (idle_share < 1 and not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
+            if count <= k and prices.late:
+                break  # priced in part by the cheap rule: the guess tells nothing, and the time is short
+            guesses.append((T, count))
+            if count > k:
+                lo = refuted = T
                 if on_rise is not None:
-                    on_rise(safe_bound(1.0, below))
-        now = math.inf if latest_upper is None else float(latest_upper())
-        if now < ceiling:
-            ceiling, hi = now, min(hi, now)
-        close = ceiling * (1 - CLOSE)
-        if hi - lo <= tolerance * hi:
-            if hi < ceiling or lo >= close:
-                break
-            T = close  # no guess left open below the known partition: as close to it as the room allows
-            continue
-        if refuted:
-            T = 0.5 * (lo + hi)
-        else:  # descending: a count short of k by a share of it puts the guess about that share too high
-            step = max(2 * step, (k - count) / k)
-            below = max(ceiling * (1 - step), 0.5 * (lo + hi))
-            if T < ceiling * (1 - MAX_DESCENT) or (count < k and below < ceiling * (1 - MAX_DESCENT)):
-                if past is None:  # past the descent's end: the guess the count points at, then the middle
-                    past = 0 if slow else 2
-                if not past:
+                    on_rise(safe_bound(1.0, T))
+            else:
+                hi = T
+                below, count_below = known_refuted(links, k, prices, lo, T, clock)
+                if below > lo:  # refuted by the MIPs solved so far: the bracket closes for free
+                    guesses.append((below, count_below))
+                    lo = refuted = below
+                    if on_rise is not None:
+                        on_rise(safe_bound(1.0, below))
+            now = math.inf if latest_upper is None else float(latest_upper())
+            if now < ceiling:
+                ceiling, hi = now, min(hi, now)
+            close = ceiling * (1 - CLOSE)
+            if hi - lo <= tolerance * hi:
+                if hi < ceiling or lo >= close:
                     break
-                # the middle below the least guess left unrefuted, that one included
-                below, past = (below if past == 2 else 0.5 * (lo + hi)), past - 1
-            T = below
+                T = close  # no guess left open below the known partition: as close to it as the room allows
+                continue
+            if refuted:
+                T = 0.5 * (lo + hi)
+            else:  # descending: a count short of k by a share of it puts the guess about that share too high
+                step = max(2 * step, (k - count) / k)
+                below = max(ceiling * (1 - step), 0.5 * (lo + hi))
+                if T < ceiling * (1 - MAX_DESCENT) or (count < k and below < ceiling * (1 - MAX_DESCENT)):
+                    if past is None:  # past the descent's end: the guess the count points at, then the middle
+                        past = 0 if slow else 2
+                    if not past:
+                        break
+                    # the middle below the least guess left unrefuted, that one included
+                    below, past = (below if past == 2 else 0.5 * (lo + hi)), past - 1
+                T = below
+    finally:
+        prices.close()
     value = safe_bound(1.0, refuted) if refuted else 0.0
     status = "proven" if refuted and value >= ceiling * (1 - PROOF_TOLERANCE) else ("partial" if guesses else "no time")
     return ChainOutcome(value, status, tuple(guesses))

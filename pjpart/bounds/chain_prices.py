@@ -31,6 +31,7 @@ from ..cost import CostModel
 from ..cost_model import homogeneous_relaxation
 from ..graph import Graph
 from .guess import solve_guess
+from .highs_child import HighsChild
 from .series import broadcast_producers, floating_nodes, series_groups, without_strays
 from .symmetry import symmetric_windows, twin_branches
 from .windows import GuessProblem, Stages, along_edges, guess_problem, reach_costs, stage_windows
@@ -42,6 +43,9 @@ LEVELS = 1_000_000
 MAX_GROUP_NODES = 400
 #: a price's MIP gets at most this many seconds (its dual bound counts after that)
 MIP_SECONDS = 1.0
+#: a MIP with more binaries runs in the child process of :class:`Prices` (killed when HiGHS overruns its
+#: clock); the smaller ones here, where the round trip (about 0.6 ms) would cost more than the solve
+CHILD_BINARIES = 100
 #: capacities are posed this much larger (relative): a partition on the boundary keeps room to spare
 ROOM = 1e-5
 #: groups cut past broadcast tensors are priced only when their floating nodes (whose work no price
@@ -175,7 +179,7 @@ def cheap_price(link: Link, j: int, room: float, T: float) -> float:
 
 
 def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seconds: float,
-                 away: tuple = (), kind: str = ANY) -> tuple[float, float, float]:
+                 away: tuple = (), kind: str = ANY, child: HighsChild | None = None) -> tuple[float, float, float]:
     """A lower bound on the least cost of the last of ``j + 2`` stages that ``link``'s group can
     take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
     last holding the group's last node (``inf``: no such assignment).  ``away``: positions in
@@ -183,7 +187,9 @@ def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostMode
     floating nodes may sit too), whose tensors the first stage then pays to receive (those
     :func:`_truly_away` keeps); ``kind``
     :data:`READS` or :data:`QUIET`: only last stages that hold a node reading a pinned producer, or
-    none.  :mod:`.chain`'s docstring, "Tables received before".
+    none.  :mod:`.chain`'s docstring, "Tables received before".  ``child``: the process to solve a MIP
+    of more than :data:`CHILD_BINARIES` binaries in (:class:`~.highs_child.HighsChild`, killed when
+    HiGHS overruns its clock; the MIP then proves nothing).
 
     Returns ``(price, bound, fits)``: ``bound`` is what the MIP proved (``inf``: no assignment; 0:
     none solved), so that ``max(cheap_price(..., room'), bound)`` bounds the price at any ``room' <=
@@ -224,7 +230,8 @@ def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostMode
     if kind == READS and not _some_on_last(prob, link.readers, kk):
         return math.inf, math.inf, 0.0
     prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
-    verdict = solve_guess(prob, integer=True, time_limit=seconds)
+    in_child = child if prob.binaries > CHILD_BINARIES else None
+    verdict = solve_guess(prob, integer=True, time_limit=seconds, child=in_child)
     if verdict.status == "refuted":
         return math.inf, math.inf, 0.0
     bound = verdict.reach * (1 - 1e-6)
@@ -298,6 +305,13 @@ class Prices:
         self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
         self.moot = False
+        # a clocked MIP runs in a child killed when HiGHS overruns its clock (highs_child.py)
+        self.child = HighsChild() if budget.limited else None
+
+    def close(self) -> None:
+        """Ends the child process the MIPs ran in, if any."""
+        if self.child is not None:
+            self.child.close()
 
     def at(self, T: float, budget: Budget | None = None,
            moot: Callable[[], bool] | None = None) -> Callable[..., float]:
@@ -320,7 +334,7 @@ class Prices:
                         return self.cache[key]
                 seconds = min(MIP_SECONDS, clock.remaining())
                 self.late += seconds <= 0.05
-                value, bound, fits = solved_price(link, j, room, T, self.cm, seconds, away, kind)
+                value, bound, fits = solved_price(link, j, room, T, self.cm, seconds, away, kind, self.child)
                 self.cache[key] = value
                 if bound > 0 or fits < math.inf:
                     self.proved.setdefault(family, []).append((T, room, bound, fits))

@@ -528,3 +528,35 @@ def test_a_slow_first_guess_ends_the_search_past_the_descent_only_with_an_idle_s
     for share, expected in ((0.5, [98.0]), (1.0, [98.0, 75.0, 62.5])):
         out = chain_bound(g, 4, CostModel(), Budget(4.0), floor=50.0, upper=100.0, idle_share=share)
         assert [round(T, 6) for T, _ in out.guesses] == expected, (share, out.guesses)
+
+
+def test_clocked_prices_solve_their_mips_in_a_child_that_a_stuck_highs_cannot_hold(rng, monkeypatch):
+    """With a clock, the MIPs (every one here: ``CHILD_BINARIES`` 0) go to the child process and the
+    DP counts what it counts with them solved here; a child that never answers (HiGHS stuck past its
+    clock, killed) leaves the cheap prices (and the windows' refutations), so the count can only fall."""
+    from pjpart.bounds import chain_prices
+    from pjpart.bounds.chain import stages_needed
+    from pjpart.bounds.highs_child import HighsChild
+
+    monkeypatch.setattr(chain_prices, "CHILD_BINARIES", 0)
+    solve, calls = HighsChild.solve, []
+    monkeypatch.setattr(HighsChild, "solve", lambda self, request, wait: calls.append(1) or solve(self, request, wait))
+    for trial in range(6):
+        g, cm, k = series_graph(rng, 4), cost_setting(rng, trial), int(rng.integers(2, 6))
+        links, relaxed = chain_links(g, cm, 0.0)
+        T = (float(g.work.sum()) + float(g.sizeout.sum()) / relaxed.bandwidth) / k
+        here = stages_needed(links, k, T, chain_prices.Prices(links, relaxed, Budget(None)).at(T))
+        before = len(calls)
+        clocked = chain_prices.Prices(links, relaxed, Budget(60.0))
+        try:
+            assert stages_needed(links, k, T, clocked.at(T)) == here, trial
+        finally:
+            clocked.close()
+        assert len(calls) > before, trial
+        monkeypatch.setattr(HighsChild, "solve", lambda self, request, wait: None)
+        stuck = chain_prices.Prices(links, relaxed, Budget(60.0))
+        cheap = stages_needed(links, k, T, lambda i, j, q, away=(), kind=chain_prices.ANY: chain_prices.cheap_price(
+            links[i], j, q * T / chain_prices.LEVELS, T))
+        assert cheap <= stages_needed(links, k, T, stuck.at(T)) <= here, trial
+        stuck.close()
+        monkeypatch.setattr(HighsChild, "solve", lambda self, request, wait: calls.append(1) or solve(self, request, wait))
