@@ -35,9 +35,9 @@ in :data:`REGISTRY`; :data:`METHODS` lists their names in registry order, and
 averaging (as cheap, and what counts a broadcast tensor's copies), mincut (what decides
 communication-bound models at large k), exact-dp (when the lattice is small it IS the optimum),
 relaxed-dp (with at most half of the time left: a bound only), chain (on graphs cut by clean cut
-nodes, or cut past broadcast tables, into groups of at most 400 nodes, with at most half of the time
-left until it refutes a guess and 85% from then on: it counts the traffic of stage boundaries inside
-transformer sublayers, which the stage LP spreads away),
+nodes, or cut past broadcast tables, into groups of at most 400 nodes, with at most 85% of the time
+left, half until it refutes a guess where configuration counts the groups: it counts the traffic of
+stage boundaries inside transformer sublayers, which the stage LP spreads away),
 configuration (on graphs that cut into groups of at most 160 nodes, with at most three
 quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
@@ -328,8 +328,10 @@ def _counted_after(later: Sequence[str], request: BoundRequest) -> bool:
     from .configuration import MAX_NODES, MAX_PART_NODES, counted_groups, cover_graph
 
     g, upper = request.graph, request.upper
-    if "configuration" not in later or not 0 < g.n <= MAX_NODES or not math.isfinite(upper):
-        return "configuration" in later and 0 < g.n <= MAX_NODES
+    if "configuration" not in later or not 0 < g.n <= MAX_NODES:
+        return False
+    if not math.isfinite(upper):
+        return True  # its groups follow from an upper bound it slices for itself
     groups = counted_groups(cover_graph(g, request.cost_model, upper)[0], request.floor, upper)
     return max(len(group) for group in groups) <= MAX_PART_NODES
 

@@ -275,11 +275,11 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.  Until
     a guess is refuted the search takes at most ``idle_share`` of ``budget``'s time (the methods after
-    it may bound better where it refutes nothing), and the whole budget from then on.  ``latest_upper()`` (read first,
-    after each guess and before each price) is the best partition's cost known now: the guesses stay
-    below it, and one it undercuts is dropped at once for one below it.  ``on_rise(value)`` follows
-    each refuted guess with the safe value.  Only graphs whose groups have at most
-    :data:`MAX_GROUP_NODES` nodes are tried.
+    it may bound better where it refutes nothing), and the whole budget from then on.
+    ``latest_upper()`` (read first, after each guess and before each price) is the best partition's
+    cost known now: the guesses stay below it, and one it undercuts is dropped at once for one below
+    it.  ``on_rise(value)`` follows each refuted guess with the safe value.  Only graphs whose groups
+    have at most :data:`MAX_GROUP_NODES` nodes are tried.
 
     Example
     -------

@@ -410,8 +410,8 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     need = k * (1 + 1e-6) + 1e-9
     whole = ConfigurationLP(graph, cost_model, upper)
     groups = counted_groups(whole.graph, floor, upper)
-    if max(len(g) for g in groups) > MAX_PART_NODES:
-        return ConfigurationOutcome(0.0, f"skipped (a group of {max(len(g) for g in groups)} > {MAX_PART_NODES} nodes)")
+    if (largest := max(len(g) for g in groups)) > MAX_PART_NODES:
+        return ConfigurationOutcome(0.0, f"skipped (a group of {largest} > {MAX_PART_NODES} nodes)")
     counter = _GroupCount(whole, groups, upper) if len(groups) > 1 else None
     lo, hi, refuted, guesses = float(floor), float(upper), 0.0, []
     ceiling = upper  # the best partition's cost known now: the guesses stay below it

@@ -539,8 +539,9 @@ def test_clocked_prices_solve_their_mips_in_a_child_that_a_stuck_highs_cannot_ho
     from pjpart.bounds.highs_child import HighsChild
 
     monkeypatch.setattr(chain_prices, "CHILD_BINARIES", 0)
-    solve, calls = HighsChild.solve, []
-    monkeypatch.setattr(HighsChild, "solve", lambda self, request, wait: calls.append(1) or solve(self, request, wait))
+    solve, calls, stuck = HighsChild.solve, [], [False]
+    monkeypatch.setattr(HighsChild, "solve", lambda self, request, wait: None if stuck[0] else (
+        calls.append(1) or solve(self, request, wait)))
     for trial in range(6):
         g, cm, k = series_graph(rng, 4), cost_setting(rng, trial), int(rng.integers(2, 6))
         links, relaxed = chain_links(g, cm, 0.0)
@@ -553,10 +554,10 @@ def test_clocked_prices_solve_their_mips_in_a_child_that_a_stuck_highs_cannot_ho
         finally:
             clocked.close()
         assert len(calls) > before, trial
-        monkeypatch.setattr(HighsChild, "solve", lambda self, request, wait: None)
-        stuck = chain_prices.Prices(links, relaxed, Budget(60.0))
+        stuck[0] = True
+        held = chain_prices.Prices(links, relaxed, Budget(60.0))
         cheap = stages_needed(links, k, T, lambda i, j, q, away=(), kind=chain_prices.ANY: chain_prices.cheap_price(
             links[i], j, q * T / chain_prices.LEVELS, T))
-        assert cheap <= stages_needed(links, k, T, stuck.at(T)) <= here, trial
-        stuck.close()
-        monkeypatch.setattr(HighsChild, "solve", lambda self, request, wait: calls.append(1) or solve(self, request, wait))
+        assert cheap <= stages_needed(links, k, T, held.at(T)) <= here, trial
+        held.close()
+        stuck[0] = False
