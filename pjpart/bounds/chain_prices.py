@@ -44,7 +44,7 @@ MAX_GROUP_NODES = 400
 #: a price's MIP gets at most this many seconds (its dual bound counts after that)
 MIP_SECONDS = 1.0
 #: a MIP with more binaries runs in the child process of :class:`Prices` (killed when HiGHS overruns its
-#: clock); the smaller ones here, where the round trip (about 0.6 ms) would cost more than the solve
+#: clock); the smaller ones here, where the round trip would cost more than the solve
 CHILD_BINARIES = 100
 #: capacities are posed this much larger (relative): a partition on the boundary keeps room to spare
 ROOM = 1e-5
