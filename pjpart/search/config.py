@@ -209,8 +209,8 @@ class SearchConfig:
     exact_max_downsets : int
         Graphs with at most this many downsets are solved exactly (0: never).
     coarsen_min_nodes : int
-        Graphs with at least this many nodes (default 20,000: where a single-level search
-        gets few or no evaluations in a minute) are searched multilevel: in-trees contracted
+        Graphs with at least this many nodes (default 2,000: there a search over every node's
+        key converges slower than one over contracted in-trees) are searched multilevel: in-trees contracted
         (:func:`pjpart.coarsen.contract_in_trees`, exact costs), then, above
         ``coarse_nodes``, the best seed order cut into intervals
         (:func:`pjpart.coarsen.interval_cuts`); searched coarse, then refined on the
@@ -254,7 +254,7 @@ class SearchConfig:
     target_generations: int | None = None
     engine: str = "auto"
     exact_max_downsets: int = 10_000
-    coarsen_min_nodes: int = 20000
+    coarsen_min_nodes: int = 2000
     coarse_nodes: int = 5000
     description: str = ""
 
