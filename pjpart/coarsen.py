@@ -121,11 +121,12 @@ def contract_chains(graph: Graph) -> Coarsening:
     return Coarsening(coarse, members, chain_order, starts)
 
 
-def contract_in_trees(graph: Graph, max_work: float = math.inf) -> Coarsening:
+def contract_in_trees(graph: Graph, max_work: float = math.inf, max_params: float = math.inf) -> Coarsening:
     """Every node with a single consumer joined to it, transitively: the coarse nodes are the
     in-trees hanging from the nodes with zero or several consumers (their roots), or, with
-    ``max_work``, pieces of them: a node joins its consumer's group while the group's work
-    stays within ``max_work`` (consumers first), else starts a group of its own (its top).
+    ``max_work`` (and ``max_params``), pieces of them: a node joins its consumer's group while the
+    group's work (and weights) stay within them (consumers first), else starts a group of its own
+    (its top).
 
     * Acyclic: a group's only edges out leave its top (every other member's one consumer is
       in the group), and each member reaches the top inside the group; so a cycle of groups
@@ -148,15 +149,16 @@ def contract_in_trees(graph: Graph, max_work: float = math.inf) -> Coarsening:
     single = np.flatnonzero(outdeg == 1)
     parent[single] = graph.succ_idx[graph.succ_ptr[single]]
     root = np.arange(n)
-    node_work = graph.work.astype(np.float64).tolist()
-    load = node_work[:]  # a top's group work so far
+    node_work, node_params = graph.work.astype(np.float64).tolist(), graph.params.astype(np.float64).tolist()
+    load, weights = node_work[:], node_params[:]  # a top's group work and weights so far
     for v in order[::-1].tolist():  # consumers first: a parent's top is known
         p = parent[v]
         if p >= 0:
             top = root[p]
-            if load[top] + node_work[v] <= max_work:
+            if load[top] + node_work[v] <= max_work and weights[top] + node_params[v] <= max_params:
                 root[v] = top
                 load[top] += node_work[v]
+                weights[top] += node_params[v]
             else:
                 parent[v] = -1  # the top of a group of its own
     roots_in_order = order[parent[order] < 0]

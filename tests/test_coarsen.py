@@ -13,7 +13,8 @@ from pjpart.reference import decode_keys, exhaustive_partition
 
 
 EXACT = {"chains": contract_chains, "in-trees": contract_in_trees,
-         "capped in-trees": lambda g: contract_in_trees(g, max_work=float(g.work.sum()) / 4)}
+         "capped in-trees": lambda g: contract_in_trees(g, max_work=float(g.work.sum()) / 4),
+         "in-trees capped by weights": lambda g: contract_in_trees(g, max_params=float(g.params.sum()) / 4)}
 
 
 @pytest.mark.parametrize("contract", EXACT.values(), ids=EXACT.keys())
@@ -66,6 +67,19 @@ def test_a_large_graph_is_searched_coarse_and_refined_fine():
         assert res.bottleneck == evaluate(g, res.assignment, 8, res.cost_model).max()
 
 
+@pytest.mark.slow  # one search on 2500 nodes
+def test_a_coarse_graph_whose_seeds_lose_to_the_graphs_is_not_searched(monkeypatch):
+    import pjpart.search.solver as solver
+
+    # a negative slack puts every coarse seed above the graph's own: the search falls back to the graph
+    monkeypatch.setattr(solver, "COARSE_SEED_SLACK", -1.0)
+    g = dnn_like(2500, seed=2)
+    r = pjpart.partition(g, 8, coarsen_min_nodes=2000, coarse_nodes=100, seed=0, max_evaluations=300,
+                         bound_methods="combinatorial", population=32, islands=1, exact_max_downsets=0)
+    assert "+coarse" not in r.method and r.evaluations > 0
+    assert r.bottleneck == evaluate(g, r.assignment, 8, r.cost_model).max()
+
+
 def test_in_trees_join_every_single_consumer_node_and_respect_the_cap(rng):
     for trial in range(40):
         g = random_dag(int(rng.integers(2, 40)), rng, density=float(rng.uniform(0.03, 0.3)))
@@ -76,10 +90,13 @@ def test_in_trees_join_every_single_consumer_node_and_respect_the_cap(rng):
                 assert c.members[u] == c.members[w]
         assert c.graph.n == int((outdeg != 1).sum())
         cap = float(rng.uniform(0.5, 3.0)) * float(g.work.max())
-        capped = contract_in_trees(g, max_work=cap)
-        sums = np.bincount(capped.members, weights=g.work, minlength=capped.graph.n)
-        sizes = np.bincount(capped.members, minlength=capped.graph.n)
-        assert np.all((sums <= cap * (1 + 1e-12)) | (sizes == 1))
+        weights_cap = float(rng.uniform(0.5, 3.0)) * float(g.params.max())
+        for capped, caps in ((contract_in_trees(g, max_work=cap), (cap, np.inf)),
+                             (contract_in_trees(g, max_work=cap, max_params=weights_cap), (cap, weights_cap))):
+            sizes = np.bincount(capped.members, minlength=capped.graph.n)
+            for values, limit in zip((g.work, g.params), caps):
+                sums = np.bincount(capped.members, weights=values, minlength=capped.graph.n)
+                assert np.all((sums <= limit * (1 + 1e-12)) | (sizes == 1))
 
 
 def test_intervals_cost_at_least_their_projection_and_keep_the_given_cuts(rng):

@@ -128,19 +128,22 @@ class Solver:
         exact = _exact(problem, cfg, budget, first)
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
-        coarse, floor = None, None
+        coarse, floor, start = None, None, None
         if multilevel:  # the graph's best seed partition: the first answer, and the intervals' borders
             floor = first()
             coarse = _coarsening(problem, floor, cfg.coarse_nodes)
+            # a coarse graph's own order first: the floor's order, coarse node by coarse node
+            orders = [coarse.coarse_order(floor.order)] + seed_orders(coarse.graph)
+            start = seed_candidate(Problem(coarse.graph, problem.k, problem.cost_model), orders)
+            if start.value > floor.value * (1 + COARSE_SEED_SLACK):  # contracted past what good partitions need
+                coarse, start = None, None
         searched = problem if coarse is None else Problem(coarse.graph, problem.k, problem.cost_model)
-        # a coarse graph's own order first: the floor's order, coarse node by coarse node
-        orders = graph_orders() if coarse is None else \
-            [coarse.coarse_order(floor.order)] + seed_orders(searched.graph)
+        orders = graph_orders() if coarse is None else orders
         # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the seeds are sliced
         building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
             else None
         # coarse: at least its cost on the graph
-        start = first() if coarse is None else seed_candidate(searched, orders)
+        start = first() if coarse is None else start
         # the graph's own seed partition stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
@@ -218,15 +221,21 @@ def _exact(problem: Problem, cfg: SearchConfig, budget: Budget,
 COARSE_NODE_STAGE_SHARE = 1 / 32
 
 
+#: a multilevel search falls back to the graph itself when the coarse graph's best seed partition costs
+#: more than this share above the graph's own (a tight memory limit: the cuts it needs were contracted)
+COARSE_SEED_SLACK = 0.05
+
+
 def _coarsening(problem: Problem, best: Candidate, nodes: int) -> Coarsening:
     """The graph's in-trees contracted, in pieces of at most :data:`COARSE_NODE_STAGE_SHARE`
-    of a stage's work (:func:`pjpart.coarsen.contract_in_trees`: every partition of it costs
-    the same on the graph); when that leaves more than ``nodes``
+    of a stage's work and of the least stage memory limit (:func:`pjpart.coarsen.contract_in_trees`:
+    every partition of it costs the same on the graph); when that leaves more than ``nodes``
     nodes, ``best``'s order on it cut into about ``nodes`` intervals too, at its stage
     borders and, between them, where little traffic crosses
     (:func:`pjpart.coarsen.interval_cuts`): the coarse graph holds ``best`` itself."""
     g = problem.graph
-    trees = contract_in_trees(g, COARSE_NODE_STAGE_SHARE * float(g.work.sum()) / problem.k)
+    trees = contract_in_trees(g, COARSE_NODE_STAGE_SHARE * float(g.work.sum()) / problem.k,
+                              COARSE_NODE_STAGE_SHARE * float(problem.cost_model.stage_terms().memory_limit.min()))
     if trees.graph.n <= nodes:
         return trees
     order = trees.coarse_order(best.order)

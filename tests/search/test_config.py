@@ -18,7 +18,7 @@ CHANGED = {
     "bound_cache": "/tmp/pjpart-bounds",
     "local_search": False, "finish_share": 0.2, "coarse_finish_share": 0.5, "coarse_stall_share": 0.5,
     "islands": 3, "migrate_every": 4, "migrate_count": 1, "restart_after": 9, "tiebreak": False,
-    "target_generations": 20, "engine": "jit", "exact_max_downsets": 17, "coarsen_min_nodes": 2000, "coarse_nodes": 500,
+    "target_generations": 20, "engine": "jit", "exact_max_downsets": 17, "coarsen_min_nodes": 3000, "coarse_nodes": 500,
     "description": "changed",
 }
 
