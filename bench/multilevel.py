@@ -24,8 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import child_json, machine_info  # noqa: E402
 
 CELL = """
-import json, os, sys, pjpart
-g = pjpart.load_graph(sys.argv[1]) if os.path.exists(sys.argv[1]) else pjpart.resolve_graph(sys.argv[1])
+import json, sys, pjpart
+g = pjpart.resolve_graph(sys.argv[1])
 r = pjpart.partition(g, int(sys.argv[2]), time_limit=float(sys.argv[3]), coarsen_min_nodes=int(sys.argv[4]))
 print(json.dumps({"n": g.n, "bottleneck": r.bottleneck, "bound": r.lower_bound, "method": r.method,
                   "seconds": r.seconds}))
