@@ -132,17 +132,17 @@ class Solver:
         if multilevel:  # the graph's best seed partition: the first answer, and the intervals' borders
             floor = first()
             coarse = _coarsening(problem, floor, cfg.coarse_nodes)
+            searched = Problem(coarse.graph, problem.k, problem.cost_model)
             # a coarse graph's own order first: the floor's order, coarse node by coarse node
             orders = [coarse.coarse_order(floor.order)] + seed_orders(coarse.graph)
-            start = seed_candidate(Problem(coarse.graph, problem.k, problem.cost_model), orders)
+            start = seed_candidate(searched, orders)  # coarse: at least its cost on the graph
             if start.value > floor.value * (1 + COARSE_SEED_SLACK):  # contracted past what good partitions need
-                coarse, start = None, None
-        searched = problem if coarse is None else Problem(coarse.graph, problem.k, problem.cost_model)
-        orders = graph_orders() if coarse is None else orders
-        # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the seeds are sliced
+                coarse = None
+        if coarse is None:
+            searched, orders = problem, graph_orders()
+        # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the graph's seeds are sliced
         building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
             else None
-        # coarse: at least its cost on the graph
         start = first() if coarse is None else start
         # the graph's own seed partition stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
