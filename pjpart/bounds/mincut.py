@@ -128,12 +128,22 @@ def cuts_from_each(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray, size:
 
     keep = caps > 0
     tails, heads, caps = tails[keep], heads[keep], caps[keep]
+    nodes = np.asarray(nodes, dtype=np.int64).tolist()
     flows = np.full(len(nodes), np.nan)
+    network = _rooted(tails, heads, caps, size, nodes[0]) if nodes else None
+    # the source's one edge is re-pointed at each node in turn: the matrix is built once (a row of
+    # one entry stays sorted); a network that gives the source edges of its own is built per node
+    reuse = network is not None and not np.any(tails == size - 2)
+    slot = int(network.indptr[size - 2]) if reuse else 0
     done = 0
-    for i, v in enumerate(np.asarray(nodes).tolist()):
+    for i, v in enumerate(nodes):
         if should_stop is not None and should_stop():
             break
-        flows[i] = maximum_flow(_rooted(tails, heads, caps, size, v), size - 2, size - 1).flow_value
+        if reuse:
+            network.indices[slot] = v
+        else:
+            network = _rooted(tails, heads, caps, size, v)
+        flows[i] = maximum_flow(network, size - 2, size - 1).flow_value
         done += 1
     return flows, done
 

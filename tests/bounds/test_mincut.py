@@ -98,3 +98,27 @@ def test_mincut_returns_its_partition_and_a_run_ends_on_it(tmp_path):
         r = pjpart.partition(g, 3, max_evaluations=1000, quiet=True, bound_methods="combinatorial,mincut",
                              exact_max_downsets=0, bound_cache=tmp_path)  # no lattice DP: the bounds come first
         assert (r.method, r.bottleneck, r.stopped_by) == ("mincut-block", 8.0, "optimal") and r.proven_optimal, run
+
+
+def test_cuts_from_each_matches_a_network_built_per_node(rng):
+    """The network built once (its source edge re-pointed) and, where the source has edges of its
+    own, built per node: both give the flow of a fresh network per node."""
+    from scipy.sparse.csgraph import maximum_flow
+
+    from pjpart.bounds.mincut import _rooted, cuts_from_each
+
+    size = 9  # nodes 0..6, source 7, sink 8
+    for own_source_edge in (False, True):
+        tails = rng.integers(0, 7, 20)
+        heads = rng.integers(0, 7, 20)
+        caps = rng.integers(0, 10, 20)
+        tails, heads = np.r_[tails, np.arange(7)], np.r_[heads, np.full(7, 8)]
+        caps = np.r_[caps, rng.integers(1, 10, 7)]
+        if own_source_edge:
+            tails, heads, caps = np.r_[tails, 7], np.r_[heads, 3], np.r_[caps, 5]
+        keep = (tails != heads) & (caps > 0)
+        tails, heads, caps = tails[keep], heads[keep], caps[keep]
+        nodes = rng.permutation(7)
+        flows, done = cuts_from_each(tails, heads, caps, size, nodes)
+        fresh = [maximum_flow(_rooted(tails, heads, caps, size, int(v)), 7, 8).flow_value for v in nodes]
+        assert done == 7 and flows.tolist() == fresh
