@@ -275,8 +275,7 @@ class ConfigurationLP:
 
 def cover_bound(graph: Graph, cost_model: CostModel, T: float, *, stop_above: float = math.inf,
                 seconds: float = math.inf) -> CoverBound:
-    """A lower bound on the number of blocks of cost ``<= T`` covering ``graph`` (module docstring),
-    by column generation until it converges, passes ``stop_above`` or ``seconds`` run out."""
+    """A lower bound on the blocks of cost ``<= T`` that cover ``graph``: :meth:`ConfigurationLP.cover`."""
     return ConfigurationLP(graph, cost_model, T).cover(T, stop_above=stop_above, seconds=seconds)
 
 
@@ -378,15 +377,14 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     """The largest guess ``T`` below ``upper`` that the cover LP refutes for ``k`` stages (with no
     ``upper``, below the cost of a few orders sliced optimally).
 
-    The first guess sits just below ``upper`` (a refutation proves that partition optimal); the
-    next ones descend from ``upper`` in growing steps (:data:`DESCENT`, 2% first: a guess far below the
-    optimum needs smaller blocks and more columns, so it is the slow one) until one is refuted, then
-    halve the bracket between the largest refuted guess and the smallest one not refuted, until it
-    is ``tolerance`` narrow or ``budget`` ends; never below ``floor``, a bound already proven.  A
-    guess gets at most :data:`DESCENT_SHARE` of the time left while descending, half once
-    bisecting; one that the clock stops counts as not refuted (the bound stays what was refuted).
-    ``on_rise(T, rounds)`` is called after each refuted guess; ``latest_upper()``, read after each
-    guess, is the best partition's cost known now (a search alongside lowers it): the guesses follow.
+    The first guess sits just below ``upper`` (a refutation proves that partition optimal); the next ones
+    descend from it in growing steps (:data:`DESCENT`, 2% first: a guess far below the optimum needs smaller
+    blocks and more columns, so it is the slow one) until one is refuted, then halve the bracket between the
+    largest guess refuted and the smallest not, until it is ``tolerance`` narrow or ``budget`` ends; never
+    below ``floor``, a bound already proven.  A guess gets at most :data:`DESCENT_SHARE` of the time left
+    while descending, half once bisecting (the clock stopping it: not refuted).  ``on_rise(T, rounds)``
+    follows each refuted guess; ``latest_upper()``, read first and after each guess, is the best partition's
+    cost known now (a search alongside lowers it): the guesses follow.
 
     Example
     -------
@@ -403,6 +401,8 @@ def configuration_bound(graph: Graph, k: int, cost_model: CostModel, budget: Bud
     skip = "k = 1" if k == 1 else "empty graph" if graph.n == 0 else f"n > {MAX_NODES}" if graph.n > MAX_NODES else ""
     if skip:
         return ConfigurationOutcome(0.0, f"skipped ({skip})")
+    if latest_upper is not None:  # a search alongside may have lowered it since the request was made
+        upper = min(upper, float(latest_upper()))
     if not math.isfinite(upper):
         upper = sliced_cost(graph, k, cost_model)
         if not math.isfinite(upper):

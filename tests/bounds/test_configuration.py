@@ -111,9 +111,9 @@ def test_the_bisection_stays_below_the_optimum(rng):
 
 
 def test_the_guesses_follow_a_falling_upper(rng):
-    """A search alongside lowers the known partition's cost (``latest_upper``, read after each
-    guess): every later guess stays below the cheapest cost read so far, and the value stays below
-    the exhaustive optimum."""
+    """A search alongside lowers the known partition's cost (``latest_upper``, read first and after
+    each guess): every guess, the first too, stays below the cheapest cost read so far, and the value
+    stays below the exhaustive optimum."""
     from pjpart.bounds.configuration import configuration_bound
     from pjpart.budget import Budget
 
@@ -133,7 +133,7 @@ def test_the_guesses_follow_a_falling_upper(rng):
 
         out = configuration_bound(g, k, cm, Budget(None), upper=1.5 * best, latest_upper=latest)
         assert out.value <= best * (1 + 1e-9), (trial, k, out, best)
-        for i, (T, _) in enumerate(out.guesses[1:]):
+        for i, (T, _) in enumerate(out.guesses):
             assert T < min(seen[:i + 1]), (trial, i, T, seen)
             followed += T < 1.3 * best
     assert followed >= 10
