@@ -82,8 +82,8 @@ def test_no_bound_above_the_optimum_on_10000_fuzzed_instances():
         if not math.isfinite(best):
             continue
         # bottleneck guessing and the chain bound (tens of ms an instance) on every 8th, the configuration
-        # bound on every 40th, the CVXPY formulations on every 20th
-        every = {"guess": 8, "chain": 8, "configuration": 40}
+        # bound on every 40th, the spine bound (a few ms) on every 4th, the CVXPY formulations on every 20th
+        every = {"guess": 8, "chain": 8, "configuration": 40, "spine": 4}
         methods = [m for m in SOLVER_FREE if trial % every.get(m, 1) == 0] + (solvers if trial % 20 == 0 else [])
         b = lower_bound(g, k, cm, methods=methods, time_limit=None, strict=True, upper_bound=best)
         for r in b.results:

@@ -20,6 +20,8 @@ name               what                                                        p
                    partition's cost
 ``configuration``  guesses refuted by the cover LP of blocks of cost ``<= T``   ``configuration.py``
                    (column generation), counted per group of a graph in series
+``spine``          stages along a heaviest path: each hop's work capped by min   ``spine.py``
+                   cuts, a DP over the hops and the stages off the path
 ``superblock2``    MIPs over 2 superblocks ``(c, k-c)``, max over ``c``           ``stages.py``
 ``superblock3``    MIPs over ``(b, 1, k-1-b)``: before / at / after stage b     ``stages.py``
 ``lp``             LP relaxation of the exact MIP (weak; Clarabel, HiGHS fallback) ``stages.py``
@@ -39,7 +41,9 @@ nodes, or cut past broadcast tables, into groups of at most 400 nodes, with at m
 left, half until it refutes a guess where configuration counts the groups: it counts the traffic of
 stage boundaries inside transformer sublayers, which the stage LP spreads away),
 configuration (on graphs that cut into groups of at most 160 nodes, with at most three
-quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), guess (the exact
+quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), spine (on graphs chain
+cannot cut into groups, with at most 40% of the time left: it counts what each stage of a wide multi-branch net
+sends and receives), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
 graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3
 if time remains.  A method with a share in :data:`SHARES` takes at most that share of the time

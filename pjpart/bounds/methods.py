@@ -114,20 +114,11 @@ class MethodBound:
 
 def _spread(lo: int, hi: int) -> list[int]:
     """``lo..hi`` in coverage order: middle first, then quarters, eighths, ... (each value once)."""
-    out: list[int] = []
-    seen = set()
-    spans = [(lo, hi)]
-    while spans:
-        nxt = []
-        for a, b in spans:
-            if a > b:
-                continue
-            mid = (a + b) // 2
-            if mid not in seen:
-                seen.add(mid)
-                out.append(mid)
-            nxt += [(a, mid - 1), (mid + 1, b)]
-        spans = nxt
+    out, spans = [], [(lo, hi)]
+    while spans:  # the spans are disjoint, so no middle comes twice
+        mids = [((a + b) // 2, a, b) for a, b in spans if a <= b]
+        out += [mid for mid, _, _ in mids]
+        spans = [span for mid, a, b in mids for span in ((a, mid - 1), (mid + 1, b))]
     return out
 
 
@@ -406,6 +397,12 @@ def _configuration(request: BoundRequest, budget: Budget) -> MethodBound:
     return MethodBound("configuration", out.value, out.status, time.perf_counter() - t0, detail)
 
 
+def _spine(request: BoundRequest, budget: Budget) -> MethodBound:
+    from .spine import spine_method
+
+    return MethodBound("spine", *spine_method(request, budget))
+
+
 def _lp(request: BoundRequest, budget: Budget) -> MethodBound:
     return _whole(request, budget, "lp", integer=False)
 
@@ -423,6 +420,7 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
     "relaxed-dp": _relaxed_dp,
     "chain": _chain,
     "configuration": _configuration,
+    "spine": _spine,
     "guess": _guess,
     "superblock2": _superblock2,
     "superblock3": _superblock3,
@@ -432,18 +430,19 @@ REGISTRY: dict[str, Callable[[BoundRequest, Budget], MethodBound]] = {
 #: the names of :data:`REGISTRY`, in its order: the one list the API, the CLI and the search use
 METHODS = tuple(REGISTRY)
 #: what ``methods="auto"`` runs, in this order
-AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "guess",
-        "superblock2", "superblock3")
+AUTO = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "spine",
+        "guess", "superblock2", "superblock3")
 #: the share of the time left a method may take when other methods follow it (configuration: beside a
 #: search its guesses converge slowly, while guess's bound levels off early on the graphs it gates;
 #: relaxed-dp: its DP estimated on an idle machine runs slower beside a search, and it is a bound only)
-SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.85, "configuration": 0.75})
+SHARES = MappingProxyType({"relaxed-dp": 0.5, "chain": 0.85, "configuration": 0.75, "spine": 0.4})
 #: ... while it proves nothing, where configuration follows and counts the groups (chain: two guesses)
 IDLE_SHARES = MappingProxyType({"chain": 0.5})
 #: the methods that run without CVXPY (``guess`` calls HiGHS through highspy directly, ``configuration``
 #: through SciPy); a run's bounds process keeps its priority until they have reported
 #: (:meth:`pjpart.search.certify.BoundSource.deprioritise`)
-SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "guess")
+SOLVER_FREE = ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp", "chain", "configuration", "spine",
+               "guess")
 
 
 __all__ = ["AUTO", "DOWNSETS_PER_SECOND", "IDLE_SHARES", "METHODS", "REGISTRY", "SHARES", "SOLVER_FREE",

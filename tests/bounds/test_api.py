@@ -132,7 +132,7 @@ def test_available_methods_without_cvxpy(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", no_cvxpy)
     assert available_methods("auto") == SOLVER_FREE == ("combinatorial", "averaging", "mincut", "exact-dp", "relaxed-dp",
-                                                        "chain", "configuration", "guess")
+                                                        "chain", "configuration", "spine", "guess")
     assert available_methods(list(METHODS)) == SOLVER_FREE
     assert available_methods(["mip", "mincut"]) == ("mincut",)
     assert available_methods("superblock2") == ("combinatorial",)  # the combinatorial bound always runs
