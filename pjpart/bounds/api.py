@@ -42,7 +42,7 @@ left, half until it refutes a guess where configuration counts the groups: it co
 stage boundaries inside transformer sublayers, which the stage LP spreads away),
 configuration (on graphs that cut into groups of at most 160 nodes, with at most three
 quarters of the time left: it keeps parallel experts whole, where the stage LP splits them), spine (on graphs chain
-cannot cut into groups, with at most 40% of the time left: it counts what each stage of a wide multi-branch net
+cannot cut into groups, at k >= 4, with at most 40% of the time left: it counts what each stage of a wide multi-branch net
 sends and receives), guess (the exact
 MIP inside stage windows, with the time that is left: it certifies the wide and operator-level
 graphs no lattice reaches, and finds their optimum when it can), then superblock2 and superblock3

@@ -73,6 +73,8 @@ from .mincut import FINITE_TOTAL, INF
 
 #: the path is thinned to at most this many anchors (every few nodes: a subsequence of a path is one)
 MAX_ANCHORS = 120
+#: the method runs from this many stages: at two, guess's windows are tight and want all the time
+MIN_STAGES = 4
 #: the ``nu`` of item 2, largest first: 1 prices the communication alone
 NUS = (1.0, 0.9, 0.8, 0.7, 0.6)
 #: bisection steps at most, and the relative width at which one stops: while pricing, and at the end
@@ -276,19 +278,22 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
 
 def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:
     """``spine`` in :data:`.methods.REGISTRY` (``value, status, seconds, detail`` of its result) for a
-    :class:`.methods.BoundRequest`: below the known partition's cost, on the graphs that :mod:`.chain`
-    cannot cut into groups (a wide multi-branch net: where it can, it prices them)."""
+    :class:`.methods.BoundRequest`: below the known partition's cost, from :data:`MIN_STAGES` stages,
+    on the graphs that :mod:`.chain` cannot cut into groups (a wide multi-branch net: where it can,
+    it prices them)."""
     from .chain import MAX_GROUP_NODES
     from .chain_prices import chain_links
     from .series import STRAY_SHARE
 
     t0 = time.perf_counter()
+    if request.k < MIN_STAGES:
+        return 0.0, f"skipped (k < {MIN_STAGES})", 0.0, {}
     upper = min(request.upper, request.latest_upper()) if request.latest_upper is not None else request.upper
-    if request.k > 1 and math.isfinite(upper) and len(chain_links(
+    if math.isfinite(upper) and len(chain_links(
             request.graph, request.cost_model, STRAY_SHARE * max(request.floor, upper / request.k), MAX_GROUP_NODES)[0]) > 1:
         return 0.0, "skipped (groups in series: chain)", time.perf_counter() - t0, {}
     out = spine_bound(request.graph, request.k, request.cost_model, budget, upper=upper, floor=request.floor)
     return out.value, out.status, time.perf_counter() - t0, {"hops": out.hops, "passes": out.passes}
 
 
-__all__ = ["MAX_ANCHORS", "NUS", "SpineBound", "heaviest_path", "spine_bound", "spine_method"]
+__all__ = ["MAX_ANCHORS", "MIN_STAGES", "NUS", "SpineBound", "heaviest_path", "spine_bound", "spine_method"]

@@ -77,9 +77,12 @@ def test_the_method_skips_graphs_in_series_and_stops_by_its_budget(rng, monkeypa
                                     edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5)])
     best, _ = pjpart.reference.exhaustive_partition(wide, 2, CostModel())
     res = REGISTRY["spine"](BoundRequest(wide, 2, CostModel(), upper=best), Budget(10.0))
+    assert res.value == 0.0 and res.status.startswith("skipped (k <"), res  # guess has k = 2 to itself
+    best, _ = pjpart.reference.exhaustive_partition(wide, 4, CostModel())
+    res = REGISTRY["spine"](BoundRequest(wide, 4, CostModel(), upper=best), Budget(10.0))
     assert 0 < res.value <= best and res.status == "proven", (res, best)
     spent = Budget(1e-9)
     spent.expired()
-    res = REGISTRY["spine"](BoundRequest(wide, 2, CostModel(), upper=best), spent)
+    res = REGISTRY["spine"](BoundRequest(wide, 4, CostModel(), upper=best), spent)
     assert res.value <= best and res.status == "no time", res
     assert math.isfinite(res.seconds)
