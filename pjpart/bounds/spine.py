@@ -29,7 +29,10 @@ Take a path ``p_0 -> ... -> p_{r-1}`` and a partition ``S_1, ..., S_k`` of bottl
    a_b), T)``.  So when the largest right side over the sequences of ``k`` steps from ``0`` to ``r``
    whose hops are allowed (a DP over ``(stages, a)``) is below ``work(V)``, no partition has
    bottleneck ``<= T``: ``T* > T``.  Every ``cap`` and ``L`` grows with ``T``, so a bisection finds
-   the largest such ``T`` it can.
+   the largest such ``T`` it can.  Partial sums too: the stages up to ``b`` hold the ancestors of
+   ``p_{a_b - 1}``, those after it the descendants of ``p_{a_b}``, so a DP state whose largest sum
+   of caps so far (from the start, or from the end) is below that work stands for no partition and
+   is dropped.
 4. **Minimum cuts.**  Over arbitrary sets (not only convex ones: a relaxation), ``min_{S in F} comm(S)
    - sum_{v in S} lambda_v`` (``lambda >= 0``) is a minimum s-t cut, source side ``S``: the
    communication helpers of :mod:`.mincut`, ``s -> v`` infinite for the nodes held by force and of
@@ -220,6 +223,10 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
     width = int((hop_b - hop_a).max()) if len(pairs) else 1
     slot = hop_b - hop_a - 1
     before = width + np.arange(r + 1)[:, None] - 1 - np.arange(width)[None, :]  # D[b - 1 - j], padded
+    after = np.arange(r + 1)[:, None] + 1 + np.arange(width)[None, :]  # D[a + 1 + j], padded
+    # the work the stages up to a_b = a hold at least (the ancestors of p_{a-1}), and after it
+    prefix = np.array([0.0] + [float(g.work[cuts.anc[a - 1]].sum()) for a in range(1, r + 1)]) * (1 - 1e-9)
+    suffix = np.array([float(g.work[cuts.desc[a]].sum()) for a in range(r)] + [0.0]) * (1 - 1e-9)
 
     def best_path(T: float) -> tuple[float, list]:
         priced = ~np.isnan(low)
@@ -229,16 +236,24 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
         band = np.full((r + 1, width), -np.inf)
         band[hop_b, slot] = cap
         stay = np.min(nus * T - zero_m, axis=1)  # a stage off the path, between p_{a-1} and p_a
+        pad = np.full(width, -np.inf)
         D, args = np.full(r + 1, -np.inf), []
         D[0] = 0.0
         for _ in range(k):
-            cand = np.concatenate([np.full(width, -np.inf), D])[before] + band
+            cand = np.concatenate([pad, D])[before] + band
             arg = np.argmax(cand, axis=1)
             hop = cand[np.arange(r + 1), arg]
             arg[D + stay >= hop] = -1
             D = np.maximum(hop, D + stay)
+            D[D < prefix] = -np.inf
             args.append(arg)
-        best, hops, b = float(D[r]), [], r
+        out_of = np.concatenate([band, np.full((width, width), -np.inf)])[after, np.arange(width)[None, :]]
+        E = np.full(r + 1, -np.inf)  # the same from the end: the last steps hold the work after a
+        E[r] = 0.0
+        for _ in range(k):
+            E = np.maximum(np.max(np.concatenate([E, pad])[after] + out_of, axis=1), E + stay)
+            E[E < suffix] = -np.inf
+        best, hops, b = min(float(D[r]), float(E[0])), [], r
         for arg in args[::-1]:
             if arg[b] >= 0:
                 hops.append((b - 1 - int(arg[b]), b))
