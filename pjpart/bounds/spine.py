@@ -47,8 +47,8 @@ of a path is a path).  Every ``F(a, a)`` is priced at every ``nu``; ``m_1`` for 
 forced work fits the known partition's cost; the other ``nu`` and the exact ``L`` only for the hops
 of the DP's best sequence at the lowest guess not refuted, and so on until that guess is refuted
 (then the bisection goes on above it) or its sequence's hops are all priced, or time runs out.  A
-hop with ``m_1`` alone counts with ``cap = T - m_1``, one not priced at all with ``T``; both are
-valid (``nu = 1``; ``comm >= 0``).
+hop with ``m_1`` alone counts with ``cap = T - m_1``, one not priced at all (or a stage off the path
+not priced yet: the budget stops each loop) with ``T``; both are valid (``nu = 1``; ``comm >= 0``).
 
 Example
 -------
@@ -215,7 +215,11 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
     m1 = np.full(len(pairs), np.nan)  # NaN: not computed, the hop counts with cap = T
     low = np.full(len(pairs), np.nan)  # L, for the hops priced in full
     m = np.full((len(pairs), len(NUS)), np.nan)
-    zero_m = np.array([[cuts.value((a, a), nu) for nu in NUS] for a in range(r + 1)])  # F_0(a)
+    zero_m = np.full((r + 1, len(NUS)), np.nan)  # F(a, a); NaN: not computed, the stage counts with cap = T
+    for a in range(r + 1):
+        if stop is not None and stop():
+            break
+        zero_m[a] = [cuts.value((a, a), nu) for nu in NUS]
     for i, hop in enumerate(pairs):
         if stop is not None and stop():
             break
@@ -235,7 +239,7 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
         cap[floor_cost > T] = -np.inf
         band = np.full((r + 1, width), -np.inf)
         band[hop_b, slot] = cap
-        stay = np.min(nus * T - zero_m, axis=1)  # a stage off the path, between p_{a-1} and p_a
+        stay = np.where(np.isnan(zero_m[:, 0]), T, np.min(nus * T - np.nan_to_num(zero_m), axis=1))
         pad = np.full(width, -np.inf)
         D, args = np.full(r + 1, -np.inf), []
         D[0] = 0.0
@@ -287,7 +291,7 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
             passes += 1
     lo, hi = bisect(lo, hi, FINAL_WIDTH)
     value = lo if lo > floor else 0.0
-    status = "no time" if todo or np.isnan(m1).any() else "proven"
+    status = "no time" if todo or np.isnan(m1).any() or np.isnan(zero_m).any() else "proven"
     return SpineBound(value, status, int((~np.isnan(low)).sum()), passes)
 
 
