@@ -28,11 +28,11 @@ Take a path ``p_0 -> ... -> p_{r-1}`` and a partition ``S_1, ..., S_k`` of bottl
 3. **Counting.**  The stages hold all the work: ``work(V) = sum_b work(S_b) <= sum_b cap(F(a_{b-1},
    a_b), T)``.  So when the largest right side over the sequences of ``k`` steps from ``0`` to ``r``
    whose hops are allowed (a DP over ``(stages, a)``) is below ``work(V)``, no partition has
-   bottleneck ``<= T``: ``T* > T``.  Every ``cap`` and ``L`` grows with ``T``, so a bisection finds
-   the largest such ``T`` it can.  Partial sums too: the stages up to ``b`` hold the ancestors of
-   ``p_{a_b - 1}``, those after it the descendants of ``p_{a_b}``, so a DP state whose largest sum
-   of caps so far (from the start, or from the end) is below that work stands for no partition and
-   is dropped.
+   bottleneck ``<= T``: ``T* > T``.  Every ``cap`` grows with ``T`` and fewer hops have ``L > T``,
+   so a bisection finds the largest such ``T`` it can.  Partial sums too: the stages up to ``b`` hold
+   the ancestors of ``p_{a_b - 1}``, those after it the descendants of ``p_{a_b}``, so a DP state
+   whose largest sum of caps so far (from the start, or from the end) is below that work stands
+   for no partition and is dropped.
 4. **Minimum cuts.**  Over arbitrary sets (not only convex ones: a relaxation), ``min_{S in F} comm(S)
    - sum_{v in S} lambda_v`` (``lambda >= 0``) is a minimum s-t cut, source side ``S``: the
    communication helpers of :mod:`.mincut`, ``s -> v`` infinite for the nodes held by force and of
@@ -114,7 +114,8 @@ class _Cuts:
         producers, pidx = np.unique(src, return_inverse=True)
         p = len(producers)
         comm = graph.sizeout[producers] / cm.bandwidth
-        self.scale = FINITE_TOTAL / max(float(2 * graph.work.sum() + 2 * comm.sum()), 1e-300)
+        total = float(2 * graph.work.sum() + 2 * comm.sum())
+        self.scale = FINITE_TOTAL / total if total > 0 else 1.0
         self.size = n + 2 * p + 2
         s, t = self.size - 2, self.size - 1
         a, b = n + pidx, n + p + pidx  # the in- and out-helper of each edge's producer
@@ -205,7 +206,7 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
     for a in range(r):  # the hops whose forced work fits ``upper``: it grows with ``b``
         for b in range(a + 1, r + 1):
             w = float(g.work[cuts.desc[a] & cuts.anc[b - 1]].sum())
-            if w > upper:
+            if w > upper * (1 + 1e-9):  # a float sum a hair above a stage of cost upper keeps it
                 break
             pairs.append((a, b))
             forced.append(w)
@@ -236,7 +237,7 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
         priced = ~np.isnan(low)
         cap = np.where(priced, np.min(nus * T - np.nan_to_num(m), axis=1), np.where(np.isnan(m1), T, T - m1))
         floor_cost = np.where(priced, low, forced + np.nan_to_num(m1))
-        cap[floor_cost > T] = -np.inf
+        cap[floor_cost > T * (1 + 1e-9)] = -np.inf  # a float hair above T drops no true stage
         band = np.full((r + 1, width), -np.inf)
         band[hop_b, slot] = cap
         stay = np.where(np.isnan(zero_m[:, 0]), T, np.min(nus * T - np.nan_to_num(zero_m), axis=1))
@@ -278,7 +279,7 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
         return lo, hi
 
     lo, hi = bisect(floor, upper)
-    passes, todo = 1, []
+    passes, todo = 1, [None]  # [None]: not asked yet
     while not (stop is not None and stop()):  # price the best path at ``hi`` until it is refuted
         todo = [index[hop] for hop in best_path(hi)[1] if hop in index and np.isnan(low[index[hop]])]
         if not todo:
