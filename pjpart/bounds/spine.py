@@ -298,7 +298,8 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
 
 def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:
     """``spine`` in :data:`.methods.REGISTRY` (``value, status, seconds, detail`` of its result) for a
-    :class:`.methods.BoundRequest`: below the known partition's cost, from :data:`MIN_STAGES` stages,
+    :class:`.methods.BoundRequest`: below the known partition's cost (none known: the best of a few
+    orders sliced, :func:`.cover_pricing.sliced_cost`), from :data:`MIN_STAGES` stages,
     on the graphs that :mod:`.chain` cannot cut into groups (a wide multi-branch net: where it can,
     it prices them)."""
     from .chain import MAX_GROUP_NODES
@@ -309,6 +310,10 @@ def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:
     if request.k < MIN_STAGES:
         return 0.0, f"skipped (k < {MIN_STAGES})", 0.0, {}
     upper = min(request.upper, request.latest_upper()) if request.latest_upper is not None else request.upper
+    if not math.isfinite(upper):  # alone (``pjpart bound --method spine``): a few orders sliced
+        from .cover_pricing import sliced_cost
+
+        upper = sliced_cost(request.graph, request.k, request.cost_model)
     if math.isfinite(upper) and len(chain_links(
             request.graph, request.cost_model, STRAY_SHARE * max(request.floor, upper / request.k), MAX_GROUP_NODES)[0]) > 1:
         return 0.0, "skipped (groups in series: chain)", time.perf_counter() - t0, {}
