@@ -72,13 +72,14 @@ import numpy as np
 from ..budget import Budget
 from ..cost import CostModel, homogeneous_relaxation
 from ..graph import Graph
-from .mincut import FINITE_TOTAL, INF
+from .mincut import INF, _network
 
 #: the path is thinned to at most this many anchors (every few nodes: a subsequence of a path is one)
 MAX_ANCHORS = 120
 #: the method runs from this many stages: at two, guess's windows are tight and want all the time
 MIN_STAGES = 4
-#: the ``nu`` of item 2, largest first: 1 prices the communication alone
+#: the ``nu`` of item 2, largest first: 1 prices the communication alone (all >= 1/2: the rewards then
+#: sum to at most the work, and the cuts' finite capacities stay within those of :mod:`.mincut`)
 NUS = (1.0, 0.9, 0.8, 0.7, 0.6)
 #: bisection steps at most, and the relative width at which one stops: while pricing, and at the end
 BISECT_STEPS, PRICING_WIDTH, FINAL_WIDTH = 40, 1e-3, 1e-7
@@ -110,19 +111,11 @@ class _Cuts:
         from scipy.sparse import csr_matrix
 
         n = graph.n
-        src, dst = graph.edges[:, 0], graph.edges[:, 1]
-        producers, pidx = np.unique(src, return_inverse=True)
-        p = len(producers)
-        comm = graph.sizeout[producers] / cm.bandwidth
-        total = float(2 * graph.work.sum() + 2 * comm.sum())
-        self.scale = FINITE_TOTAL / total if total > 0 else 1.0
-        self.size = n + 2 * p + 2
+        # mincut's network (its node -> t arcs set per cut here), and an arc s -> v for every node
+        tails, heads, caps, self.size, self.scale = _network(graph, cm)
         s, t = self.size - 2, self.size - 1
-        a, b = n + pidx, n + p + pidx  # the in- and out-helper of each edge's producer
-        tails = np.concatenate([dst, n + np.arange(p), b, producers, np.full(n, s), np.arange(n)])
-        heads = np.concatenate([a, producers, dst, n + p + np.arange(p), np.arange(n), np.full(n, t)])
-        caps = np.concatenate([np.full(len(dst), INF), np.floor(comm * self.scale), np.full(len(dst), INF),
-                               np.floor(comm * self.scale), np.zeros(2 * n)]).astype(np.int64)
+        tails, heads = np.concatenate([tails, np.full(n, s)]), np.concatenate([heads, np.arange(n)])
+        caps = np.concatenate([caps, np.zeros(n, dtype=np.int64)])
         m = csr_matrix((caps.astype(np.int32), (tails, heads)), shape=(self.size, self.size))
         m.sum_duplicates()
         self.matrix = m
