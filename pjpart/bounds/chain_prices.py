@@ -41,8 +41,13 @@ LEVELS = 1_000_000
 #: the method runs only where every group has at most this many nodes (a group's MIP over more would
 #: not finish in a guess's time)
 MAX_GROUP_NODES = 400
-#: a price's MIP gets at most this many seconds (its dual bound counts after that)
+#: a price's MIP gets at most this many seconds at first (its dual bound counts after that)
 MIP_SECONDS = 1.0
+#: a guess left open with MIPs out of time is priced again, those MIPs given this many times longer
+#: (:meth:`Prices.deepen`) ...
+DEEPEN = 3.0
+#: ... up to this many seconds each
+MAX_MIP_SECONDS = 16.0
 #: a MIP with more binaries runs in the child process of :class:`Prices` (killed when HiGHS overruns its
 #: clock); the smaller ones here, where the round trip would cost more than the solve
 CHILD_BINARIES = 100
@@ -286,8 +291,9 @@ def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
 
 class Prices:
     """Prices cached per guess by group content, stage count and level; each MIP gets at most
-    :data:`MIP_SECONDS`, and none once the budget is spent (the cheap price then stands) or once
-    ``moot()`` says the guess cannot be refuted (a partition that cheap turned up: ``self.moot``).
+    ``seconds`` (:data:`MIP_SECONDS`, raised by :meth:`deepen`), and none once the budget is spent
+    (the cheap price then stands) or once ``moot()`` says the guess cannot be refuted (a partition
+    that cheap turned up: ``self.moot``).
 
     A price asked at a room that a MIP solved at a larger room (same group, stage count, tables away
     and kind) reaches down to is read off it: with less room fewer assignments fit, so the bound that
@@ -304,6 +310,9 @@ class Prices:
         self.proved: dict[tuple, list] = {}
         self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
+        self.seconds = MIP_SECONDS
+        self.open: dict = {}  # the prices of the current guess whose MIP ran out of time (its dual bound)
+        self.shorter: dict = {}  # ... and those dropped by deepen(), to be solved anew
         self.moot = False
         # a clocked MIP runs in a child killed when HiGHS overruns its clock (highs_child.py)
         self.child = HighsChild() if budget.limited else None
@@ -317,7 +326,7 @@ class Prices:
            moot: Callable[[], bool] | None = None) -> Callable[..., float]:
         """Prices at the guess ``T``, their MIPs within ``budget`` (by default the whole one)."""
         if T != self.T:
-            self.T, self.cache, self.late, self.reused = T, {}, 0, 0
+            self.T, self.cache, self.late, self.reused, self.open, self.shorter = T, {}, 0, 0, {}, {}
         clock, self.moot = budget or self.budget, False
 
         def priced(i: int, j: int, q: int, away: tuple = (), kind: str = ANY) -> float:
@@ -332,14 +341,30 @@ class Prices:
                         self.reused += 1
                         self.cache[key] = max(cheap_price(link, j, room, T), bound)
                         return self.cache[key]
-                seconds = min(MIP_SECONDS, clock.remaining())
+                seconds = min(self.seconds, clock.remaining())
                 self.late += seconds <= 0.05
                 value, bound, fits = solved_price(link, j, room, T, self.cm, seconds, away, kind, self.child)
-                self.cache[key] = value
+                value = self.cache[key] = max(value, self.shorter.pop(key, 0.0))  # as strong as a shorter run
+                if seconds > 0.05 and bound < math.inf and fits == math.inf:
+                    self.open[key] = value
                 if bound > 0 or fits < math.inf:
                     self.proved.setdefault(family, []).append((T, room, bound, fits))
             return self.cache[key]
         return priced
+
+    def deepen(self, seconds: float) -> bool:
+        """Whether the current guess has prices whose MIP ran out of time and the MIPs may run longer,
+        those MIPs taking at most ``seconds`` in all: if so, those prices are dropped (asked again,
+        they are solved anew, never below the shorter run's price: both bound the same least cost)
+        and every MIP from now on gets :data:`DEEPEN` times longer, up to :data:`MAX_MIP_SECONDS`."""
+        longer = min(MAX_MIP_SECONDS, self.seconds * DEEPEN)
+        if not self.open or longer <= self.seconds or len(self.open) * longer > seconds:
+            return False
+        for key in self.open:
+            del self.cache[key]
+        self.shorter.update(self.open)
+        self.open, self.seconds = {}, longer
+        return True
 
     def known(self, T: float) -> Callable[..., float]:
         """Prices at the guess ``T`` from the MIPs solved so far, none solved now: the largest bound a

@@ -561,3 +561,42 @@ def test_clocked_prices_solve_their_mips_in_a_child_that_a_stuck_highs_cannot_ho
         assert cheap <= stages_needed(links, k, T, held.at(T)) <= here, trial
         held.close()
         stuck[0] = False
+
+
+def test_a_guess_deepened_prices_its_mips_out_of_time_again_as_if_solved_whole(rng, monkeypatch):
+    """MIPs under a short clock left open at a weaker dual bound (half their reach): after
+    ``deepen`` the DP counts what it counts with every MIP solved, no price falls, and a second
+    ``deepen`` (nothing open) or one the time left cannot pay for does nothing."""
+    from pjpart.bounds import chain_prices
+    from pjpart.bounds.chain import stages_needed
+    from pjpart.bounds.guess import Verdict
+
+    solve = chain_prices.solve_guess
+
+    def short(prob, *, integer, time_limit, child=None):
+        v = solve(prob, integer=integer, time_limit=30.0)
+        if time_limit >= 2.0:
+            return v
+        return Verdict(v.T, v.kind, "open", 0.5 * (v.T if v.status == "refuted" else v.reach), v.seconds)
+
+    monkeypatch.setattr(chain_prices, "solve_guess", short)
+    deepened = 0
+    for trial in range(10):
+        g, cm, k = series_graph(rng, 4), cost_setting(rng, trial), int(rng.integers(2, 6))
+        links, relaxed = chain_links(g, cm, 0.0)
+        T = (float(g.work.sum()) + float(g.sizeout.sum()) / relaxed.bandwidth) / k
+        prices = chain_prices.Prices(links, relaxed, Budget(None))
+        before = stages_needed(links, k, T, prices.at(T))
+        first = dict(prices.cache)
+        if not prices.open:
+            continue
+        assert not prices.deepen(0.5 * len(prices.open) * chain_prices.MIP_SECONDS * chain_prices.DEEPEN)
+        assert prices.deepen(math.inf) and prices.seconds == chain_prices.MIP_SECONDS * chain_prices.DEEPEN
+        after = stages_needed(links, k, T, prices.at(T))
+        whole = stages_needed(links, k, T, lambda i, j, q, away=(), kind=chain_prices.ANY: chain_prices.price(
+            links[i], j, q * T / chain_prices.LEVELS, T, relaxed, 30.0, away, kind))
+        assert before <= after == whole, (trial, before, after, whole)
+        assert all(prices.cache[key] >= value for key, value in first.items() if key in prices.cache), trial
+        assert not prices.open and not prices.deepen(math.inf), trial
+        deepened += 1
+    assert deepened >= 5, deepened
