@@ -1,8 +1,7 @@
 """Lower bounds on the bundled zoo: bound / best-found per method and k, solve seconds, final gap.
 
-For each (model, k): every bound method on its own with ``--bound-time`` seconds
-(combinatorial, mincut, exact-dp when the downset lattice is small, superblock2,
-superblock3, lp, mip), ``auto`` with the same total, and pjpart's search
+For each (model, k): every registered bound method (:data:`pjpart.bounds.METHODS`) on
+its own with ``--bound-time`` seconds, ``auto`` with four times that, and pjpart's search
 (``default`` preset, ``--search-time`` seconds, combinatorial bound only so the
 search time is all search) for the best found.  Best found = the smallest of
 the search and any method that proved an optimum.  Prints and writes, per k,
@@ -11,7 +10,8 @@ table shape), and the certified gap with the best bound.
 
     python bench/bounds.py --models resnet50,inceptionv3 --ks 2,4,8,16,32,64
 
-Resumable: rows already in ``bench/results/bounds.json`` are kept.
+Resumable: rows already in ``bench/results/bounds.json`` are kept (those measured before a
+method was registered are run again).
 Writes ``bench/results/bounds.{json,csv,md,png}``.
 """
 
@@ -26,7 +26,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import finish_plot, geomean, machine_info, zoo_parser  # noqa: E402
 
-METHODS = ["combinatorial", "mincut", "exact-dp", "superblock2", "superblock3", "lp", "mip", "auto"]
+from pjpart.bounds import METHODS as REGISTERED  # noqa: E402
+
+METHODS = [*REGISTERED, "auto"]  # every registered method on its own, then auto
 DEFAULT_MODELS = ("resnet50,inceptionv3,densenet121,mobilenetv2,efficientnetb0,xception,nasnetmobile,"
                   "bert-base,gpt2-small,vit-b16,t5-base,llama-1b-gqa")
 
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {"machine": machine_info(), "settings": vars(args), "rows": []}
     if os.path.exists(path):
         with open(path) as fh:
-            data["rows"] = json.load(fh)["rows"]
+            data["rows"] = [r for r in json.load(fh)["rows"] if all(f"{m}_bound" in r for m in METHODS)]
     done = {(r["model"], r["k"]) for r in data["rows"]}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         for k in [int(x) for x in args.ks.split(",")]:

@@ -277,8 +277,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     refuted the bracket is halved until it is ``tolerance`` narrow or ``budget`` ends, and a last
     guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.  A guess
-left open with MIPs out of time is asked again, those MIPs given longer
-(:meth:`.chain_prices.Prices.deepen`), while they fit in :data:`DEEPEN_SHARE` of the time left.  Until
+    left open with MIPs out of time is asked again, those MIPs given longer
+    (:meth:`.chain_prices.Prices.deepen`), while they fit in :data:`DEEPEN_SHARE` of the time left.  Until
     a guess is refuted the search takes at most ``idle_share`` of ``budget``'s time (the methods after
     it may bound better where it refutes nothing), and the whole budget from then on.
     ``latest_upper()`` (read first, after each guess and before each price) is the best partition's
