@@ -149,8 +149,8 @@ MAX_DESCENT = 0.03
 #: the guesses past the descent (:func:`chain_bound`) only when the first took at most this share of the
 #: idle time: where groups are slow to price (parallel experts) the method after it may bound better
 MIDDLE_SHARE = 0.25
-#: a guess left open with MIPs out of time is priced again, those MIPs given longer, when they take at
-#: most this share of the time left (:meth:`.chain_prices.Prices.deepen`)
+#: a guess left open with MIPs out of time is priced again, every MIP from then on given longer, when those
+#: MIPs take at most this share of the time left (:meth:`.chain_prices.Prices.deepen`)
 DEEPEN_SHARE = 0.5
 #: after a guess it leaves open, the DP runs this many times on the prices the MIPs so far give (none
 #: solved anew), bisecting below that guess for one they refute
@@ -277,8 +277,9 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     refuted the bracket is halved until it is ``tolerance`` narrow or ``budget`` ends, and a last
     guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.  A guess
-    left open with MIPs out of time is asked again, those MIPs given longer
-    (:meth:`.chain_prices.Prices.deepen`), while they fit in :data:`DEEPEN_SHARE` of the time left.  Until
+    left open with MIPs out of time is asked again, every MIP from then on given longer
+    (:meth:`.chain_prices.Prices.deepen`), while those MIPs fit in :data:`DEEPEN_SHARE` of the time
+    left (each run within :data:`GUESS_SHARE` of it).  Until
     a guess is refuted the search takes at most ``idle_share`` of ``budget``'s time (the methods after
     it may bound better where it refutes nothing), and the whole budget from then on.
     ``latest_upper()`` (read first, after each guess and before each price) is the best partition's
@@ -323,15 +324,19 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
             clock = budget if refuted else idle  # a search that refutes may take the whole budget
             started = time.perf_counter()
             count = stages_needed(links, k, T, prices.at(T, clock.within(GUESS_SHARE * clock.remaining()), moot))
+            late = prices.late
+            while count <= k and not late and not prices.moot and prices.deepen(DEEPEN_SHARE * clock.remaining()):
+                # asked again, its MIPs that ran out of time given longer; each count is a valid one, so a
+                # run the clock cuts short keeps what the one before counted
+                count = max(count, stages_needed(links, k, T, prices.at(
+                    T, clock.within(GUESS_SHARE * clock.remaining()), moot)))
             if prices.moot:  # a partition of cost <= T turned up meanwhile: aim below it afresh
                 ceiling = hi = min(hi, float(latest_upper()))
                 T = max(ceiling * (1 - step), 0.5 * (lo + hi)) if not refuted else 0.5 * (lo + hi)
                 continue
             slow = slow or (idle_share < 1 and not guesses and time.perf_counter() - started > MIDDLE_SHARE * whole)
-            if count <= k and prices.late:
+            if count <= k and late:
                 break  # priced in part by the cheap rule: the guess tells nothing, and the time is short
-            if count <= k and prices.deepen(DEEPEN_SHARE * clock.remaining()):
-                continue  # the same guess again, its MIPs that ran out of time given longer
             guesses.append((T, count))
             if count > k:
                 lo = refuted = T

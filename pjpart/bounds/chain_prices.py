@@ -184,7 +184,7 @@ def cheap_price(link: Link, j: int, room: float, T: float) -> float:
 
 
 def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seconds: float,
-                 away: tuple = (), kind: str = ANY, child: HighsChild | None = None) -> tuple[float, float, float]:
+                 away: tuple = (), kind: str = ANY, child: HighsChild | None = None) -> tuple[float, float, float, bool]:
     """A lower bound on the least cost of the last of ``j + 2`` stages that ``link``'s group can
     take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
     last holding the group's last node (``inf``: no such assignment).  ``away``: positions in
@@ -196,15 +196,16 @@ def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostMode
     of more than :data:`CHILD_BINARIES` binaries in (:class:`~.highs_child.HighsChild`, killed when
     HiGHS overruns its clock; the MIP then proves nothing).
 
-    Returns ``(price, bound, fits)``: ``bound`` is what the MIP proved (``inf``: no assignment; 0:
+    Returns ``(price, bound, fits, open)``: ``bound`` is what the MIP proved (``inf``: no assignment; 0:
     none solved), so that ``max(cheap_price(..., room'), bound)`` bounds the price at any ``room' <=
     room`` (fewer assignments fit in less room); ``fits`` is the least room the MIP's own optimal
     assignment needs on the first stage (``inf``: none found optimal; 0 where ``bound`` is ``inf``),
-    down to which that bound is also the price's exact value (:class:`Prices`; up to the MIP's gap)."""
+    down to which that bound is also the price's exact value (:class:`Prices`; up to the MIP's gap);
+    ``open``: the MIP ran out of time with a dual bound, so a longer one may price higher."""
     h, cm = link.graph, cost_model
     cheap = cheap_price(link, j, room, T)
     if h.n > MAX_GROUP_NODES or seconds <= 0.05:
-        return cheap, 0.0, math.inf
+        return cheap, 0.0, math.inf, False
     kk = j + 2
     model = T * (1 + ROOM)
     caps = np.full(kk, model)
@@ -227,23 +228,24 @@ def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostMode
         first[link.pinned[list(away)]] = last[link.pinned[list(away)]] = 0
     first, last = along_edges(h, *symmetric_windows(first, last, link.twins))
     if np.any(first > last):
-        return math.inf, math.inf, 0.0
+        return math.inf, math.inf, 0.0, False
     stages = Stages(speed, speed * cm.bandwidth, speed * cm.bandwidth, np.full(kk, cm.memory),
                     np.full(kk, cm.memory_limit), cm.overflow_bandwidth)
     prob = guess_problem(h, kk, stages, model, first, last, bottleneck=np.arange(kk) == kk - 1,
                          twins=link.twins, free_out=link.free)
     if kind == READS and not _some_on_last(prob, link.readers, kk):
-        return math.inf, math.inf, 0.0
+        return math.inf, math.inf, 0.0, False
     prob.col_lo[prob.t_col] = min(cheap / model * (1 - 1e-9), 1.0)  # valid: the MIP need not prove it again
     in_child = child if prob.binaries > CHILD_BINARIES else None
     verdict = solve_guess(prob, integer=True, time_limit=seconds, child=in_child)
     if verdict.status == "refuted":
-        return math.inf, math.inf, 0.0
+        return math.inf, math.inf, 0.0, False
     bound = verdict.reach * (1 - 1e-6)
     fits = math.inf
     if verdict.status == "optimal" and verdict.stage is not None:
         fits = _first_room(h, verdict.stage, 1 if away else 0, cm, model, link.free)
-    return max(cheap, bound), bound, fits
+    # out of time with a dual bound (not a child killed, which proves nothing: a stuck HiGHS)
+    return max(cheap, bound), bound, fits, verdict.status == "open" and verdict.reach > 0
 
 
 def _first_room(h: Graph, stage: np.ndarray, first: int, cm: CostModel, model: float,
@@ -292,7 +294,7 @@ def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
 class Prices:
     """Prices cached per guess by group content, stage count and level; each MIP gets at most
     ``seconds`` (:data:`MIP_SECONDS`, raised by :meth:`deepen`), and none once the budget is spent
-    (the cheap price then stands) or once ``moot()`` says the guess cannot be refuted (a partition
+    (the cheap price then stands, or the price a shorter run gave) or once ``moot()`` says the guess cannot be refuted (a partition
     that cheap turned up: ``self.moot``).
 
     A price asked at a room that a MIP solved at a larger room (same group, stage count, tables away
@@ -311,8 +313,8 @@ class Prices:
         self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
         self.seconds = MIP_SECONDS
-        self.open: dict = {}  # the prices of the current guess whose MIP ran out of time (its dual bound)
-        self.shorter: dict = {}  # ... and those dropped by deepen(), to be solved anew
+        self.open: dict = {}  # the prices of the current guess whose MIP ran out of time, by key
+        self.shorter: dict = {}  # ... and those deepen() dropped, to be solved anew (never below these)
         self.moot = False
         # a clocked MIP runs in a child killed when HiGHS overruns its clock (highs_child.py)
         self.child = HighsChild() if budget.limited else None
@@ -339,13 +341,13 @@ class Prices:
                 for t, r, bound, fits in self.proved.get(family, ()):
                     if t == T and r >= room and (fits <= room * (1 + ROOM) * (1 - 1e-9) or bound == math.inf):
                         self.reused += 1
-                        self.cache[key] = max(cheap_price(link, j, room, T), bound)
+                        self.cache[key] = max(cheap_price(link, j, room, T), bound, self.shorter.pop(key, 0.0))
                         return self.cache[key]
                 seconds = min(self.seconds, clock.remaining())
                 self.late += seconds <= 0.05
-                value, bound, fits = solved_price(link, j, room, T, self.cm, seconds, away, kind, self.child)
+                value, bound, fits, out = solved_price(link, j, room, T, self.cm, seconds, away, kind, self.child)
                 value = self.cache[key] = max(value, self.shorter.pop(key, 0.0))  # as strong as a shorter run
-                if seconds > 0.05 and bound < math.inf and fits == math.inf:
+                if out:
                     self.open[key] = value
                 if bound > 0 or fits < math.inf:
                     self.proved.setdefault(family, []).append((T, room, bound, fits))
@@ -353,10 +355,12 @@ class Prices:
         return priced
 
     def deepen(self, seconds: float) -> bool:
-        """Whether the current guess has prices whose MIP ran out of time and the MIPs may run longer,
-        those MIPs taking at most ``seconds`` in all: if so, those prices are dropped (asked again,
-        they are solved anew, never below the shorter run's price: both bound the same least cost)
-        and every MIP from now on gets :data:`DEEPEN` times longer, up to :data:`MAX_MIP_SECONDS`."""
+        """Whether the current guess has prices whose MIP ran out of time with a dual bound (a child
+        killed is not retried) and the MIPs may run longer, those MIPs at the longer limit fitting in
+        ``seconds`` (an estimate: the guess asked again may price others too): if so, those prices are
+        dropped (asked again, they are solved anew, never below the shorter run's price: both bound
+        the same least cost) and every MIP from now on, at this guess and later ones, gets
+        :data:`DEEPEN` times longer, up to :data:`MAX_MIP_SECONDS`."""
         longer = min(MAX_MIP_SECONDS, self.seconds * DEEPEN)
         if not self.open or longer <= self.seconds or len(self.open) * longer > seconds:
             return False

@@ -395,7 +395,7 @@ def test_a_price_read_off_a_larger_room_is_valid_and_exact_down_to_what_its_assi
                 away = tuple(p for p in range(pins) if rng.random() < 0.5)
                 kind = [ANY, READS, QUIET][int(rng.integers(0, 3))] if pins and link.leaves else ANY
                 room = T * float(rng.uniform(0.3, 1.0))
-                _, bound, fits = solved_price(link, j, room, T, relaxed, 30.0, away, kind)
+                _, bound, fits, _ = solved_price(link, j, room, T, relaxed, 30.0, away, kind)
                 for share in (0.0, 0.2, 0.5, 0.8, 0.95, 1.0):
                     less = room * share
                     own = solved_price(link, j, less, T, relaxed, 30.0, away, kind)[0]
@@ -580,7 +580,7 @@ def test_a_guess_deepened_prices_its_mips_out_of_time_again_as_if_solved_whole(r
         return Verdict(v.T, v.kind, "open", 0.5 * (v.T if v.status == "refuted" else v.reach), v.seconds)
 
     monkeypatch.setattr(chain_prices, "solve_guess", short)
-    deepened = 0
+    deepened = rose = 0
     for trial in range(10):
         g, cm, k = series_graph(rng, 4), cost_setting(rng, trial), int(rng.integers(2, 6))
         links, relaxed = chain_links(g, cm, 0.0)
@@ -599,4 +599,38 @@ def test_a_guess_deepened_prices_its_mips_out_of_time_again_as_if_solved_whole(r
         assert all(prices.cache[key] >= value for key, value in first.items() if key in prices.cache), trial
         assert not prices.open and not prices.deepen(math.inf), trial
         deepened += 1
-    assert deepened >= 5, deepened
+        rose += before < after
+    assert deepened >= 5 and rose >= 1, (deepened, rose)
+
+
+def test_a_search_whose_first_mips_run_out_of_time_ends_where_whole_mips_end(rng, monkeypatch):
+    """chain_bound with MIPs under 2 s left open at half their reach: it asks the guess again with
+    them given longer (3 s), so it proves what it proves with every MIP solved whole, never above the
+    exhaustive optimum."""
+    from pjpart.bounds import chain_prices
+    from pjpart.bounds.guess import Verdict
+
+    solve, deepened = chain_prices.solve_guess, []
+
+    def short(prob, *, integer, time_limit, child=None):
+        v = solve(prob, integer=integer, time_limit=30.0)
+        if time_limit >= 2.0:
+            return v
+        return Verdict(v.T, v.kind, "open", 0.5 * (v.T if v.status == "refuted" else v.reach), v.seconds)
+
+    deepen = chain_prices.Prices.deepen
+
+    def counted(self, seconds):
+        done = deepen(self, seconds)
+        deepened.append(done)
+        return done
+
+    monkeypatch.setattr(chain_prices.Prices, "deepen", counted)
+    graphs = lambda trial: series_graph(rng, int(rng.integers(2, 4))) if trial % 3 else heads_graph(rng)
+    for trial, g, k, cm, best in solved_problems(rng, 10, graphs):
+        whole = chain_bound(g, k, cm, Budget(None), upper=best)
+        with monkeypatch.context() as m:
+            m.setattr(chain_prices, "solve_guess", short)
+            out = chain_bound(g, k, cm, Budget(None), upper=best)
+        assert out.value == whole.value <= best * (1 + 1e-9), (trial, k, out, whole, best)
+    assert sum(deepened) >= 5, sum(deepened)
