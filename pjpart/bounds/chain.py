@@ -149,8 +149,9 @@ MAX_DESCENT = 0.03
 #: the guesses past the descent (:func:`chain_bound`) only when the first took at most this share of the
 #: idle time: where groups are slow to price (parallel experts) the method after it may bound better
 MIDDLE_SHARE = 0.25
-#: a guess left open with MIPs out of time is priced again, every MIP from then on given longer, when those
-#: MIPs take at most this share of the time left (:meth:`.chain_prices.Prices.deepen`)
+#: once a guess is refuted, a guess left open with MIPs out of time is priced again, those MIPs given longer,
+#: when they take at most this share of the time left (:meth:`.chain_prices.Prices.deepen`; before, the
+#: guesses descend: one far above what the DP can refute would take the time the descent needs)
 DEEPEN_SHARE = 0.5
 #: after a guess it leaves open, the DP runs this many times on the prices the MIPs so far give (none
 #: solved anew), bisecting below that guess for one they refute
@@ -277,8 +278,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     refuted the bracket is halved until it is ``tolerance`` narrow or ``budget`` ends, and a last
     guess :data:`CLOSE` below ``upper`` follows when none below it was left open.  A guess takes at
     most :data:`GUESS_SHARE` of the time left; one the clock leaves unrefuted ends the search.  A guess
-    left open with MIPs out of time is asked again, every MIP from then on given longer
-    (:meth:`.chain_prices.Prices.deepen`), while those MIPs fit in :data:`DEEPEN_SHARE` of the time
+    left open with MIPs out of time once a guess below it is refuted is asked again, those MIPs given
+    longer (:meth:`.chain_prices.Prices.deepen`), while they fit in :data:`DEEPEN_SHARE` of the time
     left (each run within :data:`GUESS_SHARE` of it).  Until
     a guess is refuted the search takes at most ``idle_share`` of ``budget``'s time (the methods after
     it may bound better where it refutes nothing), and the whole budget from then on.
@@ -325,7 +326,8 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
             started = time.perf_counter()
             count = stages_needed(links, k, T, prices.at(T, clock.within(GUESS_SHARE * clock.remaining()), moot))
             late = prices.late
-            while count <= k and not late and not prices.moot and prices.deepen(DEEPEN_SHARE * clock.remaining()):
+            while count <= k and refuted and not late and not prices.moot \
+                    and prices.deepen(DEEPEN_SHARE * clock.remaining()):
                 # asked again, its MIPs that ran out of time given longer; each count is a valid one, so a
                 # run the clock cuts short keeps what the one before counted
                 count = max(count, stages_needed(links, k, T, prices.at(

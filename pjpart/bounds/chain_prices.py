@@ -44,7 +44,7 @@ MAX_GROUP_NODES = 400
 #: a price's MIP gets at most this many seconds at first (its dual bound counts after that)
 MIP_SECONDS = 1.0
 #: a guess left open with MIPs out of time is priced again, those MIPs given this many times longer
-#: (:meth:`Prices.deepen`) ...
+#: (:meth:`Prices.deepen`; the guess's other MIPs keep :data:`MIP_SECONDS`) ...
 DEEPEN = 3.0
 #: ... up to this many seconds each
 MAX_MIP_SECONDS = 16.0
@@ -293,7 +293,7 @@ def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
 
 class Prices:
     """Prices cached per guess by group content, stage count and level; each MIP gets at most
-    ``seconds`` (:data:`MIP_SECONDS`, raised by :meth:`deepen`), and none once the budget is spent
+    :data:`MIP_SECONDS` (those :meth:`deepen` gives longer, more), and none once the budget is spent
     (the cheap price then stands, or the price a shorter run gave) or once ``moot()`` says the guess cannot be refuted (a partition
     that cheap turned up: ``self.moot``).
 
@@ -312,7 +312,7 @@ class Prices:
         self.proved: dict[tuple, list] = {}
         self.reused = 0  # prices read off a MIP solved at a larger room, at the current guess
         self.late = 0  # prices the clock left cheap at the current guess
-        self.seconds = MIP_SECONDS
+        self.seconds: dict = {}  # the time limit of the current guess's MIPs deepen() gave longer, by key
         self.open: dict = {}  # the prices of the current guess whose MIP ran out of time, by key
         self.shorter: dict = {}  # ... and those deepen() dropped, to be solved anew (never below these)
         self.moot = False
@@ -328,7 +328,7 @@ class Prices:
            moot: Callable[[], bool] | None = None) -> Callable[..., float]:
         """Prices at the guess ``T``, their MIPs within ``budget`` (by default the whole one)."""
         if T != self.T:
-            self.T, self.cache, self.late, self.reused, self.open, self.shorter = T, {}, 0, 0, {}, {}
+            self.T, self.cache, self.late, self.reused, self.open, self.shorter, self.seconds = T, {}, 0, 0, {}, {}, {}
         clock, self.moot = budget or self.budget, False
 
         def priced(i: int, j: int, q: int, away: tuple = (), kind: str = ANY) -> float:
@@ -343,7 +343,7 @@ class Prices:
                         self.reused += 1
                         self.cache[key] = max(cheap_price(link, j, room, T), bound, self.shorter.pop(key, 0.0))
                         return self.cache[key]
-                seconds = min(self.seconds, clock.remaining())
+                seconds = min(self.seconds.get(key, MIP_SECONDS), clock.remaining())
                 self.late += seconds <= 0.05
                 value, bound, fits, out = solved_price(link, j, room, T, self.cm, seconds, away, kind, self.child)
                 value = self.cache[key] = max(value, self.shorter.pop(key, 0.0))  # as strong as a shorter run
@@ -356,18 +356,18 @@ class Prices:
 
     def deepen(self, seconds: float) -> bool:
         """Whether the current guess has prices whose MIP ran out of time with a dual bound (a child
-        killed is not retried) and the MIPs may run longer, those MIPs at the longer limit fitting in
-        ``seconds`` (an estimate: the guess asked again may price others too): if so, those prices are
-        dropped (asked again, they are solved anew, never below the shorter run's price: both bound
-        the same least cost) and every MIP from now on, at this guess and later ones, gets
-        :data:`DEEPEN` times longer, up to :data:`MAX_MIP_SECONDS`."""
-        longer = min(MAX_MIP_SECONDS, self.seconds * DEEPEN)
-        if not self.open or longer <= self.seconds or len(self.open) * longer > seconds:
+        killed is not retried) that may run :data:`DEEPEN` times longer (up to
+        :data:`MAX_MIP_SECONDS`), fitting in ``seconds`` together: if so, those prices are dropped
+        (asked again, their MIPs are solved anew with that limit, never below the shorter run's
+        price: both bound the same least cost); the guess's other MIPs keep :data:`MIP_SECONDS`."""
+        longer = {key: min(MAX_MIP_SECONDS, self.seconds.get(key, MIP_SECONDS) * DEEPEN) for key in self.open}
+        longer = {key: limit for key, limit in longer.items() if limit > self.seconds.get(key, MIP_SECONDS)}
+        if not longer or sum(longer.values()) > seconds:
             return False
-        for key in self.open:
+        for key in longer:
             del self.cache[key]
-        self.shorter.update(self.open)
-        self.open, self.seconds = {}, longer
+            self.shorter[key] = self.open.pop(key)
+        self.seconds.update(longer)
         return True
 
     def known(self, T: float) -> Callable[..., float]:

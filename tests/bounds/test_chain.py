@@ -564,9 +564,9 @@ def test_clocked_prices_solve_their_mips_in_a_child_that_a_stuck_highs_cannot_ho
 
 
 def test_a_guess_deepened_prices_its_mips_out_of_time_again_as_if_solved_whole(rng, monkeypatch):
-    """MIPs under a short clock left open at a weaker dual bound (half their reach): after
-    ``deepen`` the DP counts what it counts with every MIP solved, no price falls, and a second
-    ``deepen`` (nothing open) or one the time left cannot pay for does nothing."""
+    """MIPs under a short clock left open at a weaker dual bound (half their reach): ``deepen`` gives
+    those (only) 3 s, where they solve whole; deepened until nothing is open, the DP counts what it
+    counts with every MIP solved, and no price falls; a ``deepen`` the time cannot pay for does nothing."""
     from pjpart.bounds import chain_prices
     from pjpart.bounds.chain import stages_needed
     from pjpart.bounds.guess import Verdict
@@ -591,26 +591,30 @@ def test_a_guess_deepened_prices_its_mips_out_of_time_again_as_if_solved_whole(r
         if not prices.open:
             continue
         assert not prices.deepen(0.5 * len(prices.open) * chain_prices.MIP_SECONDS * chain_prices.DEEPEN)
-        assert prices.deepen(math.inf) and prices.seconds == chain_prices.MIP_SECONDS * chain_prices.DEEPEN
+        opened = set(prices.open)
+        assert prices.deepen(math.inf) and set(prices.seconds) == opened, trial
+        assert all(limit == chain_prices.MIP_SECONDS * chain_prices.DEEPEN for limit in prices.seconds.values())
         after = stages_needed(links, k, T, prices.at(T))
+        assert not opened & set(prices.open), trial  # given 3 s, those solve whole
+        while prices.deepen(math.inf):  # the prices the DP asks anew start at MIP_SECONDS
+            after = max(after, stages_needed(links, k, T, prices.at(T)))
         whole = stages_needed(links, k, T, lambda i, j, q, away=(), kind=chain_prices.ANY: chain_prices.price(
             links[i], j, q * T / chain_prices.LEVELS, T, relaxed, 30.0, away, kind))
         assert before <= after == whole, (trial, before, after, whole)
         assert all(prices.cache[key] >= value for key, value in first.items() if key in prices.cache), trial
-        assert not prices.open and not prices.deepen(math.inf), trial
         deepened += 1
         rose += before < after
     assert deepened >= 5 and rose >= 1, (deepened, rose)
 
 
-def test_a_search_whose_first_mips_run_out_of_time_ends_where_whole_mips_end(rng, monkeypatch):
-    """chain_bound with MIPs under 2 s left open at half their reach: it asks the guess again with
-    them given longer (3 s), so it proves what it proves with every MIP solved whole, never above the
-    exhaustive optimum."""
+def test_a_search_deepens_its_mips_out_of_time_once_a_guess_is_refuted(rng, monkeypatch):
+    """chain_bound with MIPs under 2 s left open at half their reach: it asks a guess again with them
+    given longer only once a guess is refuted, never proves more than the exhaustive optimum, and on
+    some graphs proves more than with deepening turned off."""
     from pjpart.bounds import chain_prices
     from pjpart.bounds.guess import Verdict
 
-    solve, deepened = chain_prices.solve_guess, []
+    solve, deepen, events = chain_prices.solve_guess, chain_prices.Prices.deepen, []
 
     def short(prob, *, integer, time_limit, child=None):
         v = solve(prob, integer=integer, time_limit=30.0)
@@ -618,19 +622,22 @@ def test_a_search_whose_first_mips_run_out_of_time_ends_where_whole_mips_end(rng
             return v
         return Verdict(v.T, v.kind, "open", 0.5 * (v.T if v.status == "refuted" else v.reach), v.seconds)
 
-    deepen = chain_prices.Prices.deepen
-
     def counted(self, seconds):
         done = deepen(self, seconds)
-        deepened.append(done)
+        events.append("deepened" if done else "asked")
         return done
 
-    monkeypatch.setattr(chain_prices.Prices, "deepen", counted)
+    monkeypatch.setattr(chain_prices, "solve_guess", short)
     graphs = lambda trial: series_graph(rng, int(rng.integers(2, 4))) if trial % 3 else heads_graph(rng)
-    for trial, g, k, cm, best in solved_problems(rng, 10, graphs):
-        whole = chain_bound(g, k, cm, Budget(None), upper=best)
-        with monkeypatch.context() as m:
-            m.setattr(chain_prices, "solve_guess", short)
-            out = chain_bound(g, k, cm, Budget(None), upper=best)
-        assert out.value == whole.value <= best * (1 + 1e-9), (trial, k, out, whole, best)
-    assert sum(deepened) >= 5, sum(deepened)
+    deepened = gained = 0
+    for trial, g, k, cm, best in solved_problems(rng, 12, graphs):
+        events.clear()
+        monkeypatch.setattr(chain_prices.Prices, "deepen", counted)
+        out = chain_bound(g, k, cm, Budget(None), upper=best, on_rise=lambda value: events.append("refuted"))
+        assert out.value <= best * (1 + 1e-9), (trial, k, out, best)
+        asked = [e for e in events if e != "refuted"]
+        assert not asked or "refuted" in events[:events.index(asked[0])], (trial, events)
+        deepened += "deepened" in events
+        monkeypatch.setattr(chain_prices.Prices, "deepen", lambda self, seconds: False)
+        gained += out.value > chain_bound(g, k, cm, Budget(None), upper=best).value
+    assert deepened >= 3 and gained >= 1, (deepened, gained)
