@@ -184,7 +184,8 @@ def cheap_price(link: Link, j: int, room: float, T: float) -> float:
 
 
 def solved_price(link: Link, j: int, room: float, T: float, cost_model: CostModel, seconds: float,
-                 away: tuple = (), kind: str = ANY, child: HighsChild | None = None) -> tuple[float, float, float, bool]:
+                 away: tuple = (), kind: str = ANY,
+                 child: HighsChild | None = None) -> tuple[float, float, float, bool]:
     """A lower bound on the least cost of the last of ``j + 2`` stages that ``link``'s group can
     take: the first of cost ``<= room`` (holding the cut node before), ``j`` of cost ``<= T``, the
     last holding the group's last node (``inf``: no such assignment).  ``away``: positions in
@@ -294,8 +295,8 @@ def _some_on_last(prob: GuessProblem, nodes: np.ndarray, k: int) -> bool:
 class Prices:
     """Prices cached per guess by group content, stage count and level; each MIP gets at most
     :data:`MIP_SECONDS` (those :meth:`deepen` gives longer, more), and none once the budget is spent
-    (the cheap price then stands, or the price a shorter run gave) or once ``moot()`` says the guess cannot be refuted (a partition
-    that cheap turned up: ``self.moot``).
+    (the cheap price then stands, or the price a shorter run gave) or once ``moot()`` says the guess
+    cannot be refuted (a partition that cheap turned up: ``self.moot``).
 
     A price asked at a room that a MIP solved at a larger room (same group, stage count, tables away
     and kind) reaches down to is read off it: with less room fewer assignments fit, so the bound that
