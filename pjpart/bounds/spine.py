@@ -109,6 +109,7 @@ class _Cuts:
 
     def __init__(self, graph: Graph, cm: CostModel, path: np.ndarray) -> None:
         from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import breadth_first_order
 
         n = graph.n
         # mincut's network (its node -> t arcs set per cut here), and an arc s -> v for every node
@@ -125,20 +126,12 @@ class _Cuts:
                                   for v in range(n)], dtype=np.int64)
         self.work = graph.work.astype(np.float64)
         self.n, self.path = n, path
-        self.desc = np.array([self._reach(graph, int(v), True) for v in path]).reshape(len(path), n)
-        self.anc = np.array([self._reach(graph, int(v), False) for v in path]).reshape(len(path), n)
-
-    @staticmethod
-    def _reach(graph: Graph, v: int, down: bool) -> np.ndarray:
-        seen = np.zeros(graph.n, dtype=bool)
-        seen[v], stack = True, [v]
-        while stack:
-            u = stack.pop()
-            nbrs = graph.successors(u) if down else graph.predecessors(u)
-            new = nbrs[~seen[nbrs]]
-            seen[new] = True
-            stack.extend(new.tolist())
-        return seen
+        self.desc, self.anc = (np.zeros((len(path), n), dtype=bool) for _ in range(2))
+        for reach, ptr, idx in ((self.desc, graph.succ_ptr, graph.succ_idx),
+                                (self.anc, graph.pred_ptr, graph.pred_idx)):
+            arcs = csr_matrix((np.ones(len(idx), dtype=np.int8), idx, ptr), shape=(n, n))
+            for row, v in zip(reach, path.tolist()):  # each anchor's descendants (ancestors), itself included
+                row[breadth_first_order(arcs, v, directed=True, return_predecessors=False)] = True
 
     def forced(self, hop: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """``(inside, out)`` masks of item 1 for a hop ``(a, b)``, or for ``F_0(a)`` (``b = a``)."""
