@@ -24,6 +24,23 @@ def _with_params(g, rng):
     return pjpart.Graph.from_arrays(work=g.work, params=params, sizeout=g.sizeout, edges=g.edges.tolist())
 
 
+def _short_mips(monkeypatch):
+    """MIPs of the chain prices given under 2 s answer "open" at half their reach (a clock cut short);
+    given 2 s or more, what they prove in 30 s."""
+    from pjpart.bounds import chain_prices
+    from pjpart.bounds.guess import Verdict
+
+    solve = chain_prices.solve_guess
+
+    def short(prob, *, integer, time_limit, child=None):
+        v = solve(prob, integer=integer, time_limit=30.0)
+        if time_limit >= 2.0:
+            return v
+        return Verdict(v.T, v.kind, "open", 0.5 * (v.T if v.status == "refuted" else v.reach), v.seconds)
+
+    monkeypatch.setattr(chain_prices, "solve_guess", short)
+
+
 def _refute_around(g, k, cm, best, rng):
     """``chain_refutes`` at the exhaustive optimum, just below it and between: ``(refuted, below)``
     counts, asserting every refuted guess lies below the optimum."""
@@ -569,17 +586,8 @@ def test_a_guess_deepened_prices_its_mips_out_of_time_again_as_if_solved_whole(r
     counts with every MIP solved, and no price falls; a ``deepen`` the time cannot pay for does nothing."""
     from pjpart.bounds import chain_prices
     from pjpart.bounds.chain import stages_needed
-    from pjpart.bounds.guess import Verdict
 
-    solve = chain_prices.solve_guess
-
-    def short(prob, *, integer, time_limit, child=None):
-        v = solve(prob, integer=integer, time_limit=30.0)
-        if time_limit >= 2.0:
-            return v
-        return Verdict(v.T, v.kind, "open", 0.5 * (v.T if v.status == "refuted" else v.reach), v.seconds)
-
-    monkeypatch.setattr(chain_prices, "solve_guess", short)
+    _short_mips(monkeypatch)
     deepened = rose = 0
     for trial in range(10):
         g, cm, k = series_graph(rng, 4), cost_setting(rng, trial), int(rng.integers(2, 6))
@@ -612,22 +620,15 @@ def test_a_search_deepens_its_mips_out_of_time_once_a_guess_is_refuted(rng, monk
     given longer only once a guess is refuted, never proves more than the exhaustive optimum, and on
     some graphs proves more than with deepening turned off."""
     from pjpart.bounds import chain_prices
-    from pjpart.bounds.guess import Verdict
 
-    solve, deepen, events = chain_prices.solve_guess, chain_prices.Prices.deepen, []
-
-    def short(prob, *, integer, time_limit, child=None):
-        v = solve(prob, integer=integer, time_limit=30.0)
-        if time_limit >= 2.0:
-            return v
-        return Verdict(v.T, v.kind, "open", 0.5 * (v.T if v.status == "refuted" else v.reach), v.seconds)
+    deepen, events = chain_prices.Prices.deepen, []
 
     def counted(self, seconds):
         done = deepen(self, seconds)
         events.append("deepened" if done else "asked")
         return done
 
-    monkeypatch.setattr(chain_prices, "solve_guess", short)
+    _short_mips(monkeypatch)
     graphs = lambda trial: series_graph(rng, int(rng.integers(2, 4))) if trial % 3 else heads_graph(rng)
     deepened = gained = 0
     for trial, g, k, cm, best in solved_problems(rng, 12, graphs):
