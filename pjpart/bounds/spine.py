@@ -50,6 +50,15 @@ of the DP's best sequence at the lowest guess not refuted, and so on until that 
 hop with ``m_1`` alone counts with ``cap = T - m_1``, one not priced at all (or a stage off the path
 not priced yet: the budget stops each loop) with ``T``; both are valid (``nu = 1``; ``comm >= 0``).
 
+Exact caps.  Where the Lagrangian cap lies far above what a family's sets achieve (a stem whose
+tensors cost several times its work), :mod:`.spine_caps` prices a hop by a MIP: the largest work of
+a set of the family at cost ``<= T``, which bounds every ``T' <= T`` too.  Once the bisection above
+ends, guesses from its bound upward (by steps doubled while refuted, then bisected) are asked with
+every hop of the DP's best sequence so priced, hops of more than
+:data:`.spine_caps.MAX_FREE_NODES` free nodes left to the Lagrangian cap, each MIP within
+:data:`MIP_SECONDS` (its dual bound counts when it runs out), until the budget stops them; and only
+with :data:`MIP_MIN_SECONDS` left.
+
 Example
 -------
 A chain ``4 -> 4 -> 4 -> 4`` whose tensors cost 1 each: two stages must cut it, and each side of
@@ -72,7 +81,9 @@ import numpy as np
 from ..budget import Budget
 from ..cost import CostModel, homogeneous_relaxation
 from ..graph import Graph
+from .highs_child import HighsChild
 from .mincut import INF, _network
+from .spine_caps import MAX_FREE_NODES, HopCaps, exact_cap
 
 #: the path is thinned to at most this many anchors (every few nodes: a subsequence of a path is one)
 MAX_ANCHORS = 120
@@ -83,6 +94,12 @@ MIN_STAGES = 4
 NUS = (1.0, 0.9, 0.8, 0.7, 0.6)
 #: bisection steps at most, and the relative width at which one stops: while pricing, and at the end
 BISECT_STEPS, PRICING_WIDTH, FINAL_WIDTH = 40, 1e-3, 1e-7
+#: exact caps (:mod:`.spine_caps`): each MIP's time limit, the first step above the Lagrangian bound
+#: (doubled while guesses are refuted), and the relative width at which the search stops
+MIP_SECONDS, MIP_STEP, MIP_WIDTH = 2.0, 4e-3, 2e-3
+#: the MIPs start only with this many seconds left: each guess asks for tens of them, and a short run's
+#: search wants the cores more
+MIP_MIN_SECONDS = 15.0
 
 
 def heaviest_path(graph: Graph) -> np.ndarray:
@@ -161,12 +178,14 @@ class _Cuts:
 
 @dataclass(frozen=True)
 class SpineBound:
-    """The outcome: ``value`` (0: nothing refuted), ``status``, the hops priced and the passes run."""
+    """The outcome: ``value`` (0: nothing refuted), ``status``, the hops priced, the passes run and the
+    exact caps priced (:mod:`.spine_caps`)."""
 
     value: float
     status: str
     hops: int = 0
     passes: int = 0
+    mips: int = 0
 
 
 def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | None = None,
@@ -219,9 +238,12 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
     prefix = np.array([0.0] + [float(g.work[cuts.anc[a - 1]].sum()) for a in range(1, r + 1)]) * (1 - 1e-9)
     suffix = np.array([float(g.work[cuts.desc[a]].sum()) for a in range(r)] + [0.0]) * (1 - 1e-9)
 
+    exact = HopCaps(len(pairs))
+
     def best_path(T: float) -> tuple[float, list]:
         priced = ~np.isnan(low)
         cap = np.where(priced, np.min(nus * T - np.nan_to_num(m), axis=1), np.where(np.isnan(m1), T, T - m1))
+        cap = np.minimum(cap, exact.at(T))
         floor_cost = np.where(priced, low, forced + np.nan_to_num(m1))
         cap[floor_cost > T * (1 + 1e-9)] = -np.inf  # a float hair above T drops no true stage
         band = np.full((r + 1, width), -np.inf)
@@ -276,10 +298,50 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
         if refuted(hi):
             lo, hi = bisect(hi, upper)
             passes += 1
+    comm, too_large, late = g.sizeout / cm.bandwidth, set(), False
+    child = HighsChild() if budget is not None and budget.limited else None
+
+    def exactly_refuted(T: float) -> bool:
+        """Whether the DP refutes ``T`` once every hop of its best sequence has an exact cap at ``T``."""
+        nonlocal late
+        while not refuted(T):
+            todo = [index[hop] for hop in best_path(T)[1] if hop in index and index[hop] not in too_large
+                    and not exact.fresh(index[hop], T, MIP_WIDTH)]
+            if not todo:
+                return False
+            for i in todo:
+                inside, out = cuts.forced(pairs[i])
+                if np.count_nonzero(~inside & ~out) > MAX_FREE_NODES:
+                    too_large.add(i)
+                    continue
+                late = stop is not None and stop()
+                if late:
+                    return False
+                seconds = MIP_SECONDS if budget is None else min(MIP_SECONDS, budget.remaining())
+                exact.add(i, T, exact_cap(g, comm, inside, out, T, seconds, child)[0])
+                if refuted(T):  # a DP is cheap beside a MIP: the rest of the sequence may not be needed
+                    return True
+        return True
+
+    # exact caps on the best sequences: guesses above the Lagrangian bound, galloping up until one
+    # stands (the known partition's cost stands), then bisecting; a guess left open costs no validity
+    a, b, T, step = lo, upper, hi, MIP_STEP
+    enough = budget is None or not budget.limited or budget.remaining() >= MIP_MIN_SECONDS
+    try:
+        while enough and b - a > MIP_WIDTH * b and not late and not todo:
+            if exactly_refuted(T):
+                a, step = T, 2 * step
+            elif not late:
+                b = T
+            T = min(a * (1 + step), (a + b) / 2) if b == upper else (a + b) / 2
+    finally:
+        if child is not None:
+            child.close()
+    lo, hi = max(lo, a), b if a >= hi else min(hi, b)
     lo, hi = bisect(lo, hi, FINAL_WIDTH)
     value = lo if lo > floor else 0.0
-    status = "no time" if todo or np.isnan(m1).any() or np.isnan(zero_m).any() else "proven"
-    return SpineBound(value, status, int((~np.isnan(low)).sum()), passes)
+    status = "no time" if todo or late or np.isnan(m1).any() or np.isnan(zero_m).any() else "proven"
+    return SpineBound(value, status, int((~np.isnan(low)).sum()), passes, len(exact.priced))
 
 
 def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:
@@ -304,7 +366,8 @@ def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:
             request.graph, request.cost_model, STRAY_SHARE * max(request.floor, upper / request.k), MAX_GROUP_NODES)[0]) > 1:
         return 0.0, "skipped (groups in series: chain)", time.perf_counter() - t0, {}
     out = spine_bound(request.graph, request.k, request.cost_model, budget, upper=upper, floor=request.floor)
-    return out.value, out.status, time.perf_counter() - t0, {"hops": out.hops, "passes": out.passes}
+    return out.value, out.status, time.perf_counter() - t0, {"hops": out.hops, "passes": out.passes,
+                                                             "mips": out.mips}
 
 
 __all__ = ["MAX_ANCHORS", "MIN_STAGES", "NUS", "SpineBound", "heaviest_path", "spine_bound", "spine_method"]

@@ -11,6 +11,7 @@ import pjpart
 from pjpart import CostModel
 from pjpart.bounds import REGISTRY, BoundRequest
 from pjpart.bounds.spine import NUS, _Cuts, heaviest_path, spine_bound
+from pjpart.bounds.spine_caps import HopCaps, exact_cap
 from pjpart.budget import Budget
 
 
@@ -45,6 +46,38 @@ def test_a_hop_value_is_the_least_over_its_family(rng):
                 assert exact - tol <= got <= exact + 1e-12, (trial, hop, nu, got, exact)
                 checked += 1
     assert checked >= 12 * 6 * 3
+
+
+def test_an_exact_cap_is_the_most_work_a_set_of_the_family_holds_within_the_guess(rng):
+    """Random DAGs of 5-7 nodes, random forced nodes in and out, guesses around half the cost of
+    everything: the MIP's cap equals the largest work over the family's sets (enumerated) of cost
+    ``<= T``, ``-inf`` when none, less than its margin above it; a cap bounds the guesses below its own."""
+    infeasible = 0
+    for trial in range(80):
+        n = int(rng.integers(5, 8))
+        g = fixed_shape_dag(rng, n=n, m=int(rng.integers(4, n + 3)))
+        comm = g.sizeout * float(rng.uniform(0.3, 3))
+        kind = rng.integers(0, 3, g.n) if trial % 3 else np.where(rng.random(g.n) < 0.3, 2, 0)
+        inside, out = kind == 1, kind == 2
+        T = float(rng.uniform(0.3, 1.5)) * (g.work.sum() + comm.sum()) / 2
+        best = -math.inf
+        for bits in itertools.product([False, True], repeat=g.n):
+            S = np.array(bits)
+            crossing = {int(u) for u, v in g.edges if S[u] != S[v]}  # a producer sends or receives, once
+            if not (inside & ~S).any() and not (S & out).any() and g.work[S].sum() + comm[list(crossing)].sum() <= T:
+                best = max(best, float(g.work[S].sum()))
+        cap, status = exact_cap(g, comm, inside, out, T)
+        if best == -math.inf:
+            assert cap == -math.inf and status == "infeasible", (trial, cap, status)
+            infeasible += 1
+        else:
+            assert best <= cap <= best + 1e-5 * (1 + T), (trial, cap, best)
+    assert 0 < infeasible < 60
+    caps = HopCaps(2)
+    caps.add(1, 5.0, 3.0)
+    caps.add(1, 4.0, 2.5)
+    assert caps.at(4.5).tolist() == [math.inf, 3.0] and caps.at(3.0).tolist() == [math.inf, 2.5]
+    assert caps.at(6.0).tolist() == [math.inf, math.inf] and caps.fresh(1, 4.0, 1e-3) and not caps.fresh(1, 4.5, 1e-3)
 
 
 def test_a_refuted_guess_lies_below_the_optimum(rng):
