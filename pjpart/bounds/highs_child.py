@@ -80,7 +80,7 @@ def run_highs(request: dict) -> dict:
     if integer:
         h.setOptionValue("presolve", "off")
         h.setOptionValue("mip_abs_gap", 0.0)
-        h.setOptionValue("mip_rel_gap", 1e-9)
+        h.setOptionValue("mip_rel_gap", float(request.get("mip_rel_gap", 1e-9)))  # a heuristic may stop short
         # RENS's and RINS's sub-MIPs are where presolve overran its clock first; a refutation needs neither
         h.setOptionValue("mip_heuristic_run_rens", False)
         h.setOptionValue("mip_heuristic_run_rins", False)

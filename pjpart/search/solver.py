@@ -144,6 +144,10 @@ class Solver:
         building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
             else None
         start = first() if coarse is None else start
+        if coarse is None:  # while the evaluator builds
+            packed = _packed(problem, budget, start)
+            if packed is not None:
+                start, orders = packed, [packed.order] + list(orders)
         # the graph's own seed partition stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
@@ -177,6 +181,39 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
     """A topological order holding a partition's stages as contiguous runs, stage by stage (its
     keys decode to it, and its exact slicing costs no more than the partition)."""
     return stage_major_order(np.asarray(stages, dtype=np.int64), graph.topological_order())
+
+
+#: the search starts from a stage-by-stage packing (:mod:`.packing`) on graphs of this many nodes or
+#: more and this many stages or more that :mod:`pjpart.bounds.chain` cannot cut into groups (a wide
+#: multi-branch net), packed within this share of a time limit of at least this many seconds (a
+#: guess takes a second or two, and the first alone is often no better than the search's answer)
+PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MIN_SECONDS = 200, 4, 0.25, 30.0
+
+
+def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
+    """The packing's partition (:func:`.packing.packed_partition`, between the combinatorial bound and
+    ``start``'s cost) when it is cheaper than ``start`` on a graph the gates above admit, else ``None``."""
+    from ..bounds.chain import MAX_GROUP_NODES
+    from ..bounds.chain_prices import chain_links
+    from ..bounds.combinatorial import combinatorial_bound
+    from ..bounds.mincut import node_closure_bound
+    from ..bounds.series import STRAY_SHARE
+    from .packing import MAX_NODES, packed_partition
+
+    g, k, cm = problem.graph, problem.k, problem.cost_model
+    if not PACK_MIN_NODES <= g.n <= MAX_NODES or k < PACK_MIN_STAGES or not math.isfinite(start.value) \
+            or (budget.limited and budget.time_limit < PACK_MIN_SECONDS):
+        return None
+    low = combinatorial_bound(g, k, cm)
+    if len(chain_links(g, cm, STRAY_SHARE * max(low, start.value / k), MAX_GROUP_NODES)[0]) > 1:
+        return None  # groups in series: the search and chain's bound do well there
+    within = budget.within(PACK_SHARE * budget.time_limit) if budget.limited else budget
+    # the first guess halves the way from a lower bound: at many stages the cuts' is the tighter
+    low = max(low, node_closure_bound(g, cm, within.stopper()))
+    found = packed_partition(g, k, cm, low, start.value, within)
+    if found is None or not found[0] < start.value:
+        return None
+    return Candidate(found[1], found[0], _stage_order(g, found[1]), "packing")
 
 
 #: what a result's ``method`` says of a partition a bound method found

@@ -1,0 +1,195 @@
+"""Stage packing: a partition built stage by stage, each stage the most work a MIP fits within a guess.
+
+Why.  A wide multi-branch net (NASNet) has cheap stage boundaries inside its cells, past the 1x1
+convolutions that shrink each input, and dear ones everywhere else; the search's topological orders,
+sliced, seldom line up with the cheap ones at a thousand nodes.  :mod:`pjpart.bounds.spine`'s caps showed sets
+of the cost of a stage holding a cell's work at a fifth of the traffic the search's stages pay.  A
+MIP that picks the next stage directly finds them.
+
+How.  For a guess ``T``, stage ``b = 0, 1, ...`` takes, among the nodes not yet placed, the set ``S`` of
+largest work that is a downset of them (every predecessor placed or in ``S``: data flows forward) and
+costs ``work(S) + in(S) + out(S) + overflow(S) <= T``, ``in`` counting the tensors of the stages
+before that ``S`` reads and ``out`` those ``S`` sends to nodes not in it (each producer once); weights
+within the memory limit.  The last stage takes what is left.  The MIP: a binary ``x_v`` per node whose
+remaining ancestors (itself included) weigh at most ``T``, ``x_c <= x_p`` per edge among them,
+``r_u >= x_c`` per placed producer ``u`` and consumer ``c``, ``s_u >= x_u - x_c`` (``s_u >= x_u`` for a
+consumer outside the candidates), ``o >= (params(S) - memory) / overflow_bandwidth``, the cost row
+scaled by ``1 / T``; maximise ``work(S)``.  A bisection over ``T`` between a lower bound and a known
+partition's cost keeps the cheapest partition found, each re-costed in float64
+(:func:`pjpart.cost.evaluate`): a heuristic, it proves nothing and needs no proof.  Greedy: the most
+work first may leave the last stage too much, so a guess can fail above one that succeeds.
+
+Example
+-------
+A chain ``4 -> 4 -> 4 -> 4`` whose tensors cost 1: two stages of two nodes each cost 9.
+
+>>> import pjpart
+>>> g = pjpart.Graph.from_arrays(work=[4, 4, 4, 4], sizeout=[1, 1, 1, 0], edges=[(0, 1), (1, 2), (2, 3)])
+>>> cost, stages = packed_partition(g, 2, pjpart.CostModel(), 8.0, 12.0)
+>>> cost, stages.tolist()
+(9.0, [0, 0, 1, 1])
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..bounds.highs_child import GRACE, HighsChild, run_highs
+from ..budget import Budget
+from ..cost import CostModel, evaluate, homogeneous_relaxation
+from ..graph import Graph
+
+#: graphs of more nodes are not packed (the ancestor matrix is ``n^2`` bits)
+MAX_NODES = 4000
+#: each stage's MIP gets at most this many seconds (its best point found so far counts)
+STAGE_SECONDS = 2.0
+#: ... and stops within this relative gap of the most work (a stage a little short is still a good one)
+STAGE_GAP = 1e-2
+#: the bisection stops at this relative width, or after this many guesses
+WIDTH, GUESSES = 2e-3, 10
+
+
+def _stage_request(g: Graph, cm: CostModel, comm: np.ndarray, placed: np.ndarray, cand: np.ndarray, T: float) -> dict:
+    """The MIP of the module docstring for the next stage (columns: the candidates first)."""
+    idx = np.flatnonzero(cand)
+    nx = len(idx)
+    col = np.full(g.n, -1)
+    col[idx] = np.arange(nx)
+    e = g.edges if g.m else np.zeros((0, 2), dtype=np.int64)
+    u, c = e[:, 0], e[:, 1]
+    inner = cand[u] & cand[c]
+    recv = placed[u] & cand[c] & (comm[u] > 0)  # r_u >= x_c
+    send = cand[u] & ~placed[c] & (comm[u] > 0)  # s_u >= x_u - x_c (x_c = 0 off the candidates)
+    r_nodes, s_nodes = np.unique(u[recv]), np.unique(u[send])
+    r_col = np.full(g.n, -1)
+    r_col[r_nodes] = nx + np.arange(len(r_nodes))
+    s_col = np.full(g.n, -1)
+    s_col[s_nodes] = nx + len(r_nodes) + np.arange(len(s_nodes))
+    over = nx + len(r_nodes) + len(s_nodes)  # the overflow column
+    ncol = over + 1
+    n_in, n_r, n_s = int(inner.sum()), int(recv.sum()), int(send.sum())
+    rows = [np.repeat(np.arange(n_in), 2), n_in + np.repeat(np.arange(n_r), 2)]
+    cols = [np.stack([col[c[inner]], col[u[inner]]], 1).ravel(), np.stack([r_col[u[recv]], col[c[recv]]], 1).ravel()]
+    vals = [np.tile([1.0, -1.0], n_in), np.tile([1.0, -1.0], n_r)]
+    lo = [np.full(n_in, -np.inf), np.zeros(n_r)]
+    hi = [np.zeros(n_in), np.full(n_r, np.inf)]
+    base = n_in + n_r  # s_u - x_u + x_c >= 0, the x_c term only for a candidate consumer
+    su, sc = u[send], c[send]
+    both = cand[sc]
+    rows += [base + np.arange(n_s), base + np.arange(n_s), base + np.flatnonzero(both)]
+    cols += [s_col[su], col[su], col[sc[both]]]
+    vals += [np.ones(n_s), -np.ones(n_s), np.ones(int(both.sum()))]
+    lo.append(np.zeros(n_s))
+    hi.append(np.full(n_s, np.inf))
+    nrow = _weight_rows(g.params[idx].astype(np.float64), cm, T, over, base + n_s, (rows, cols, vals, lo, hi))
+    rows += [np.full(ncol, nrow)]
+    cols += [np.arange(ncol)]
+    vals += [np.concatenate([g.work[idx] / T, comm[r_nodes] / T, comm[s_nodes] / T, [1.0]])]
+    lo.append([-np.inf])
+    hi.append([1.0])
+    matrix = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(nrow + 1, ncol))
+    cost = np.zeros(ncol)
+    cost[:nx] = -g.work[idx] / T
+    col_hi = np.ones(ncol)
+    col_hi[over] = np.inf
+    return dict(cost=cost, col_lo=np.zeros(ncol), col_hi=col_hi, matrix=matrix, row_lo=np.concatenate(lo).astype(float),
+                row_hi=np.concatenate(hi).astype(float), integer=nx, keep=nx)
+
+
+def _weight_rows(params: np.ndarray, cm: CostModel, T: float, over: int, nrow: int, parts: tuple) -> int:
+    """Append the overflow row ``o >= (params(S) - memory) / overflow_bandwidth`` (scaled by ``1 / T``)
+    and the hard limit on weights, where finite, to ``parts`` (rows, cols, vals, lo, hi); the next row."""
+    rows, cols, vals, lo, hi = parts
+    nx = len(params)
+    if math.isfinite(cm.memory):
+        rows += [np.full(nx + 1, nrow)]
+        cols += [np.concatenate([np.arange(nx), [over]])]
+        vals += [np.concatenate([-params / cm.overflow_bandwidth / T, [1.0]])]
+        lo.append([-cm.memory / cm.overflow_bandwidth / T])
+        hi.append([np.inf])
+        nrow += 1
+    if math.isfinite(cm.memory_limit):
+        rows += [np.full(nx, nrow)]
+        cols += [np.arange(nx)]
+        vals += [params]
+        lo.append([-np.inf])
+        hi.append([cm.memory_limit])
+        nrow += 1
+    return nrow
+
+
+def _ancestors(g: Graph) -> np.ndarray:
+    """``A[v, u]``: ``u`` is ``v`` or one of its ancestors."""
+    A = np.zeros((g.n, g.n), dtype=bool)
+    for v in g.topological_order().tolist():
+        A[v, v] = True
+        for p in g.predecessors(v).tolist():
+            A[v] |= A[p]
+    return A
+
+
+def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budget: Budget | None = None,
+         child: HighsChild | None = None) -> np.ndarray | None:
+    """Every node's stage by the greedy packing at ``T`` (the scalar ``cm``), or ``None`` when a stage
+    finds nothing that fits, or the budget ends first."""
+    stop = budget.stopper() if budget is not None else None
+    comm = g.sizeout / cm.bandwidth
+    stages = np.full(g.n, -1, dtype=np.int64)
+    for b in range(k - 1):
+        left = stages < 0
+        if not left.any():
+            return stages
+        if stop is not None and stop():
+            return None
+        cand = left & (ancestors[:, left].astype(np.float64) @ g.work[left] <= T * (1 + 1e-9))
+        if not cand.any():
+            return None
+        request = _stage_request(g, cm, comm, ~left, cand, T)
+        seconds = STAGE_SECONDS if budget is None or not budget.limited else min(STAGE_SECONDS, budget.remaining())
+        request["time_limit"], request["mip_rel_gap"] = seconds, STAGE_GAP
+        reply = run_highs(request) if child is None else child.solve(request, seconds + GRACE)
+        if reply is None or reply["values"] is None:
+            return None
+        chosen = np.flatnonzero(cand)[reply["values"] > 0.5]
+        if not len(chosen):
+            return None
+        stages[chosen] = b
+    stages[stages < 0] = k - 1
+    return stages
+
+
+def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, high: float,
+                     budget: Budget | None = None) -> tuple[float, np.ndarray] | None:
+    """The cheapest partition the packing finds over guesses bisected between ``low`` (a lower bound)
+    and ``high`` (a known partition's cost), as ``(cost, stages)`` re-costed on the graph's own model;
+    ``None`` when none is found, or the graph has more than :data:`MAX_NODES` nodes."""
+    if graph.n > MAX_NODES or k < 2 or not (math.isfinite(high) and 0 <= low < high):
+        return None
+    g, cm = homogeneous_relaxation(graph, cost_model)
+    stop = budget.stopper() if budget is not None else None
+    ancestors = _ancestors(g)
+    best: tuple[float, np.ndarray] | None = None
+    child = HighsChild() if budget is not None and budget.limited else None
+    try:
+        for _ in range(GUESSES):
+            if high - low <= WIDTH * high or (stop is not None and stop()):
+                break
+            T = (low + high) / 2
+            stages = pack(g, k, cm, T, ancestors, budget, child)
+            cost = float(evaluate(graph, stages, k, cost_model).max()) if stages is not None else math.inf
+            if best is None or cost < best[0]:
+                best = (cost, stages) if math.isfinite(cost) else best
+            if cost <= T * (1 + 1e-9) or (best is not None and best[0] <= T):
+                high = min(T, best[0])
+            else:
+                low = T
+    finally:
+        if child is not None:
+            child.close()
+    return best
+
+
+__all__ = ["GUESSES", "MAX_NODES", "STAGE_GAP", "STAGE_SECONDS", "WIDTH", "pack", "packed_partition"]

@@ -1,0 +1,117 @@
+"""Stage packing (pjpart.search.packing): each stage's MIP against every downset of the nodes left,
+the partitions it builds against the float64 reference and the exhaustive optimum, and the gates
+by which the search starts from it."""
+
+import itertools
+import math
+
+import numpy as np
+from cases import cost_setting, fixed_shape_dag, series_graph
+
+import pjpart
+from pjpart import CostModel
+from pjpart.bounds.highs_child import run_highs
+from pjpart.budget import Budget
+from pjpart.problem import Problem
+from pjpart.search import packing, solver
+from pjpart.search.finish import Candidate
+from pjpart.search.seeds import best_slicing
+
+
+def _stage_cost(g, cm, S, placed):
+    """What stage ``S`` costs after the ``placed`` stages, the rest after it (SPEC's block cost)."""
+    recv = {int(u) for u, v in g.edges if S[v] and placed[u]}
+    send = {int(u) for u, v in g.edges if S[u] and not S[v]}
+    over = max(0.0, g.params[S].sum() - cm.memory) / cm.overflow_bandwidth if math.isfinite(cm.memory) else 0.0
+    traffic = (sum(g.sizeout[u] for u in recv) + sum(g.sizeout[u] for u in send)) / cm.bandwidth
+    return g.work[S].sum() + traffic + over
+
+
+def test_a_stage_is_the_heaviest_downset_of_the_nodes_left_that_fits(rng):
+    """Random DAGs of 6-8 nodes, the four cost settings, a random downset placed before: the MIP (its
+    gap closed) picks a downset of the nodes left, of cost at most ``T``, of the largest work of all
+    such downsets (enumerated); none when none fits."""
+    checked = empty = 0
+    for trial in range(60):
+        n = int(rng.integers(6, 9))
+        g = fixed_shape_dag(rng, n=n, m=int(rng.integers(n - 1, n + 5)))
+        cm = cost_setting(rng, trial)
+        ancestors = packing._ancestors(g)
+        placed = ancestors[rng.integers(n)] if trial % 3 else np.zeros(n, dtype=bool)  # a downset
+        left = ~placed
+        T = float(rng.uniform(0.3, 1.0)) * (g.work.sum() + g.sizeout.sum() / cm.bandwidth)
+        cand = left & (ancestors[:, left].astype(float) @ g.work[left] <= T)
+        best = 0.0  # the empty set always fits
+        for bits in itertools.product([False, True], repeat=n):
+            S = np.array(bits)
+            if (S & ~cand).any():
+                continue
+            if any(S[v] and left[u] and not S[u] for u, v in g.edges):
+                continue  # not a downset of the nodes left
+            if g.params[S].sum() <= cm.memory_limit and _stage_cost(g, cm, S, placed) <= T:
+                best = max(best, float(g.work[S].sum()))
+        if not cand.any():
+            continue
+        request = packing._stage_request(g, cm, g.sizeout / cm.bandwidth, placed, cand, T)
+        request.update(time_limit=None, mip_rel_gap=0.0)
+        reply = run_highs(request)
+        S = np.zeros(n, dtype=bool)
+        if reply["values"] is not None:
+            S[np.flatnonzero(cand)[reply["values"] > 0.5]] = True
+        got = float(g.work[S].sum())
+        assert abs(got - best) <= 1e-6 * (1 + T), (trial, got, best)
+        if S.any():
+            assert _stage_cost(g, cm, S, placed) <= T * (1 + 1e-6) and g.params[S].sum() <= cm.memory_limit * (1 + 1e-9)
+            assert not any(S[v] and left[u] and not S[u] for u, v in g.edges)
+        checked += 1
+        empty += best == 0
+    assert checked >= 40 and empty < checked // 2, (checked, empty)
+
+
+def test_a_packed_partition_is_valid_and_costed_in_float64(rng):
+    """Random DAGs of 8-10 nodes, k = 2..4, between the combinatorial bound and a sliced order's
+    cost: the partition returned sends data forward only, costs what the reference says, and is
+    never below the exhaustive optimum; on a share of them it is the optimum."""
+    found = optimal = 0
+    for trial in range(30):
+        g = fixed_shape_dag(rng, n=int(rng.integers(8, 11)), m=int(rng.integers(8, 16)))
+        cm = cost_setting(rng, trial)
+        k = int(rng.integers(2, 5))
+        best, _ = pjpart.reference.exhaustive_partition(g, k, cm)
+        if not math.isfinite(best):
+            continue
+        high = best_slicing(g, g.topological_order(), k, cm, None)[1]
+        out = packing.packed_partition(g, k, cm, pjpart.combinatorial_bound(g, k, cm), max(high, best * 1.5))
+        if out is None:
+            continue
+        cost, stages = out
+        assert all(stages[u] <= stages[v] for u, v in g.edges)
+        assert cost == float(pjpart.evaluate(g, stages, k, cm).max()) and cost >= best * (1 - 1e-9)
+        found += 1
+        optimal += cost <= best * (1 + 1e-9)
+    assert found >= 15 and optimal >= 3, (found, optimal)
+
+
+def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
+    """``_packed``: a graph in series, a short time limit, too few stages or nodes are left alone; a
+    wide graph (here chain is told it cannot cut it) is packed and the partition taken when cheaper."""
+    monkeypatch.setattr(solver, "PACK_MIN_NODES", 6)
+    cm, k = CostModel(), 4
+    chain = series_graph(rng, 4)
+    line = np.minimum(np.argsort(np.argsort(chain.topological_order())) * k // chain.n, k - 1)
+    seed = Candidate(line, float(pjpart.evaluate(chain, line, k, cm).max()), chain.topological_order(), "seed")
+    assert chain.n >= 6 and solver._packed(Problem(chain, k, cm), Budget(None), seed) is None
+    monkeypatch.setattr("pjpart.bounds.chain_prices.chain_links", lambda *args: ([], None))
+    wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2, 1, 2], sizeout=[2, 1, 2, 1, 1, 1, 1, 0],
+                                    edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5), (4, 6),
+                                           (5, 7), (6, 7), (3, 6)])
+    poor = np.minimum(np.argsort(np.argsort(wide.topological_order())) // 3, k - 1)  # a poor partition
+    start = Candidate(poor, float(pjpart.evaluate(wide, poor, k, cm).max()), wide.topological_order(), "seed")
+    got = solver._packed(Problem(wide, k, cm), Budget(None), start)
+    best, _ = pjpart.reference.exhaustive_partition(wide, k, cm)
+    assert got is not None and got.method == "packing" and best <= got.value < start.value
+    assert got.value == float(pjpart.evaluate(wide, got.assignment, k, cm).max())
+    assert solver._packed(Problem(wide, k, cm), Budget(10.0), start) is None  # under PACK_MIN_SECONDS
+    assert solver._packed(Problem(wide, 3, cm), Budget(None), start) is None  # under PACK_MIN_STAGES
+    monkeypatch.setattr(solver, "PACK_MIN_NODES", 9)
+    assert solver._packed(Problem(wide, k, cm), Budget(None), start) is None  # under PACK_MIN_NODES
