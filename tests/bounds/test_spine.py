@@ -97,6 +97,21 @@ def test_a_refuted_guess_lies_below_the_optimum(rng):
     assert checked >= 80 and raised >= checked // 10, (checked, raised)
 
 
+def test_exact_caps_refute_guesses_the_min_cuts_leave_open(rng, monkeypatch):
+    """The same graphs: with the MIP caps (no budget) the bound is never below the min cuts' alone
+    (a budget too short for the MIPs), never above the exhaustive optimum, and above it on some."""
+    monkeypatch.setattr("pjpart.bounds.spine.MIP_MIN_SECONDS", 1e9)
+    checked = raised = 0
+    graphs = lambda trial: fixed_shape_dag(rng, n=int(rng.integers(6, 11)), m=int(rng.integers(6, 16)))
+    for trial, g, k, cm, best in solved_problems(rng, 40, graphs, ks=(3, 5), max_nodes=10):
+        cuts_only = spine_bound(g, k, cm, Budget(60.0), upper=best)
+        with_caps = spine_bound(g, k, cm, upper=best)
+        assert cuts_only.mips == 0 and cuts_only.value <= with_caps.value <= best * (1 + 1e-9), (trial, cuts_only, with_caps)
+        raised += with_caps.value > cuts_only.value * (1 + 1e-6)
+        checked += 1
+    assert checked >= 30 and raised >= 3, (checked, raised)
+
+
 def test_the_method_skips_graphs_in_series_and_stops_by_its_budget(rng, monkeypatch):
     """Through the registry: a graph that chain cuts into groups is left to it; one it cannot cut is
     bounded (here chain is told it cannot); with no time left the bound stays valid (at most the
