@@ -45,7 +45,8 @@ _HEADER = struct.Struct("<Q")
 def run_highs(request: dict) -> dict:
     """Solve ``min cost . z`` over ``row_lo <= matrix z <= row_hi``, ``col_lo <= z <= col_hi``, the first
     ``integer`` columns integral, within ``time_limit`` seconds (``None``: none).  A MIP is solved
-    without presolve and to a zero absolute gap: HiGHS 1.16's MIP presolve called feasible price
+    without presolve and to a zero absolute gap and a relative gap of 1e-9 (or the request's
+    ``mip_rel_gap``: a heuristic may stop short): HiGHS 1.16's MIP presolve called feasible price
     MIPs infeasible and gave others an optimum above the true one (about 1 in 10^4 small MIPs,
     tests/bounds/test_chain.py), and its default absolute gap of 1e-6 exceeds a bound's margin.
 

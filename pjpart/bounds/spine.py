@@ -179,7 +179,7 @@ class _Cuts:
 @dataclass(frozen=True)
 class SpineBound:
     """The outcome: ``value`` (0: nothing refuted), ``status``, the hops priced, the passes run and the
-    exact caps priced (:mod:`.spine_caps`)."""
+    MIPs solved for exact caps (:mod:`.spine_caps`)."""
 
     value: float
     status: str
@@ -298,12 +298,12 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
         if refuted(hi):
             lo, hi = bisect(hi, upper)
             passes += 1
-    comm, too_large, late = g.sizeout / cm.bandwidth, set(), False
+    comm, too_large, late, mips = g.sizeout / cm.bandwidth, set(), False, 0
     child = HighsChild() if budget is not None and budget.limited else None
 
     def exactly_refuted(T: float) -> bool:
         """Whether the DP refutes ``T`` once every hop of its best sequence has an exact cap at ``T``."""
-        nonlocal late
+        nonlocal late, mips
         while not refuted(T):
             todo = [index[hop] for hop in best_path(T)[1] if hop in index and index[hop] not in too_large
                     and not exact.fresh(index[hop], T, MIP_WIDTH)]
@@ -319,6 +319,7 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
                     return False
                 seconds = MIP_SECONDS if budget is None else min(MIP_SECONDS, budget.remaining())
                 exact.add(i, T, exact_cap(g, comm, inside, out, T, seconds, child)[0])
+                mips += 1
                 if refuted(T):  # a DP is cheap beside a MIP: the rest of the sequence may not be needed
                     return True
         return True
@@ -328,12 +329,14 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
     a, b, T, step = lo, upper, hi, MIP_STEP
     enough = budget is None or not budget.limited or budget.remaining() >= MIP_MIN_SECONDS
     try:
-        while enough and b - a > MIP_WIDTH * b and not late and not todo:
+        for _ in range(BISECT_STEPS if enough and not todo else 0):
+            if b - a <= MIP_WIDTH * b or late:
+                break
             if exactly_refuted(T):
                 a, step = T, 2 * step
             elif not late:
                 b = T
-            T = min(a * (1 + step), (a + b) / 2) if b == upper else (a + b) / 2
+            T = min(a * (1 + step), (a + b) / 2) if b == upper and a > 0 else (a + b) / 2
     finally:
         if child is not None:
             child.close()
@@ -341,7 +344,7 @@ def spine_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget | No
     lo, hi = bisect(lo, hi, FINAL_WIDTH)
     value = lo if lo > floor else 0.0
     status = "no time" if todo or late or np.isnan(m1).any() or np.isnan(zero_m).any() else "proven"
-    return SpineBound(value, status, int((~np.isnan(low)).sum()), passes, len(exact.priced))
+    return SpineBound(value, status, int((~np.isnan(low)).sum()), passes, mips)
 
 
 def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:

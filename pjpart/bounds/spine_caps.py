@@ -61,7 +61,7 @@ def cap_request(graph: Graph, comm: np.ndarray, inside: np.ndarray, out: np.ndar
     col = np.full(graph.n, -1)
     col[fidx] = np.arange(nx)
     room = 1.0 - float(graph.work[inside].sum()) / T
-    if room < 0:
+    if room < -1e-12:  # a float hair over T keeps the forced set, as spine's DP does
         return None
     e = graph.edges if graph.m else np.zeros((0, 2), dtype=np.int64)
     e = e[comm[e[:, 0]] > 0]

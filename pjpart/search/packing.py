@@ -11,7 +11,7 @@ largest work that is a downset of them (every predecessor placed or in ``S``: da
 costs ``work(S) + in(S) + out(S) + overflow(S) <= T``, ``in`` counting the tensors of the stages
 before that ``S`` reads and ``out`` those ``S`` sends to nodes not in it (each producer once); weights
 within the memory limit.  The last stage takes what is left.  The MIP: a binary ``x_v`` per node whose
-remaining ancestors (itself included) weigh at most ``T``, ``x_c <= x_p`` per edge among them,
+remaining ancestors (itself included) hold at most ``T`` of work, ``x_c <= x_p`` per edge among them,
 ``r_u >= x_c`` per placed producer ``u`` and consumer ``c``, ``s_u >= x_u - x_c`` (``s_u >= x_u`` for a
 consumer outside the candidates), ``o >= (params(S) - memory) / overflow_bandwidth``, the cost row
 scaled by ``1 / T``; maximise ``work(S)``.  A bisection over ``T`` between a lower bound and a known
@@ -42,7 +42,7 @@ from ..budget import Budget
 from ..cost import CostModel, evaluate, homogeneous_relaxation
 from ..graph import Graph
 
-#: graphs of more nodes are not packed (the ancestor matrix is ``n^2`` bits)
+#: graphs of more nodes are not packed (the ancestor matrix holds ``n^2`` 4-byte floats)
 MAX_NODES = 4000
 #: each stage's MIP gets at most this many seconds (its best point found so far counts)
 STAGE_SECONDS = 2.0
@@ -122,13 +122,13 @@ def _weight_rows(params: np.ndarray, cm: CostModel, T: float, over: int, nrow: i
 
 
 def _ancestors(g: Graph) -> np.ndarray:
-    """``A[v, u]``: ``u`` is ``v`` or one of its ancestors."""
+    """``A[v, u] = 1`` where ``u`` is ``v`` or one of its ancestors (float32: it multiplies works)."""
     A = np.zeros((g.n, g.n), dtype=bool)
     for v in g.topological_order().tolist():
         A[v, v] = True
         for p in g.predecessors(v).tolist():
             A[v] |= A[p]
-    return A
+    return A.astype(np.float32)
 
 
 def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budget: Budget | None = None,
@@ -144,7 +144,8 @@ def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budge
             return stages
         if stop is not None and stop():
             return None
-        cand = left & (ancestors[:, left].astype(np.float64) @ g.work[left] <= T * (1 + 1e-9))
+        # the work of each node's ancestors left (itself included): a matrix-vector product, no copy
+        cand = left & (ancestors @ np.where(left, g.work, 0.0).astype(np.float32) <= T * (1 + 1e-6))
         if not cand.any():
             return None
         request = _stage_request(g, cm, comm, ~left, cand, T)
@@ -179,11 +180,14 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
                 break
             T = (low + high) / 2
             stages = pack(g, k, cm, T, ancestors, budget, child)
+            # the guess stands when the packing fits it on the relaxed model the MIPs priced; the
+            # partition is kept at its cost on the graph's own model
+            fits = stages is not None and float(evaluate(g, stages, k, cm).max()) <= T * (1 + 1e-9)
             cost = float(evaluate(graph, stages, k, cost_model).max()) if stages is not None else math.inf
-            if best is None or cost < best[0]:
-                best = (cost, stages) if math.isfinite(cost) else best
-            if cost <= T * (1 + 1e-9) or (best is not None and best[0] <= T):
-                high = min(T, best[0])
+            if math.isfinite(cost) and (best is None or cost < best[0]):
+                best = (cost, stages)
+            if fits:
+                high = T
             else:
                 low = T
     finally:

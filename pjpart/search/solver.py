@@ -186,13 +186,15 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
 #: the search starts from a stage-by-stage packing (:mod:`.packing`) on graphs of this many nodes or
 #: more and this many stages or more that :mod:`pjpart.bounds.chain` cannot cut into groups (a wide
 #: multi-branch net), packed within this share of a time limit of at least this many seconds (a
-#: guess takes a second or two, and the first alone is often no better than the search's answer)
+#: guess takes a second or two, and the first alone is often no better than the search's answer;
+#: runs without a time limit are not packed)
 PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MIN_SECONDS = 200, 4, 0.25, 30.0
 
 
 def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
-    """The packing's partition (:func:`.packing.packed_partition`, between the combinatorial bound and
-    ``start``'s cost) when it is cheaper than ``start`` on a graph the gates above admit, else ``None``."""
+    """The packing's partition (:func:`.packing.packed_partition`, between the larger of the
+    combinatorial and min-cut bounds and ``start``'s cost) when it is cheaper than ``start``, on a
+    graph and a time limit the gates above admit; else ``None``."""
     from ..bounds.chain import MAX_GROUP_NODES
     from ..bounds.chain_prices import chain_links
     from ..bounds.combinatorial import combinatorial_bound
@@ -201,13 +203,14 @@ def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | N
     from .packing import MAX_NODES, packed_partition
 
     g, k, cm = problem.graph, problem.k, problem.cost_model
+    # without a time limit the run is reproducible (a MIP stopped by its clock is not): no packing
     if not PACK_MIN_NODES <= g.n <= MAX_NODES or k < PACK_MIN_STAGES or not math.isfinite(start.value) \
-            or (budget.limited and budget.time_limit < PACK_MIN_SECONDS):
+            or not budget.limited or budget.time_limit < PACK_MIN_SECONDS:
         return None
     low = combinatorial_bound(g, k, cm)
     if len(chain_links(g, cm, STRAY_SHARE * max(low, start.value / k), MAX_GROUP_NODES)[0]) > 1:
         return None  # groups in series: the search and chain's bound do well there
-    within = budget.within(PACK_SHARE * budget.time_limit) if budget.limited else budget
+    within = budget.within(PACK_SHARE * budget.time_limit)
     # the first guess halves the way from a lower bound: at many stages the cuts' is the tighter
     low = max(low, node_closure_bound(g, cm, within.stopper()))
     found = packed_partition(g, k, cm, low, start.value, within)

@@ -37,7 +37,7 @@ def test_a_stage_is_the_heaviest_downset_of_the_nodes_left_that_fits(rng):
         g = fixed_shape_dag(rng, n=n, m=int(rng.integers(n - 1, n + 5)))
         cm = cost_setting(rng, trial)
         ancestors = packing._ancestors(g)
-        placed = ancestors[rng.integers(n)] if trial % 3 else np.zeros(n, dtype=bool)  # a downset
+        placed = ancestors[rng.integers(n)] > 0 if trial % 3 else np.zeros(n, dtype=bool)  # a downset
         left = ~placed
         T = float(rng.uniform(0.3, 1.0)) * (g.work.sum() + g.sizeout.sum() / cm.bandwidth)
         cand = left & (ancestors[:, left].astype(float) @ g.work[left] <= T)
@@ -100,18 +100,19 @@ def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
     chain = series_graph(rng, 4)
     line = np.minimum(np.argsort(np.argsort(chain.topological_order())) * k // chain.n, k - 1)
     seed = Candidate(line, float(pjpart.evaluate(chain, line, k, cm).max()), chain.topological_order(), "seed")
-    assert chain.n >= 6 and solver._packed(Problem(chain, k, cm), Budget(None), seed) is None
+    assert chain.n >= 6 and solver._packed(Problem(chain, k, cm), Budget(60.0), seed) is None
     monkeypatch.setattr("pjpart.bounds.chain_prices.chain_links", lambda *args: ([], None))
     wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2, 1, 2], sizeout=[2, 1, 2, 1, 1, 1, 1, 0],
                                     edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5), (4, 6),
                                            (5, 7), (6, 7), (3, 6)])
     poor = np.minimum(np.argsort(np.argsort(wide.topological_order())) // 3, k - 1)  # a poor partition
     start = Candidate(poor, float(pjpart.evaluate(wide, poor, k, cm).max()), wide.topological_order(), "seed")
-    got = solver._packed(Problem(wide, k, cm), Budget(None), start)
+    got = solver._packed(Problem(wide, k, cm), Budget(60.0), start)
     best, _ = pjpart.reference.exhaustive_partition(wide, k, cm)
     assert got is not None and got.method == "packing" and best <= got.value < start.value
     assert got.value == float(pjpart.evaluate(wide, got.assignment, k, cm).max())
     assert solver._packed(Problem(wide, k, cm), Budget(10.0), start) is None  # under PACK_MIN_SECONDS
-    assert solver._packed(Problem(wide, 3, cm), Budget(None), start) is None  # under PACK_MIN_STAGES
+    assert solver._packed(Problem(wide, k, cm), Budget(None), start) is None  # no time limit: reproducible
+    assert solver._packed(Problem(wide, 3, cm), Budget(60.0), start) is None  # under PACK_MIN_STAGES
     monkeypatch.setattr(solver, "PACK_MIN_NODES", 9)
-    assert solver._packed(Problem(wide, k, cm), Budget(None), start) is None  # under PACK_MIN_NODES
+    assert solver._packed(Problem(wide, k, cm), Budget(60.0), start) is None  # under PACK_MIN_NODES
