@@ -261,6 +261,13 @@ class ChainOutcome:
     guesses: tuple = ()
 
 
+def groups_in_series(graph: Graph, cost_model: CostModel, k: int, floor: float, upper: float) -> tuple:
+    """``(links, cm)`` of :func:`.chain_prices.chain_links` as :func:`chain_bound` cuts the graph, the
+    light strays judged against the larger of ``floor`` (a bound) and ``upper / k`` (a known cost):
+    two links or more are groups in series, where :mod:`.spine` and the search's packing step aside."""
+    return chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k), MAX_GROUP_NODES)
+
+
 def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, floor: float = 0.0,
                 upper: float = math.inf, tolerance: float = 1e-3,
                 on_rise: Callable[[float], None] | None = None,
@@ -307,7 +314,7 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
         upper = min(upper, float(latest_upper()))
     # the idle share counts from here, the groups' reach costs included
     idle = budget.within(idle_share * budget.remaining()) if budget.limited and idle_share < 1 else budget
-    links, cm = chain_links(graph, cost_model, STRAY_SHARE * max(floor, upper / k), MAX_GROUP_NODES)
+    links, cm = groups_in_series(graph, cost_model, k, floor, upper)
     if not links:
         return ChainOutcome(0.0, f"skipped (a group of more than {MAX_GROUP_NODES} nodes)")
     if len(links) < 2:
@@ -381,5 +388,5 @@ def chain_bound(graph: Graph, k: int, cost_model: CostModel, budget: Budget, *, 
     return ChainOutcome(value, status, tuple(guesses))
 
 
-__all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "known_refuted", "price",
+__all__ = ["ChainOutcome", "Link", "chain_bound", "chain_links", "chain_refutes", "groups_in_series", "known_refuted", "price",
            "stages_needed"]

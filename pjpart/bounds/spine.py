@@ -353,9 +353,7 @@ def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:
     orders sliced, :func:`.cover_pricing.sliced_cost`), from :data:`MIN_STAGES` stages,
     on the graphs that :mod:`.chain` cannot cut into groups (a wide multi-branch net: where it can,
     it prices them)."""
-    from .chain import MAX_GROUP_NODES
-    from .chain_prices import chain_links
-    from .series import STRAY_SHARE
+    from .chain import groups_in_series
 
     t0 = time.perf_counter()
     if request.k < MIN_STAGES:
@@ -365,8 +363,8 @@ def spine_method(request, budget: Budget) -> tuple[float, str, float, dict]:
         from .cover_pricing import sliced_cost
 
         upper = sliced_cost(request.graph, request.k, request.cost_model)
-    if math.isfinite(upper) and len(chain_links(
-            request.graph, request.cost_model, STRAY_SHARE * max(request.floor, upper / request.k), MAX_GROUP_NODES)[0]) > 1:
+    if math.isfinite(upper) and len(groups_in_series(request.graph, request.cost_model, request.k, request.floor,
+                                                     upper)[0]) > 1:
         return 0.0, "skipped (groups in series: chain)", time.perf_counter() - t0, {}
     out = spine_bound(request.graph, request.k, request.cost_model, budget, upper=upper, floor=request.floor)
     return out.value, out.status, time.perf_counter() - t0, {"hops": out.hops, "passes": out.passes,

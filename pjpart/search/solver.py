@@ -195,11 +195,9 @@ def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | N
     """The packing's partition (:func:`.packing.packed_partition`, between the larger of the
     combinatorial and min-cut bounds and ``start``'s cost) when it is cheaper than ``start``, on a
     graph and a time limit the gates above admit; else ``None``."""
-    from ..bounds.chain import MAX_GROUP_NODES
-    from ..bounds.chain_prices import chain_links
+    from ..bounds.chain import groups_in_series
     from ..bounds.combinatorial import combinatorial_bound
     from ..bounds.mincut import node_closure_bound
-    from ..bounds.series import STRAY_SHARE
     from .packing import MAX_NODES, packed_partition
 
     g, k, cm = problem.graph, problem.k, problem.cost_model
@@ -208,7 +206,7 @@ def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | N
             or not budget.limited or budget.time_limit < PACK_MIN_SECONDS:
         return None
     low = combinatorial_bound(g, k, cm)
-    if len(chain_links(g, cm, STRAY_SHARE * max(low, start.value / k), MAX_GROUP_NODES)[0]) > 1:
+    if len(groups_in_series(g, cm, k, low, start.value)[0]) > 1:
         return None  # groups in series: the search and chain's bound do well there
     within = budget.within(PACK_SHARE * budget.time_limit)
     # the first guess halves the way from a lower bound: at many stages the cuts' is the tighter

@@ -119,7 +119,7 @@ def test_the_method_skips_graphs_in_series_and_stops_by_its_budget(rng, monkeypa
     g = series_graph(rng, 4)
     res = REGISTRY["spine"](BoundRequest(g, 3, CostModel(), upper=float(g.work.sum())), Budget(10.0))
     assert res.method == "spine" and res.value == 0.0 and res.status.startswith("skipped"), res
-    monkeypatch.setattr("pjpart.bounds.chain_prices.chain_links", lambda *args: ([], None))
+    monkeypatch.setattr("pjpart.bounds.chain.chain_links", lambda *args: ([], None))
     # the skips 0 -> 3 and 2 -> 5 leave no clean cut node
     wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2], sizeout=[2, 1, 2, 1, 1, 0],
                                     edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5)])

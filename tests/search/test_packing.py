@@ -101,7 +101,7 @@ def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
     line = np.minimum(np.argsort(np.argsort(chain.topological_order())) * k // chain.n, k - 1)
     seed = Candidate(line, float(pjpart.evaluate(chain, line, k, cm).max()), chain.topological_order(), "seed")
     assert chain.n >= 6 and solver._packed(Problem(chain, k, cm), Budget(60.0), seed) is None
-    monkeypatch.setattr("pjpart.bounds.chain_prices.chain_links", lambda *args: ([], None))
+    monkeypatch.setattr("pjpart.bounds.chain.chain_links", lambda *args: ([], None))
     wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2, 1, 2], sizeout=[2, 1, 2, 1, 1, 1, 1, 0],
                                     edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5), (4, 6),
                                            (5, 7), (6, 7), (3, 6)])
