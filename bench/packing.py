@@ -1,15 +1,15 @@
 """Stage packing on and off: the search's answer and the certified gap on wide multi-branch graphs.
 
 The search starts from :mod:`pjpart.search.packing`'s partition on graphs that ``chain`` cannot cut,
-with a time limit of at least ``PACK_MIN_SECONDS``.  This bench partitions each cell twice, in a fresh
-process each, with the default preset: packing on, and off (``PACK_MIN_SECONDS`` raised past the time
-limit in that process); the two runs of a cell one after the other, never two at once.
+with the time for ``PACK_MIN_GUESSES`` guesses.  This bench partitions each cell twice, in a fresh
+process each, with the default preset: packing on, and off (``PACK_SHARE`` set to 0 in that
+process); the two runs of a cell one after the other, never two at once.
 
     python bench/packing.py [--graphs nasnetlarge,nasnetmobile] [--ks 8,16,32] [--time-limit 60]
                             [--graph-dir DIR] [--out bench/results]
 
 ``nasnetlarge`` is built by ``bench/heldout.py`` (Keras) into ``--graph-dir`` when missing; other
-names are zoo models.  Writes ``packing.{json,md}``.
+names are zoo models.  Writes ``packing_{LIMIT}s.{json,md}`` (``packing_60s.md`` at the default).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ CELL = """
 import json, sys, pjpart, pjpart.search.solver as solver
 path, k, limit, mode = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 if mode == "off":
-    solver.PACK_MIN_SECONDS = 2 * limit
+    solver.PACK_SHARE = 0.0
 g = pjpart.load_graph(path) if path.endswith(".json.gz") else pjpart.resolve_graph(path)
 r = pjpart.partition(g, k, time_limit=limit, quiet=True)
 print(json.dumps(dict(n=g.n, bottleneck=r.bottleneck, bound=r.lower_bound, gap=r.gap, method=r.method,
@@ -58,7 +58,8 @@ def main() -> None:
                            **(out if ok else {"error": out}))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    with open(os.path.join(args.out, "packing.json"), "w") as f:
+    name = f"packing_{args.time_limit:g}s"
+    with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump({"machine": machine_info(), "rows": rows}, f, indent=1)
     lines = ["# Stage packing on and off", "", f"`python bench/packing.py --graphs {args.graphs} --ks {args.ks} "
              f"--time-limit {args.time_limit:g}` (default preset, one process per run, 2 cores).", "",
@@ -70,7 +71,7 @@ def main() -> None:
             continue
         lines.append(f"| {r['graph']} | {r['n']} | {r['k']} | {r['packing']} | {r['bottleneck']:.5g} | "
                      f"{r['bound']:.5g} | {r['gap']:.2%} | {r['method']} | {r['bound_method']} | {r['evaluations']} |")
-    with open(os.path.join(args.out, "packing.md"), "w") as f:
+    with open(os.path.join(args.out, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 

@@ -14,10 +14,15 @@ within the memory limit.  The last stage takes what is left.  The MIP: a binary 
 remaining ancestors (itself included) hold at most ``T`` of work, ``x_c <= x_p`` per edge among them,
 ``r_u >= x_c`` per placed producer ``u`` and consumer ``c``, ``s_u >= x_u - x_c`` (``s_u >= x_u`` for a
 consumer outside the candidates), ``o >= (params(S) - memory) / overflow_bandwidth``, the cost row
-scaled by ``1 / T``; maximise ``work(S)``.  A bisection over ``T`` between a lower bound and a known
-partition's cost keeps the cheapest partition found, each re-costed in float64
-(:func:`pjpart.cost.evaluate`): a heuristic, it proves nothing and needs no proof.  Greedy: the most
-work first may leave the last stage too much, so a guess can fail above one that succeeds.
+scaled by ``1 / T``; maximise ``work(S)``.  Guesses between a lower bound and a known partition's cost
+keep the cheapest partition found, each re-costed in float64 (:func:`pjpart.cost.evaluate`): a
+heuristic, it proves nothing and needs no proof.  The next guess is where ``k`` stages of the work,
+each paying the median traffic of the last guess's stages, fit just so (``traffic + work / k``), a
+tenth of the way inside the interval still open: the greedy fills its stages to within a percent
+or two of the guess, and the traffic a stage pays changes little from guess to guess, so this lands
+nearer the least guess that fits than the interval's midpoint does.  A guess ends as soon as the
+work left is more than its stages can hold.  Greedy: the most work first may leave the last stage
+too much, so a guess can fail above one that succeeds.
 
 Example
 -------
@@ -46,9 +51,12 @@ from ..graph import Graph
 MAX_NODES = 4000
 #: each stage's MIP gets at most this many seconds (its best point found so far counts)
 STAGE_SECONDS = 2.0
+#: ... and takes about this many on graphs of a thousand nodes (a run packs only when it has the time
+#: for a few guesses of ``k - 1`` of them)
+STAGE_TYPICAL_SECONDS = 0.1
 #: ... and stops within this relative gap of the most work (a stage a little short is still a good one)
 STAGE_GAP = 1e-2
-#: the bisection stops at this relative width, or after this many guesses
+#: the guesses stop when the interval left is this narrow (relative), or after this many
 WIDTH, GUESSES = 2e-3, 10
 
 
@@ -132,40 +140,57 @@ def _ancestors(g: Graph) -> np.ndarray:
 
 
 def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budget: Budget | None = None,
-         child: HighsChild | None = None) -> np.ndarray | None:
+         child: HighsChild | None = None) -> tuple[np.ndarray | None, float]:
     """Every node's stage by the greedy packing at ``T`` (the scalar ``cm``), or ``None`` when a stage
-    finds nothing that fits, or the budget ends first."""
+    finds nothing that fits, the work left cannot fit (it would overload the last stage), or the
+    budget ends first; and the median traffic (load less work) of the stages it filled (nan: none)."""
     stop = budget.stopper() if budget is not None else None
     comm = g.sizeout / cm.bandwidth
     stages = np.full(g.n, -1, dtype=np.int64)
+    traffic: list[float] = []
+    median = lambda: float(np.median(traffic)) if traffic else math.nan  # noqa: E731
     for b in range(k - 1):
         left = stages < 0
         if not left.any():
-            return stages
-        if stop is not None and stop():
-            return None
+            return stages, median()
+        # each stage left holds at most T of work: more than that left, the last stage overflows
+        if float(g.work[left].sum()) > (k - b) * T * (1 + 1e-9) or (stop is not None and stop()):
+            return None, median()
         # the work of each node's ancestors left (itself included): a matrix-vector product, no copy
         cand = left & (ancestors @ np.where(left, g.work, 0.0).astype(np.float32) <= T * (1 + 1e-6))
         if not cand.any():
-            return None
+            return None, median()
         request = _stage_request(g, cm, comm, ~left, cand, T)
         seconds = STAGE_SECONDS if budget is None or not budget.limited else min(STAGE_SECONDS, budget.remaining())
         request["time_limit"], request["mip_rel_gap"] = seconds, STAGE_GAP
         reply = run_highs(request) if child is None else child.solve(request, seconds + GRACE)
         if reply is None or reply["values"] is None:
-            return None
+            return None, median()
         chosen = np.flatnonzero(cand)[reply["values"] > 0.5]
         if not len(chosen):
-            return None
+            return None, median()
         stages[chosen] = b
+        # the stage's traffic: its cost, the nodes left in a stage after it, less its work
+        load = evaluate(g, np.where(stages < 0, b + 1, stages), b + 2, cm)[b]
+        traffic.append(float(load) - float(g.work[chosen].sum()))
     stages[stages < 0] = k - 1
-    return stages
+    return stages, median()
+
+
+def _next_guess(low: float, high: float, model: float) -> float:
+    """The next guess: ``model`` (k stages of the work, each with the median traffic a packing's
+    stages paid: where the greedy's stages fit just so) kept a tenth of the way inside
+    ``(low, high)``; the midpoint when there is no model."""
+    if not math.isfinite(model):
+        return (low + high) / 2
+    margin = (high - low) / 10
+    return min(max(model, low + margin), high - margin)
 
 
 def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, high: float,
                      budget: Budget | None = None) -> tuple[float, np.ndarray] | None:
-    """The cheapest partition the packing finds over guesses bisected between ``low`` (a lower bound)
-    and ``high`` (a known partition's cost), as ``(cost, stages)`` re-costed on the graph's own model;
+    """The cheapest partition the packing finds over guesses between ``low`` (a lower bound) and
+    ``high`` (a known partition's cost), the first the midpoint, the next by :func:`_next_guess`, as ``(cost, stages)`` re-costed on the graph's own model;
     ``None`` when none is found, or the graph has more than :data:`MAX_NODES` nodes."""
     if graph.n > MAX_NODES or k < 2 or not (math.isfinite(high) and 0 <= low < high):
         return None
@@ -174,26 +199,28 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     ancestors = _ancestors(g)
     best: tuple[float, np.ndarray] | None = None
     child = HighsChild() if budget is not None and budget.limited else None
+    T = (low + high) / 2
     try:
         for _ in range(GUESSES):
             if high - low <= WIDTH * high or (stop is not None and stop()):
                 break
-            T = (low + high) / 2
-            stages = pack(g, k, cm, T, ancestors, budget, child)
+            stages, traffic = pack(g, k, cm, T, ancestors, budget, child)
             # the guess stands when the packing fits it on the relaxed model the MIPs priced; the
             # partition is kept at its cost on the graph's own model
-            fits = stages is not None and float(evaluate(g, stages, k, cm).max()) <= T * (1 + 1e-9)
+            relaxed = float(evaluate(g, stages, k, cm).max()) if stages is not None else math.inf
+            fits = relaxed <= T * (1 + 1e-9)
             cost = float(evaluate(graph, stages, k, cost_model).max()) if stages is not None else math.inf
             if math.isfinite(cost) and (best is None or cost < best[0]):
                 best = (cost, stages)
             if fits:
-                high = T
+                high = relaxed
             else:
                 low = T
+            T = _next_guess(low, high, traffic + float(g.work.sum()) / k)
     finally:
         if child is not None:
             child.close()
     return best
 
 
-__all__ = ["GUESSES", "MAX_NODES", "STAGE_GAP", "STAGE_SECONDS", "WIDTH", "pack", "packed_partition"]
+__all__ = ["GUESSES", "MAX_NODES", "STAGE_GAP", "STAGE_SECONDS", "STAGE_TYPICAL_SECONDS", "WIDTH", "pack", "packed_partition"]

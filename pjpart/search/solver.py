@@ -185,10 +185,10 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
 
 #: the search starts from a stage-by-stage packing (:mod:`.packing`) on graphs of this many nodes or
 #: more and this many stages or more that :mod:`pjpart.bounds.chain` cannot cut into groups (a wide
-#: multi-branch net), packed within this share of a time limit of at least this many seconds (a
-#: guess takes a second or two, and the first alone is often no better than the search's answer;
-#: runs without a time limit are not packed)
-PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MIN_SECONDS = 200, 4, 0.25, 30.0
+#: multi-branch net), packed within this share of the time limit when it holds this many guesses of
+#: ``k - 1`` stage MIPs at :data:`.packing.STAGE_TYPICAL_SECONDS` each (the first guess alone is
+#: often no better than the search's answer; runs without a time limit are not packed)
+PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MIN_GUESSES = 200, 4, 0.4, 2
 
 
 def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
@@ -198,13 +198,15 @@ def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | N
     from ..bounds.chain import groups_in_series
     from ..bounds.combinatorial import combinatorial_bound
     from ..bounds.mincut import node_closure_bound
-    from .packing import MAX_NODES, packed_partition
+    from .packing import MAX_NODES, STAGE_TYPICAL_SECONDS, packed_partition
 
     g, k, cm = problem.graph, problem.k, problem.cost_model
     # without a time limit the run is reproducible (a MIP stopped by its clock is not): no packing
     if not PACK_MIN_NODES <= g.n <= MAX_NODES or k < PACK_MIN_STAGES or not math.isfinite(start.value) \
-            or not budget.limited or budget.time_limit < PACK_MIN_SECONDS:
+            or not budget.limited:
         return None
+    if PACK_SHARE * budget.time_limit < PACK_MIN_GUESSES * (k - 1) * STAGE_TYPICAL_SECONDS:
+        return None  # one guess, or none, would fit: the search keeps its time
     low = combinatorial_bound(g, k, cm)
     if len(groups_in_series(g, cm, k, low, start.value)[0]) > 1:
         return None  # groups in series: the search and chain's bound do well there

@@ -111,8 +111,33 @@ def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
     best, _ = pjpart.reference.exhaustive_partition(wide, k, cm)
     assert got is not None and got.method == "packing" and best <= got.value < start.value
     assert got.value == float(pjpart.evaluate(wide, got.assignment, k, cm).max())
-    assert solver._packed(Problem(wide, k, cm), Budget(10.0), start) is None  # under PACK_MIN_SECONDS
+    # too short for PACK_MIN_GUESSES guesses of k - 1 stage MIPs
+    assert solver._packed(Problem(wide, k, cm), Budget(1.0), start) is None
     assert solver._packed(Problem(wide, k, cm), Budget(None), start) is None  # no time limit: reproducible
     assert solver._packed(Problem(wide, 3, cm), Budget(60.0), start) is None  # under PACK_MIN_STAGES
     monkeypatch.setattr(solver, "PACK_MIN_NODES", 9)
     assert solver._packed(Problem(wide, k, cm), Budget(60.0), start) is None  # under PACK_MIN_NODES
+
+
+def test_a_guess_ends_once_its_stages_cannot_hold_the_work_left():
+    """Chains without traffic.  Works 3, 4, 4, 4, 1 and k = 3 at T = 6: the first stage holds 3, and
+    the 13 left is more than the two stages after it hold: no partition, and the traffic of the
+    stage filled (0).  Works 4, 4, 4, 4 and k = 2: at T = 7 more work than two stages hold, known before
+    any MIP (no traffic known); at T = 8 two nodes each."""
+    cm = CostModel()
+    g = pjpart.Graph.from_arrays(work=[3, 4, 4, 4, 1], edges=[(0, 1), (1, 2), (2, 3), (3, 4)])
+    stages, traffic = packing.pack(g, 3, cm, 6.0, packing._ancestors(g))
+    assert stages is None and traffic == 0.0
+    g = pjpart.Graph.from_arrays(work=[4, 4, 4, 4], edges=[(0, 1), (1, 2), (2, 3)])
+    stages, traffic = packing.pack(g, 2, cm, 7.0, packing._ancestors(g))
+    assert stages is None and math.isnan(traffic)
+    stages, traffic = packing.pack(g, 2, cm, 8.0, packing._ancestors(g))
+    assert stages.tolist() == [0, 0, 1, 1] and traffic == 0.0
+
+
+def test_the_next_guess_is_the_traffic_model_kept_inside_the_interval_open():
+    """``traffic + work / k`` inside ``(low, high)``, a tenth of the interval from either end; the
+    midpoint without a model."""
+    assert packing._next_guess(10.0, 20.0, 13.0) == 13.0
+    assert packing._next_guess(10.0, 20.0, 25.0) == 19.0 and packing._next_guess(10.0, 20.0, 5.0) == 11.0
+    assert packing._next_guess(10.0, 20.0, math.nan) == 15.0
