@@ -144,19 +144,18 @@ class Solver:
         building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
             else None
         start = first() if coarse is None else start
+        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
+        alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         if coarse is None:  # while the evaluator builds
-            packed = _packed(problem, budget, start)
-            if packed is not None:
-                start, orders = packed, [packed.order] + list(orders)
+            start, orders = _pack_first(problem, budget, bounds, alongside, start, orders)
         # the graph's own seed partition stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
-        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
-        bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
-        alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
+        bounds.refuse_above(floor.value)
         if not alongside:
             bounds.compute(floor.value)
             floor = _bounds_partition(problem, bounds, floor)
         if bounds.proves(floor.value):
+            bounds.stop()  # started before a packing that a cached bound proves optimal
             if building is not None and not building.done():
                 budget.leave(building)
             return floor, bounds.for_result(floor.value), None
@@ -175,6 +174,21 @@ class Solver:
         bounds.stop()
         best = _bounds_partition(problem, bounds, best)
         return best, bounds.for_result(best.value), run
+
+
+def _pack_first(problem: Problem, budget: Budget, bounds: BoundSource, alongside: bool, start: Candidate,
+                orders: list[np.ndarray]) -> tuple[Candidate, list[np.ndarray]]:
+    """The start and seed orders once :func:`_packed` has run, the bounds started before it when they run
+    alongside the search (a process of their own: they need not wait for a heuristic), and told the
+    packed partition's cost."""
+    bounds.refuse_above(start.value)  # a cached bound above a real partition's cost certifies nothing
+    if alongside and not bounds.proves(start.value):
+        bounds.start(start.value)
+    packed = _packed(problem, budget, start)
+    if packed is None:
+        return start, orders
+    bounds.offer_upper(packed.value)
+    return packed, [packed.order] + list(orders)
 
 
 def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
@@ -329,7 +343,7 @@ def _search(problem: Problem, cfg: SearchConfig, run: Tracker, orders: list[np.n
     run until a stop rule, Ctrl-C or an error.  ``None`` when the evaluator was not ready by
     the search's end."""
     seeds = np.stack([order_to_keys(o) for o in orders])
-    if alongside:
+    if alongside and not run.bounds.started:
         run.bounds.start(upper)  # at niceness 0 while the search compiles
     if building is None and run.budget.limited and not _jax_fits(run.budget):
         return None

@@ -141,3 +141,22 @@ def test_the_next_guess_is_the_traffic_model_kept_inside_the_interval_open():
     assert packing._next_guess(10.0, 20.0, 13.0) == 13.0
     assert packing._next_guess(10.0, 20.0, 25.0) == 19.0 and packing._next_guess(10.0, 20.0, 5.0) == 11.0
     assert packing._next_guess(10.0, 20.0, math.nan) == 15.0
+
+
+def test_the_bounds_start_before_the_packing(rng, monkeypatch):
+    """A time-limited run that packs starts its bounds process first (it need not wait for a
+    heuristic), then tells it the packed partition's cost."""
+    monkeypatch.setattr(solver, "PACK_MIN_NODES", 6)
+    monkeypatch.setattr("pjpart.bounds.chain.chain_links", lambda *args: ([], None))
+    events = []
+    packed = solver._packed
+    monkeypatch.setattr(solver, "_packed", lambda *a: events.append("pack") or packed(*a))
+    for name in ("start", "offer_upper"):
+        method = getattr(solver.BoundSource, name)
+        monkeypatch.setattr(solver.BoundSource, name,
+                            lambda self, *a, _m=method, _n=name: events.append(_n) or _m(self, *a))
+    wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2, 1, 2], sizeout=[2, 1, 2, 1, 1, 1, 1, 0],
+                                    edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5), (4, 6),
+                                           (5, 7), (6, 7), (3, 6)])
+    pjpart.partition(wide, 4, time_limit=2.0, exact_max_downsets=0)
+    assert events[:2] == ["start", "pack"], events
