@@ -47,7 +47,7 @@ class BoundSource:
         self.value = combinatorial_bound(problem.graph, problem.k, problem.cost_model)
         self.method = "combinatorial"
         self._pending: BackgroundBounds | None = None
-        self._started = self._lower_later = False
+        self._lower_later = False
         #: the cheapest ``(cost, stages, method)`` partition a bound method found (``guess``'s MIP,
         #: ``mincut``'s block), or None
         self.partition: tuple[float, np.ndarray, str] | None = None
@@ -82,18 +82,12 @@ class BoundSource:
         """Compute the bound in a child process at ``niceness``; each method's bound is taken
         once known (:meth:`collect`)."""
         request = self.request(upper)
-        self._started = True
         if request is None:
             return
         try:
             self._pending = BackgroundBounds({**request, "niceness": niceness})
         except OSError as exc:  # no child processes here: keep the bound the run has
             warnings.warn(f"lower bounds not computed alongside the search: {exc}", RuntimeWarning, stacklevel=2)
-
-    @property
-    def started(self) -> bool:
-        """Whether a bounds process was started (it may have finished since)."""
-        return self._started
 
     def deprioritise(self) -> None:
         """The bounds process runs at the policy's niceness from now on (it started at 0, to

@@ -44,11 +44,17 @@ import scipy.sparse as sp
 
 from ..bounds.highs_child import GRACE, HighsChild, run_highs
 from ..budget import Budget
+from ..coarsen import Coarsening, contract_in_trees
 from ..cost import CostModel, evaluate, homogeneous_relaxation
 from ..graph import Graph
 
 #: graphs of more nodes are not packed (the ancestor matrix holds ``n^2`` 4-byte floats)
 MAX_NODES = 4000
+#: the stages are packed from pieces of in-trees of at most this share of a stage's work: an
+#: operator-level graph's chains of near-free ops (reshapes, casts, activations) go whole, so its first
+#: stage's MIP holds pieces rather than a thousand ops; a layer-level graph's layers weigh more than
+#: that and stay as they are (pieces of more work take cuts the best packings use)
+TREE_SHARE = 1 / 1024
 #: each stage's MIP gets at most this many seconds (its best point found so far counts)
 STAGE_SECONDS = 2.0
 #: ... and takes about this many on graphs of a thousand nodes (a run packs only when it has the time
@@ -177,6 +183,14 @@ def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budge
     return stages, median()
 
 
+def _small_trees(graph: Graph, k: int, cost_model: CostModel) -> Coarsening:
+    """The graph's in-trees contracted in pieces of at most :data:`TREE_SHARE` of a stage's work and
+    of the least stage memory limit (:func:`pjpart.coarsen.contract_in_trees`: every partition of it
+    costs on the graph what it costs on it, stage by stage)."""
+    memory = float(np.min(cost_model.stage_terms().memory_limit))
+    return contract_in_trees(graph, TREE_SHARE * float(graph.work.sum()) / k, TREE_SHARE * memory)
+
+
 def _next_guess(low: float, high: float, model: float) -> float:
     """The next guess: ``model`` (k stages of the work, each with the median traffic a packing's
     stages paid: where the greedy's stages fit just so) kept a tenth of the way inside
@@ -189,12 +203,14 @@ def _next_guess(low: float, high: float, model: float) -> float:
 
 def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, high: float,
                      budget: Budget | None = None) -> tuple[float, np.ndarray] | None:
-    """The cheapest partition the packing finds over guesses between ``low`` (a lower bound) and
-    ``high`` (a known partition's cost), the first the midpoint, the next by :func:`_next_guess`, as ``(cost, stages)`` re-costed on the graph's own model;
-    ``None`` when none is found, or the graph has more than :data:`MAX_NODES` nodes."""
+    """The cheapest partition the packing finds (on :func:`_small_trees`) over guesses between ``low``
+    (a lower bound) and ``high`` (a known partition's cost), the first the midpoint, the next by
+    :func:`_next_guess`, as ``(cost, stages)`` re-costed on the graph's own model; ``None`` when none
+    is found, or the graph has more than :data:`MAX_NODES` nodes."""
     if graph.n > MAX_NODES or k < 2 or not (math.isfinite(high) and 0 <= low < high):
         return None
-    g, cm = homogeneous_relaxation(graph, cost_model)
+    trees = _small_trees(graph, k, cost_model)
+    g, cm = homogeneous_relaxation(trees.graph, cost_model)
     stop = budget.stopper() if budget is not None else None
     ancestors = _ancestors(g)
     best: tuple[float, np.ndarray] | None = None
@@ -204,10 +220,11 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
         for _ in range(GUESSES):
             if high - low <= WIDTH * high or (stop is not None and stop()):
                 break
-            stages, traffic = pack(g, k, cm, T, ancestors, budget, child)
+            pieces, traffic = pack(g, k, cm, T, ancestors, budget, child)
+            stages = None if pieces is None else pieces[trees.members]  # on the graph, at the same cost
             # the guess stands when the packing fits it on the relaxed model the MIPs priced; the
             # partition is kept at its cost on the graph's own model
-            relaxed = float(evaluate(g, stages, k, cm).max()) if stages is not None else math.inf
+            relaxed = float(evaluate(g, pieces, k, cm).max()) if pieces is not None else math.inf
             fits = relaxed <= T * (1 + 1e-9)
             cost = float(evaluate(graph, stages, k, cost_model).max()) if stages is not None else math.inf
             if math.isfinite(cost) and (best is None or cost < best[0]):
@@ -223,4 +240,5 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     return best
 
 
-__all__ = ["GUESSES", "MAX_NODES", "STAGE_GAP", "STAGE_SECONDS", "STAGE_TYPICAL_SECONDS", "WIDTH", "pack", "packed_partition"]
+__all__ = ["GUESSES", "MAX_NODES", "STAGE_GAP", "STAGE_SECONDS", "STAGE_TYPICAL_SECONDS", "TREE_SHARE", "WIDTH", "pack",
+           "packed_partition"]

@@ -128,34 +128,25 @@ class Solver:
         exact = _exact(problem, cfg, budget, first)
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
-        coarse, floor, start = None, None, None
-        if multilevel:  # the graph's best seed partition: the first answer, and the intervals' borders
-            floor = first()
-            coarse = _coarsening(problem, floor, cfg.coarse_nodes)
-            searched = Problem(coarse.graph, problem.k, problem.cost_model)
-            # a coarse graph's own order first: the floor's order, coarse node by coarse node
-            orders = [coarse.coarse_order(floor.order)] + seed_orders(coarse.graph)
-            start = seed_candidate(searched, orders)  # coarse: at least its cost on the graph
-            if start.value > floor.value * (1 + COARSE_SEED_SLACK):  # contracted past what good partitions need
-                coarse = None
-        if coarse is None:
-            searched, orders = problem, graph_orders()
-        # a time-limited run builds its evaluator (JAX starts: up to a second cold) while the graph's seeds are sliced
-        building = budget.start_call(lambda: _evaluator(searched, cfg)) if budget.limited and _jax_fits(budget) \
-            else None
-        start = first() if coarse is None else start
-        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
-        alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
-        if coarse is None:  # while the evaluator builds
-            start, orders = _pack_first(problem, budget, bounds, alongside, start, orders)
+        building = None if multilevel else _building(problem, cfg, budget)  # while the seeds are sliced, packed
+        # the graph's best seed partition, or the packing's: the first answer (and a coarse graph's borders)
+        floor, lead = _pack_first(problem, budget, first())
+        found = _coarse_start(problem, cfg, floor) if multilevel else None
+        if found is None:
+            coarse, searched, orders, start = None, problem, lead + list(graph_orders()), floor
+        else:
+            coarse, searched, orders, start = found
+        if building is None:
+            building = _building(searched, cfg, budget)
         # the graph's own seed partition stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
-        bounds.refuse_above(floor.value)
+        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
+        bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
+        alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         if not alongside:
             bounds.compute(floor.value)
             floor = _bounds_partition(problem, bounds, floor)
         if bounds.proves(floor.value):
-            bounds.stop()  # started before a packing that a cached bound proves optimal
             if building is not None and not building.done():
                 budget.leave(building)
             return floor, bounds.for_result(floor.value), None
@@ -176,19 +167,32 @@ class Solver:
         return best, bounds.for_result(best.value), run
 
 
-def _pack_first(problem: Problem, budget: Budget, bounds: BoundSource, alongside: bool, start: Candidate,
-                orders: list[np.ndarray]) -> tuple[Candidate, list[np.ndarray]]:
-    """The start and seed orders once :func:`_packed` has run, the bounds started before it when they run
-    alongside the search (a process of their own: they need not wait for a heuristic), and told the
-    packed partition's cost."""
-    bounds.refuse_above(start.value)  # a cached bound above a real partition's cost certifies nothing
-    if alongside and not bounds.proves(start.value):
-        bounds.start(start.value)
+def _building(problem: Problem, cfg: SearchConfig, budget: Budget) -> Future | None:
+    """A time-limited run's evaluator, built in the background (JAX starts: up to a second cold)."""
+    return budget.start_call(lambda: _evaluator(problem, cfg)) if budget.limited and _jax_fits(budget) else None
+
+
+def _pack_first(problem: Problem, budget: Budget, start: Candidate) -> tuple[Candidate, list[np.ndarray]]:
+    """``start``, or :func:`_packed`'s partition when it is cheaper, with the seed orders it leads (its
+    own).  The bounds process starts after it: beside that process its MIPs run slower, and a short
+    run's second guess would not fit in its share."""
     packed = _packed(problem, budget, start)
-    if packed is None:
-        return start, orders
-    bounds.offer_upper(packed.value)
-    return packed, [packed.order] + list(orders)
+    return (start, []) if packed is None else (packed, [packed.order])
+
+
+def _coarse_start(problem: Problem, cfg: SearchConfig,
+                  floor: Candidate) -> tuple[Coarsening, Problem, list[np.ndarray], Candidate] | None:
+    """A multilevel search's coarse graph (holding ``floor``), its problem, seed orders and best seed;
+    ``None`` when that seed costs more than :data:`COARSE_SEED_SLACK` above ``floor`` (a tight memory
+    limit: the cuts good partitions need were contracted)."""
+    coarse = _coarsening(problem, floor, cfg.coarse_nodes)
+    searched = Problem(coarse.graph, problem.k, problem.cost_model)
+    # a coarse graph's own order first: the floor's order, coarse node by coarse node
+    orders = [coarse.coarse_order(floor.order)] + seed_orders(coarse.graph)
+    start = seed_candidate(searched, orders)  # coarse: at least its cost on the graph
+    if start.value > floor.value * (1 + COARSE_SEED_SLACK):
+        return None
+    return coarse, searched, orders, start
 
 
 def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
@@ -343,7 +347,7 @@ def _search(problem: Problem, cfg: SearchConfig, run: Tracker, orders: list[np.n
     run until a stop rule, Ctrl-C or an error.  ``None`` when the evaluator was not ready by
     the search's end."""
     seeds = np.stack([order_to_keys(o) for o in orders])
-    if alongside and not run.bounds.started:
+    if alongside:
         run.bounds.start(upper)  # at niceness 0 while the search compiles
     if building is None and run.budget.limited and not _jax_fits(run.budget):
         return None
