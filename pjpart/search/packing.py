@@ -18,10 +18,12 @@ scaled by ``1 / T``; maximise ``work(S)``.  Guesses between a lower bound and a 
 keep the cheapest partition found, each re-costed in float64 (:func:`pjpart.cost.evaluate`): a
 heuristic, it proves nothing and needs no proof.  The next guess is where ``k`` stages of the work,
 each paying the median traffic of the last guess's stages, fit just so (``traffic + work / k``), a
-tenth of the way inside the interval still open: the greedy fills its stages to within a percent
-or two of the guess, and the traffic a stage pays changes little from guess to guess, so this lands
-nearer the least guess that fits than the interval's midpoint does.  A guess ends as soon as the
-work left is more than its stages can hold.  Greedy: the most work first may leave the last stage
+tenth of the way inside the interval still open (the midpoint when it misses the same side twice):
+the greedy fills its stages nearly to the guess, and the traffic a stage pays changes little from
+guess to guess, so this lands nearer the least guess that fits than the interval's midpoint does.
+A guess ends as soon as its last stage would hold more work than the best partition so far costs.
+The stages are packed from pieces of the graph's in-trees (:func:`_small_trees`), each costing on
+the graph what it costs as a piece.  Greedy: the most work first may leave the last stage
 too much, so a guess can fail above one that succeeds.
 
 Example
@@ -146,10 +148,12 @@ def _ancestors(g: Graph) -> np.ndarray:
 
 
 def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budget: Budget | None = None,
-         child: HighsChild | None = None) -> tuple[np.ndarray | None, float]:
+         child: HighsChild | None = None, cap: float | None = None) -> tuple[np.ndarray | None, float]:
     """Every node's stage by the greedy packing at ``T`` (the scalar ``cm``), or ``None`` when a stage
-    finds nothing that fits, the work left cannot fit (it would overload the last stage), or the
-    budget ends first; and the median traffic (load less work) of the stages it filled (nan: none)."""
+    finds nothing that fits, the last stage would hold more than ``cap`` (default ``T``) of work
+    (the stages before it hold at most ``T`` each), or the budget ends first; and the median traffic
+    (load less work) of the stages it filled (nan: none)."""
+    cap = T if cap is None else max(cap, T)
     stop = budget.stopper() if budget is not None else None
     comm = g.sizeout / cm.bandwidth
     stages = np.full(g.n, -1, dtype=np.int64)
@@ -159,8 +163,8 @@ def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budge
         left = stages < 0
         if not left.any():
             return stages, median()
-        # each stage left holds at most T of work: more than that left, the last stage overflows
-        if float(g.work[left].sum()) > (k - b) * T * (1 + 1e-9) or (stop is not None and stop()):
+        # the stages before the last hold at most T of work each: the last holds the rest
+        if float(g.work[left].sum()) > ((k - 1 - b) * T + cap) * (1 + 1e-9) or (stop is not None and stop()):
             return None, median()
         # the work of each node's ancestors left (itself included): a matrix-vector product, no copy
         cand = left & (ancestors @ np.where(left, g.work, 0.0).astype(np.float32) <= T * (1 + 1e-6))
@@ -191,14 +195,19 @@ def _small_trees(graph: Graph, k: int, cost_model: CostModel) -> Coarsening:
     return contract_in_trees(graph, TREE_SHARE * float(graph.work.sum()) / k, TREE_SHARE * memory)
 
 
-def _next_guess(low: float, high: float, model: float) -> float:
-    """The next guess: ``model`` (k stages of the work, each with the median traffic a packing's
-    stages paid: where the greedy's stages fit just so) kept a tenth of the way inside
-    ``(low, high)``; the midpoint when there is no model."""
-    if not math.isfinite(model):
-        return (low + high) / 2
+def _next_guess(low: float, high: float, model: float, side: int = 0) -> tuple[float, int]:
+    """The next guess and the side of ``(low, high)`` the model fell outside of (``-1``, ``1``; 0: inside):
+    ``model`` (k stages of the work, each with the median traffic a packing's stages paid: where the
+    greedy's stages fit just so) kept a tenth of the way inside ``(low, high)``; the midpoint when
+    there is no model, or when it falls outside on the same ``side`` as the last time (a model that
+    keeps missing one way would creep by tenths: bisection's halving instead)."""
     margin = (high - low) / 10
-    return min(max(model, low + margin), high - margin)
+    if not math.isfinite(model):
+        return (low + high) / 2, 0
+    out = -1 if model < low + margin else 1 if model > high - margin else 0
+    if out and out == side:
+        return (low + high) / 2, 0
+    return min(max(model, low + margin), high - margin), out
 
 
 def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, high: float,
@@ -215,12 +224,13 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     ancestors = _ancestors(g)
     best: tuple[float, np.ndarray] | None = None
     child = HighsChild() if budget is not None and budget.limited else None
-    T = (low + high) / 2
+    T, side = (low + high) / 2, 0
     try:
         for _ in range(GUESSES):
             if high - low <= WIDTH * high or (stop is not None and stop()):
                 break
-            pieces, traffic = pack(g, k, cm, T, ancestors, budget, child)
+            # a guess that fails may still beat the best partition so far: it ends only once it cannot
+            pieces, traffic = pack(g, k, cm, T, ancestors, budget, child, cap=best[0] if best else high)
             stages = None if pieces is None else pieces[trees.members]  # on the graph, at the same cost
             # the guess stands when the packing fits it on the relaxed model the MIPs priced; the
             # partition is kept at its cost on the graph's own model
@@ -233,7 +243,7 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
                 high = relaxed
             else:
                 low = T
-            T = _next_guess(low, high, traffic + float(g.work.sum()) / k)
+            T, side = _next_guess(low, high, traffic + float(g.work.sum()) / k, side)
     finally:
         if child is not None:
             child.close()

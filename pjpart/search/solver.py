@@ -138,7 +138,7 @@ class Solver:
             coarse, searched, orders, start = found
         if building is None:
             building = _building(searched, cfg, budget)
-        # the graph's own seed partition stays a candidate: a floor for the coarse search
+        # the graph's own partition (seed or packed) stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
         bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
         bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
@@ -182,9 +182,10 @@ def _pack_first(problem: Problem, budget: Budget, start: Candidate) -> tuple[Can
 
 def _coarse_start(problem: Problem, cfg: SearchConfig,
                   floor: Candidate) -> tuple[Coarsening, Problem, list[np.ndarray], Candidate] | None:
-    """A multilevel search's coarse graph (holding ``floor``), its problem, seed orders and best seed;
-    ``None`` when that seed costs more than :data:`COARSE_SEED_SLACK` above ``floor`` (a tight memory
-    limit: the cuts good partitions need were contracted)."""
+    """A multilevel search's coarse graph (:func:`_coarsening`: in-trees, and ``floor``'s stage borders
+    where it cuts further), its problem, seed orders (``floor``'s order first) and best seed;
+    ``None`` when that seed costs more than :data:`COARSE_SEED_SLACK` above ``floor`` (the cuts good
+    partitions need were contracted: a tight memory limit, or a packing's cuts inside in-trees)."""
     coarse = _coarsening(problem, floor, cfg.coarse_nodes)
     searched = Problem(coarse.graph, problem.k, problem.cost_model)
     # a coarse graph's own order first: the floor's order, coarse node by coarse node
