@@ -16,11 +16,14 @@ remaining ancestors (itself included) hold at most ``T`` of work, ``x_c <= x_p``
 consumer outside the candidates), ``o >= (params(S) - memory) / overflow_bandwidth``, the cost row
 scaled by ``1 / T``; maximise ``work(S)``.  Guesses between a lower bound and a known partition's cost
 keep the cheapest partition found, each re-costed in float64 (:func:`pjpart.cost.evaluate`): a
-heuristic, it proves nothing and needs no proof.  The next guess is where ``k`` stages of the work,
-each paying the median traffic of the last guess's stages, fit just so (``traffic + work / k``), a
-tenth of the way inside the interval still open (the midpoint when it misses the same side twice):
-the greedy fills its stages nearly to the guess, and the traffic a stage pays changes little from
-guess to guess, so this lands nearer the least guess that fits than the interval's midpoint does.
+heuristic, it proves nothing and needs no proof.  The guesses follow a traffic model: ``k`` stages of
+the work, each paying a stage's traffic, fit just so at ``traffic + work / k`` (the greedy fills its
+stages nearly to the guess, and the traffic a stage pays changes little from guess to guess).  The
+first guess is the lower of the interval's midpoint and the model with the traffic of a known
+partition's cheap stages (:func:`_seed_traffic`: where its boundaries happen to be clean); the next
+is the model with the median traffic of the last guess's stages, or, after a guess that fits,
+halfway to it (every guess that fits is an answer), kept a tenth of the way inside the interval
+still open (the midpoint when it misses the same side twice).
 A guess ends as soon as its last stage would hold more work than the best partition so far costs.
 The stages are packed from pieces of the graph's in-trees (:func:`_small_trees`), each costing on
 the graph what it costs as a piece.  Greedy: the most work first may leave the last stage
@@ -64,6 +67,8 @@ STAGE_SECONDS = 2.0
 STAGE_TYPICAL_SECONDS = 0.1
 #: ... and stops within this relative gap of the most work (a stage a little short is still a good one)
 STAGE_GAP = 1e-2
+#: the first guess takes this quantile of a known partition's stage traffic (:func:`_seed_traffic`)
+SEED_QUANTILE = 0.1
 #: the guesses stop when the interval left is this narrow (relative), or after this many
 WIDTH, GUESSES = 2e-3, 10
 
@@ -210,12 +215,22 @@ def _next_guess(low: float, high: float, model: float, side: int = 0) -> tuple[f
     return min(max(model, low + margin), high - margin), out
 
 
+def _seed_traffic(graph: Graph, stages: np.ndarray, k: int, cm: CostModel) -> float:
+    """The traffic (load less work) of a partition's cheap stages, the :data:`SEED_QUANTILE` of its
+    non-empty stages' (the scalar ``cm``): where its boundaries happen to be clean, they cost about
+    what a packed stage's do."""
+    work = np.bincount(stages, weights=graph.work, minlength=k)
+    traffic = (evaluate(graph, stages, k, cm) - work)[np.bincount(stages, minlength=k) > 0]
+    return float(np.quantile(traffic, SEED_QUANTILE)) if len(traffic) else math.nan
+
+
 def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, high: float,
-                     budget: Budget | None = None) -> tuple[float, np.ndarray] | None:
+                     budget: Budget | None = None,
+                     seed: np.ndarray | None = None) -> tuple[float, np.ndarray] | None:
     """The cheapest partition the packing finds (on :func:`_small_trees`) over guesses between ``low``
-    (a lower bound) and ``high`` (a known partition's cost), the first the midpoint, the next by
-    :func:`_next_guess`, as ``(cost, stages)`` re-costed on the graph's own model; ``None`` when none
-    is found, or the graph has more than :data:`MAX_NODES` nodes."""
+    (a lower bound) and ``high`` (a known partition's cost, ``seed`` its stages when given: they set
+    the first guess), the next by :func:`_next_guess`, as ``(cost, stages)`` re-costed on the graph's
+    own model; ``None`` when none is found, or the graph has more than :data:`MAX_NODES` nodes."""
     if graph.n > MAX_NODES or k < 2 or not (math.isfinite(high) and 0 <= low < high):
         return None
     trees = _small_trees(graph, k, cost_model)
@@ -225,6 +240,9 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     best: tuple[float, np.ndarray] | None = None
     child = HighsChild() if budget is not None and budget.limited else None
     T, side = (low + high) / 2, 0
+    if seed is not None:  # the traffic model with the seed's cheap stages, when it is below the midpoint
+        model = _seed_traffic(homogeneous_relaxation(graph, cost_model)[0], seed, k, cm) + float(g.work.sum()) / k
+        T = min(T, _next_guess(low, high, model)[0])
     try:
         for _ in range(GUESSES):
             if high - low <= WIDTH * high or (stop is not None and stop()):
@@ -243,7 +261,9 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
                 high = relaxed
             else:
                 low = T
-            T, side = _next_guess(low, high, traffic + float(g.work.sum()) / k, side)
+            model = traffic + float(g.work.sum()) / k
+            # from a guess that fits, halfway to the model: the guesses that fit are the answers
+            T, side = _next_guess(low, high, (model + T) / 2 if fits else model, side)
     finally:
         if child is not None:
             child.close()

@@ -205,9 +205,9 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
 #: the search starts from a stage-by-stage packing (:mod:`.packing`) on graphs of this many nodes or
 #: more and this many stages or more that :mod:`pjpart.bounds.chain` cannot cut into groups (a wide
 #: multi-branch net), packed within this share of the time limit when it holds this many guesses of
-#: ``k - 1`` stage MIPs at :data:`.packing.STAGE_TYPICAL_SECONDS` each (the first guess alone is
-#: often no better than the search's answer; runs without a time limit are not packed)
-PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MIN_GUESSES = 200, 4, 0.4, 2
+#: ``k - 1`` stage MIPs at :data:`.packing.STAGE_TYPICAL_SECONDS` each (the first guess, from the best
+#: seed's cheap stages, is often the packing's answer; runs without a time limit are not packed)
+PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MIN_GUESSES = 200, 4, 0.4, 1
 
 
 def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
@@ -230,9 +230,9 @@ def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | N
     if len(groups_in_series(g, cm, k, low, start.value)[0]) > 1:
         return None  # groups in series: the search and chain's bound do well there
     within = budget.within(PACK_SHARE * budget.time_limit)
-    # the first guess halves the way from a lower bound: at many stages the cuts' is the tighter
+    # the guesses start above a lower bound: at many stages the cuts' is the tighter
     low = max(low, node_closure_bound(g, cm, within.stopper()))
-    found = packed_partition(g, k, cm, low, start.value, within)
+    found = packed_partition(g, k, cm, low, start.value, within, seed=start.assignment)
     if found is None or not found[0] < start.value:
         return None
     return Candidate(found[1], found[0], _stage_order(g, found[1]), "packing")

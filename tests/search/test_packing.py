@@ -112,7 +112,7 @@ def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
     assert got is not None and got.method == "packing" and best <= got.value < start.value
     assert got.value == float(pjpart.evaluate(wide, got.assignment, k, cm).max())
     # too short for PACK_MIN_GUESSES guesses of k - 1 stage MIPs
-    assert solver._packed(Problem(wide, k, cm), Budget(1.0), start) is None
+    assert solver._packed(Problem(wide, k, cm), Budget(0.5), start) is None
     assert solver._packed(Problem(wide, k, cm), Budget(None), start) is None  # no time limit: reproducible
     assert solver._packed(Problem(wide, 3, cm), Budget(60.0), start) is None  # under PACK_MIN_STAGES
     monkeypatch.setattr(solver, "PACK_MIN_NODES", 9)
@@ -145,6 +145,15 @@ def test_the_next_guess_is_the_traffic_model_kept_inside_the_interval_open():
     assert packing._next_guess(10.0, 20.0, 25.0) == (19.0, 1) and packing._next_guess(10.0, 20.0, 5.0) == (11.0, -1)
     assert packing._next_guess(10.0, 20.0, 25.0, 1) == (15.0, 0) and packing._next_guess(10.0, 20.0, 5.0, 1) == (11.0, -1)
     assert packing._next_guess(10.0, 20.0, math.nan) == (15.0, 0)
+
+
+def test_the_first_guess_reads_the_traffic_of_a_known_partitions_cheap_stages():
+    """A chain of four nodes of work 4 sending 1, 3, 1 (bandwidth 1) in stages 0, 1, 2, 2: the stages
+    pay 1 (send), 1 + 3 and 3 (receive); their 10th percentile is 1.4 (linear interpolation)."""
+    g = pjpart.Graph.from_arrays(work=[4, 4, 4, 4], sizeout=[1, 3, 1, 0], edges=[(0, 1), (1, 2), (2, 3)])
+    stages = np.array([0, 1, 2, 2])
+    assert math.isclose(packing._seed_traffic(g, stages, 3, CostModel()), 1.4)
+    assert math.isclose(packing._seed_traffic(g, stages, 4, CostModel()), 1.4)  # an empty stage pays nothing
 
 
 def test_small_ops_are_packed_in_pieces_of_their_in_trees(rng, monkeypatch):
