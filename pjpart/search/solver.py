@@ -204,10 +204,11 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
 
 #: the search starts from a stage-by-stage packing (:mod:`.packing`) on graphs of this many nodes or
 #: more and this many stages or more that :mod:`pjpart.bounds.chain` cannot cut into groups (a wide
-#: multi-branch net), packed within this share of the time limit when it holds this many guesses of
+#: multi-branch net), packed within this share of the time limit (and at most this many seconds: the
+#: bounds start after it, and ``spine``'s MIP caps want their time) when it holds this many guesses of
 #: ``k - 1`` stage MIPs at :data:`.packing.STAGE_TYPICAL_SECONDS` each (the first guess, from the best
 #: seed's cheap stages, is often the packing's answer; runs without a time limit are not packed)
-PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MIN_GUESSES = 200, 4, 0.4, 1
+PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MAX_SECONDS, PACK_MIN_GUESSES = 200, 4, 0.4, 10.0, 1
 
 
 def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
@@ -224,12 +225,13 @@ def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | N
     if not PACK_MIN_NODES <= g.n <= MAX_NODES or k < PACK_MIN_STAGES or not math.isfinite(start.value) \
             or not budget.limited:
         return None
-    if PACK_SHARE * budget.time_limit < PACK_MIN_GUESSES * (k - 1) * STAGE_TYPICAL_SECONDS:
-        return None  # one guess, or none, would fit: the search keeps its time
+    seconds = min(PACK_SHARE * budget.time_limit, PACK_MAX_SECONDS)
+    if seconds < PACK_MIN_GUESSES * (k - 1) * STAGE_TYPICAL_SECONDS:
+        return None  # no guess would fit: the search keeps its time
     low = combinatorial_bound(g, k, cm)
     if len(groups_in_series(g, cm, k, low, start.value)[0]) > 1:
         return None  # groups in series: the search and chain's bound do well there
-    within = budget.within(PACK_SHARE * budget.time_limit)
+    within = budget.within(seconds)
     # the guesses start above a lower bound: at many stages the cuts' is the tighter
     low = max(low, node_closure_bound(g, cm, within.stopper()))
     found = packed_partition(g, k, cm, low, start.value, within, seed=start.assignment)
