@@ -239,10 +239,11 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     ancestors = _ancestors(g)
     best: tuple[float, np.ndarray] | None = None
     child = HighsChild() if budget is not None and budget.limited else None
+    share = float(g.work.sum()) / k  # a stage's work, were the stages even
     T, side = (low + high) / 2, 0
     if seed is not None:  # the traffic model with the seed's cheap stages, when it is below the midpoint
-        model = _seed_traffic(homogeneous_relaxation(graph, cost_model)[0], seed, k, cm) + float(g.work.sum()) / k
-        T = min(T, _next_guess(low, high, model)[0])
+        T = min(T, _next_guess(low, high, _seed_traffic(homogeneous_relaxation(graph, cost_model)[0], seed, k, cm)
+                               + share)[0])
     try:
         for _ in range(GUESSES):
             if high - low <= WIDTH * high or (stop is not None and stop()):
@@ -261,7 +262,7 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
                 high = relaxed
             else:
                 low = T
-            model = traffic + float(g.work.sum()) / k
+            model = traffic + share
             # from a guess that fits, halfway to the model: the guesses that fit are the answers
             T, side = _next_guess(low, high, (model + T) / 2 if fits else model, side)
     finally:

@@ -129,14 +129,16 @@ class Solver:
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
         building = None if multilevel else _building(problem, cfg, budget)  # while the seeds are sliced, packed
-        # the graph's best seed partition, or the packing's: the first answer (and a coarse graph's borders)
-        floor, lead = _pack_first(problem, budget, first())
+        # the graph's best seed partition, or the packing's: the first answer (and a coarse graph's
+        # borders); the bounds process starts after it, which beside it would slow its MIPs
+        packed = _packed(problem, budget, first())
+        floor, lead = (first(), []) if packed is None else (packed, [packed.order])
         found = _coarse_start(problem, cfg, floor) if multilevel else None
         if found is None:
             coarse, searched, orders, start = None, problem, lead + list(graph_orders()), floor
         else:
             coarse, searched, orders, start = found
-        if building is None:
+        if multilevel:
             building = _building(searched, cfg, budget)
         # the graph's own partition (seed or packed) stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
@@ -170,14 +172,6 @@ class Solver:
 def _building(problem: Problem, cfg: SearchConfig, budget: Budget) -> Future | None:
     """A time-limited run's evaluator, built in the background (JAX starts: up to a second cold)."""
     return budget.start_call(lambda: _evaluator(problem, cfg)) if budget.limited and _jax_fits(budget) else None
-
-
-def _pack_first(problem: Problem, budget: Budget, start: Candidate) -> tuple[Candidate, list[np.ndarray]]:
-    """``start``, or :func:`_packed`'s partition when it is cheaper, with the seed orders it leads (its
-    own).  The bounds process starts after it: beside that process its MIPs run slower, and a short
-    run's second guess would not fit in its share."""
-    packed = _packed(problem, budget, start)
-    return (start, []) if packed is None else (packed, [packed.order])
 
 
 def _coarse_start(problem: Problem, cfg: SearchConfig,

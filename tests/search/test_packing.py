@@ -68,6 +68,20 @@ def test_a_stage_is_the_heaviest_downset_of_the_nodes_left_that_fits(rng):
     assert checked >= 40 and empty < checked // 2, (checked, empty)
 
 
+def _checked_packing(g, k, cm, best):
+    """The packing's cost between the combinatorial bound and a sliced order's cost (at least ``best``
+    times 1.5), its partition checked: data flows forward only, it costs what the reference says, and
+    no less than ``best`` (the exhaustive optimum); ``None`` when it finds none."""
+    high = best_slicing(g, g.topological_order(), k, cm, None)[1]
+    out = packing.packed_partition(g, k, cm, pjpart.combinatorial_bound(g, k, cm), max(high, best * 1.5))
+    if out is None:
+        return None
+    cost, stages = out
+    assert all(stages[u] <= stages[v] for u, v in g.edges)
+    assert cost == float(pjpart.evaluate(g, stages, k, cm).max()) and cost >= best * (1 - 1e-9)
+    return cost
+
+
 def test_a_packed_partition_is_valid_and_costed_in_float64(rng):
     """Random DAGs of 8-10 nodes, k = 2..4, between the combinatorial bound and a sliced order's
     cost: the partition returned sends data forward only, costs what the reference says, and is
@@ -80,13 +94,9 @@ def test_a_packed_partition_is_valid_and_costed_in_float64(rng):
         best, _ = pjpart.reference.exhaustive_partition(g, k, cm)
         if not math.isfinite(best):
             continue
-        high = best_slicing(g, g.topological_order(), k, cm, None)[1]
-        out = packing.packed_partition(g, k, cm, pjpart.combinatorial_bound(g, k, cm), max(high, best * 1.5))
-        if out is None:
+        cost = _checked_packing(g, k, cm, best)
+        if cost is None:
             continue
-        cost, stages = out
-        assert all(stages[u] <= stages[v] for u, v in g.edges)
-        assert cost == float(pjpart.evaluate(g, stages, k, cm).max()) and cost >= best * (1 - 1e-9)
         found += 1
         optimal += cost <= best * (1 + 1e-9)
     assert found >= 15 and optimal >= 3, (found, optimal)
@@ -191,14 +201,8 @@ def test_small_ops_are_packed_in_pieces_of_their_in_trees(rng, monkeypatch):
         best, _ = pjpart.reference.exhaustive_partition(g, k, cm)
         if not math.isfinite(best):
             continue
-        high = best_slicing(g, g.topological_order(), k, cm, None)[1]
         seen.clear()
-        out = packing.packed_partition(g, k, cm, pjpart.combinatorial_bound(g, k, cm), max(high, best * 1.5))
+        cost = _checked_packing(g, k, cm, best)
         assert seen and set(seen) == {trees.graph.n}
-        if out is None:
-            continue
-        cost, stages = out
-        assert all(stages[u] <= stages[v] for u, v in g.edges)
-        assert cost == float(pjpart.evaluate(g, stages, k, cm).max()) and cost >= best * (1 - 1e-9)
-        found += 1
+        found += cost is not None
     assert found >= 5, found
