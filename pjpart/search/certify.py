@@ -80,7 +80,10 @@ class BoundSource:
 
     def start(self, upper: float, niceness: int = 0) -> None:
         """Compute the bound in a child process at ``niceness``; each method's bound is taken
-        once known (:meth:`collect`)."""
+        once known (:meth:`collect`); once started, it aims below ``upper`` from now on."""
+        if self._pending is not None:
+            self.offer_upper(upper)
+            return
         request = self.request(upper)
         if request is None:
             return

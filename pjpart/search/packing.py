@@ -19,12 +19,14 @@ keep the cheapest partition found, each re-costed in float64 (:func:`pjpart.cost
 heuristic, it proves nothing and needs no proof.  The guesses follow a traffic model: ``k`` stages of
 the work, each paying a stage's traffic, fit just so at ``traffic + work / k`` (the greedy fills its
 stages nearly to the guess, and the traffic a stage pays changes little from guess to guess).  The
-first guess is the lower of the interval's midpoint and the model with the traffic of a known
-partition's cheap stages (:func:`_seed_traffic`: where its boundaries happen to be clean); the next
+first guess is the model with the traffic of a known partition's cheap stages (:func:`_seed_traffic`:
+where its boundaries happen to be clean; the midpoint without one: a guess that fits is an answer,
+and on a slow machine the first may be the only one); the next
 is the model with the median traffic of the last guess's stages, or, after a guess that fits,
 halfway to it (every guess that fits is an answer), kept a tenth of the way inside the interval
 still open (the midpoint when it misses the same side twice).
-A guess ends as soon as its last stage would hold more work than the best partition so far costs.
+A guess ends as soon as its last stage would hold more work than the best partition so far costs,
+or once the traffic its stages paid so far says it would (:data:`PREDICT_STAGES`).
 The stages are packed from pieces of the graph's in-trees (:func:`_small_trees`), each costing on
 the graph what it costs as a piece.  Greedy: the most work first may leave the last stage
 too much, so a guess can fail above one that succeeds.
@@ -71,6 +73,10 @@ STAGE_GAP = 1e-2
 SEED_QUANTILE = 0.1
 #: the guesses stop when the interval left is this narrow (relative), or after this many
 WIDTH, GUESSES = 2e-3, 10
+#: a guess is given up once this many stages are packed and the stages left, each holding the guess
+#: less the median traffic so far with this share to spare (later stages pay less: the stem's
+#: tensors are the largest), cannot hold the work left: a guess that fails costs a few stage MIPs
+PREDICT_STAGES, PREDICT_SLACK = 3, 0.25
 
 
 def _stage_request(g: Graph, cm: CostModel, comm: np.ndarray, placed: np.ndarray, cand: np.ndarray, T: float) -> dict:
@@ -156,8 +162,9 @@ def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budge
          child: HighsChild | None = None, cap: float | None = None) -> tuple[np.ndarray | None, float]:
     """Every node's stage by the greedy packing at ``T`` (the scalar ``cm``), or ``None`` when a stage
     finds nothing that fits, the last stage would hold more than ``cap`` (default ``T``) of work
-    (the stages before it hold at most ``T`` each), or the budget ends first; and the median traffic
-    (load less work) of the stages it filled (nan: none)."""
+    (the stages before it hold at most ``T`` each), the stages so far predict it would
+    (:data:`PREDICT_STAGES`), or the budget ends first; and the median traffic (load less work) of
+    the stages it filled (nan: none)."""
     cap = T if cap is None else max(cap, T)
     stop = budget.stopper() if budget is not None else None
     comm = g.sizeout / cm.bandwidth
@@ -168,8 +175,12 @@ def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budge
         left = stages < 0
         if not left.any():
             return stages, median()
-        # the stages before the last hold at most T of work each: the last holds the rest
-        if float(g.work[left].sum()) > ((k - 1 - b) * T + cap) * (1 + 1e-9) or (stop is not None and stop()):
+        # the stages before the last hold at most T of work each (at most T less their traffic, as
+        # far as the stages so far tell): the last holds the rest
+        work_left = float(g.work[left].sum())
+        if work_left > ((k - 1 - b) * T + cap) * (1 + 1e-9) or (stop is not None and stop()):
+            return None, median()
+        if len(traffic) >= PREDICT_STAGES and work_left > (k - 1 - b) * max(T - median(), 0.0) * (1 + PREDICT_SLACK) + cap:
             return None, median()
         # the work of each node's ancestors left (itself included): a matrix-vector product, no copy
         cand = left & (ancestors @ np.where(left, g.work, 0.0).astype(np.float32) <= T * (1 + 1e-6))
@@ -225,12 +236,14 @@ def _seed_traffic(graph: Graph, stages: np.ndarray, k: int, cm: CostModel) -> fl
 
 
 def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, high: float,
-                     budget: Budget | None = None,
-                     seed: np.ndarray | None = None) -> tuple[float, np.ndarray] | None:
+                     budget: Budget | None = None, seed: np.ndarray | None = None,
+                     overrun: Budget | None = None) -> tuple[float, np.ndarray] | None:
     """The cheapest partition the packing finds (on :func:`_small_trees`) over guesses between ``low``
     (a lower bound) and ``high`` (a known partition's cost, ``seed`` its stages when given: they set
     the first guess), the next by :func:`_next_guess`, as ``(cost, stages)`` re-costed on the graph's
-    own model; ``None`` when none is found, or the graph has more than :data:`MAX_NODES` nodes."""
+    own model; ``None`` when none is found, or the graph has more than :data:`MAX_NODES` nodes.  A guess
+    starts while ``budget`` lasts and runs while ``overrun`` does (default ``budget``): a guess cut
+    short finds nothing, and on a slow machine one guess may outlast the time meant for several."""
     if graph.n > MAX_NODES or k < 2 or not (math.isfinite(high) and 0 <= low < high):
         return None
     trees = _small_trees(graph, k, cost_model)
@@ -241,15 +254,15 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     child = HighsChild() if budget is not None and budget.limited else None
     share = float(g.work.sum()) / k  # a stage's work, were the stages even
     T, side = (low + high) / 2, 0
-    if seed is not None:  # the traffic model with the seed's cheap stages, when it is below the midpoint
-        T = min(T, _next_guess(low, high, _seed_traffic(homogeneous_relaxation(graph, cost_model)[0], seed, k, cm)
-                               + share)[0])
+    if seed is not None:  # the traffic model with the seed's cheap stages
+        T = _next_guess(low, high, _seed_traffic(homogeneous_relaxation(graph, cost_model)[0], seed, k, cm)
+                        + share)[0]
     try:
         for _ in range(GUESSES):
             if high - low <= WIDTH * high or (stop is not None and stop()):
                 break
             # a guess that fails may still beat the best partition so far: it ends only once it cannot
-            pieces, traffic = pack(g, k, cm, T, ancestors, budget, child, cap=best[0] if best else high)
+            pieces, traffic = pack(g, k, cm, T, ancestors, overrun or budget, child, cap=best[0] if best else high)
             stages = None if pieces is None else pieces[trees.members]  # on the graph, at the same cost
             # the guess stands when the packing fits it on the relaxed model the MIPs priced; the
             # partition is kept at its cost on the graph's own model
@@ -271,5 +284,5 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     return best
 
 
-__all__ = ["GUESSES", "MAX_NODES", "STAGE_GAP", "STAGE_SECONDS", "STAGE_TYPICAL_SECONDS", "TREE_SHARE", "WIDTH", "pack",
+__all__ = ["GUESSES", "MAX_NODES", "PREDICT_SLACK", "PREDICT_STAGES", "STAGE_GAP", "STAGE_SECONDS", "STAGE_TYPICAL_SECONDS", "TREE_SHARE", "WIDTH", "pack",
            "packed_partition"]

@@ -128,27 +128,37 @@ class Solver:
         exact = _exact(problem, cfg, budget, first)
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
-        building = None if multilevel else _building(problem, cfg, budget)  # while the seeds are sliced, packed
-        # the graph's best seed partition, or the packing's: the first answer (and a coarse graph's
-        # borders); the bounds process starts after it, which beside it would slow its MIPs
-        packed = _packed(problem, budget, first())
+        packs = _packs(problem, budget, first())
+        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
+        alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
+        # a packing run compiles after the packing (a compilation beside it holds the interpreter the
+        # packing needs, and a guess cut short finds nothing) and starts the bounds beside it (its
+        # MIPs run in a child process; a guess may run on to the search's end)
+        build_later = multilevel or packs
+        building = None if build_later else _building(problem, cfg, budget, first())  # while the seeds run
+        if packs and alongside:
+            bounds.refuse_above(first().value)
+            bounds.start(first().value)
+        # the graph's best seed partition, or the packing's: the first answer (and a coarse graph's borders)
+        packed = _packed(problem, budget, first()) if packs else None
         floor, lead = (first(), []) if packed is None else (packed, [packed.order])
         found = _coarse_start(problem, cfg, floor) if multilevel else None
         if found is None:
             coarse, searched, orders, start = None, problem, lead + list(graph_orders()), floor
         else:
             coarse, searched, orders, start = found
-        if multilevel:
-            building = _building(searched, cfg, budget)
+        if build_later:
+            building = _building(searched, cfg, budget, start)
         # the graph's own partition (seed or packed) stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
-        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
         bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
-        alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
+        bounds.offer_upper(floor.value)
         if not alongside:
             bounds.compute(floor.value)
             floor = _bounds_partition(problem, bounds, floor)
+        bounds.collect()  # what the bounds beside the packing published so far
         if bounds.proves(floor.value):
+            bounds.stop()
             if building is not None and not building.done():
                 budget.leave(building)
             return floor, bounds.for_result(floor.value), None
@@ -169,9 +179,11 @@ class Solver:
         return best, bounds.for_result(best.value), run
 
 
-def _building(problem: Problem, cfg: SearchConfig, budget: Budget) -> Future | None:
-    """A time-limited run's evaluator, built in the background (JAX starts: up to a second cold)."""
-    return budget.start_call(lambda: _evaluator(problem, cfg)) if budget.limited and _jax_fits(budget) else None
+def _building(problem: Problem, cfg: SearchConfig, budget: Budget, start: Candidate) -> Future | None:
+    """A time-limited run's evaluator, built in the background (JAX starts: up to a second cold),
+    exact up to ``start``'s cost (the evaluator need not slice an order of its own for one)."""
+    return budget.start_call(lambda: _evaluator(problem, cfg, start)) if budget.limited and _jax_fits(budget) \
+        else None
 
 
 def _coarse_start(problem: Problem, cfg: SearchConfig,
@@ -198,37 +210,52 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
 
 #: the search starts from a stage-by-stage packing (:mod:`.packing`) on graphs of this many nodes or
 #: more and this many stages or more that :mod:`pjpart.bounds.chain` cannot cut into groups (a wide
-#: multi-branch net), packed within this share of the time limit (and at most this many seconds: the
-#: bounds start after it, and ``spine``'s MIP caps want their time) when it holds this many guesses of
+#: multi-branch net), packed within this share of the time limit (and at most this many seconds:
+#: ``spine``'s MIP caps want the cores after it) when it holds this many guesses of
 #: ``k - 1`` stage MIPs at :data:`.packing.STAGE_TYPICAL_SECONDS` each (the first guess, from the best
 #: seed's cheap stages, is often the packing's answer; runs without a time limit are not packed)
 PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MAX_SECONDS, PACK_MIN_GUESSES = 200, 4, 0.4, 10.0, 1
+#: a guess started within that time may run on for this many times that time, to the search's end at
+#: most (a guess cut short finds nothing, and on a slow machine one guess outlasts the time meant for
+#: several; the bounds run beside it from the start)
+PACK_OVERRUN = 2.0
 
 
-def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
-    """The packing's partition (:func:`.packing.packed_partition`, between the larger of the
-    combinatorial and min-cut bounds and ``start``'s cost) when it is cheaper than ``start``, on a
-    graph and a time limit the gates above admit; else ``None``."""
+def _packs(problem: Problem, budget: Budget, start: Candidate) -> bool:
+    """Whether the run packs (:func:`_packed`): a graph and a time limit the gates above admit, and
+    no groups in series."""
     from ..bounds.chain import groups_in_series
     from ..bounds.combinatorial import combinatorial_bound
-    from ..bounds.mincut import node_closure_bound
-    from .packing import MAX_NODES, STAGE_TYPICAL_SECONDS, packed_partition
+    from .packing import MAX_NODES, STAGE_TYPICAL_SECONDS
 
     g, k, cm = problem.graph, problem.k, problem.cost_model
     # without a time limit the run is reproducible (a MIP stopped by its clock is not): no packing
     if not PACK_MIN_NODES <= g.n <= MAX_NODES or k < PACK_MIN_STAGES or not math.isfinite(start.value) \
             or not budget.limited:
-        return None
-    seconds = min(PACK_SHARE * budget.time_limit, PACK_MAX_SECONDS)
-    if seconds < PACK_MIN_GUESSES * (k - 1) * STAGE_TYPICAL_SECONDS:
-        return None  # no guess would fit: the search keeps its time
-    low = combinatorial_bound(g, k, cm)
-    if len(groups_in_series(g, cm, k, low, start.value)[0]) > 1:
-        return None  # groups in series: the search and chain's bound do well there
-    within = budget.within(seconds)
+        return False
+    if _pack_seconds(budget) < PACK_MIN_GUESSES * (k - 1) * STAGE_TYPICAL_SECONDS:
+        return False  # no guess would fit: the search keeps its time
+    # groups in series: the search and chain's bound do well there
+    return len(groups_in_series(g, cm, k, combinatorial_bound(g, k, cm), start.value)[0]) <= 1
+
+
+def _pack_seconds(budget: Budget) -> float:
+    return min(PACK_SHARE * budget.time_limit, PACK_MAX_SECONDS)
+
+
+def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
+    """The packing's partition (:func:`.packing.packed_partition`, between the larger of the
+    combinatorial and min-cut bounds and ``start``'s cost) when it is cheaper than ``start``."""
+    from ..bounds.combinatorial import combinatorial_bound
+    from ..bounds.mincut import node_closure_bound
+    from .packing import packed_partition
+
+    g, k, cm = problem.graph, problem.k, problem.cost_model
+    seconds = _pack_seconds(budget)
+    within, overrun = budget.within(seconds), budget.within(min(PACK_OVERRUN * seconds, budget.remaining()))
     # the guesses start above a lower bound: at many stages the cuts' is the tighter
-    low = max(low, node_closure_bound(g, cm, within.stopper()))
-    found = packed_partition(g, k, cm, low, start.value, within, seed=start.assignment)
+    low = max(combinatorial_bound(g, k, cm), node_closure_bound(g, cm, within.stopper()))
+    found = packed_partition(g, k, cm, low, start.value, within, seed=start.assignment, overrun=overrun)
     if found is None or not found[0] < start.value:
         return None
     return Candidate(found[1], found[0], _stage_order(g, found[1]), "packing")

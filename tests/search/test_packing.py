@@ -103,30 +103,32 @@ def test_a_packed_partition_is_valid_and_costed_in_float64(rng):
 
 
 def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
-    """``_packed``: a graph in series, a short time limit, too few stages or nodes are left alone; a
-    wide graph (here chain is told it cannot cut it) is packed and the partition taken when cheaper."""
+    """``_packs``: a graph in series, a short time limit, too few stages or nodes are left alone; a
+    wide graph (here chain is told it cannot cut it) is packed (``_packed``) and the partition taken
+    when cheaper."""
     monkeypatch.setattr(solver, "PACK_MIN_NODES", 6)
     cm, k = CostModel(), 4
     chain = series_graph(rng, 4)
     line = np.minimum(np.argsort(np.argsort(chain.topological_order())) * k // chain.n, k - 1)
     seed = Candidate(line, float(pjpart.evaluate(chain, line, k, cm).max()), chain.topological_order(), "seed")
-    assert chain.n >= 6 and solver._packed(Problem(chain, k, cm), Budget(60.0), seed) is None
+    assert chain.n >= 6 and not solver._packs(Problem(chain, k, cm), Budget(60.0), seed)
     monkeypatch.setattr("pjpart.bounds.chain.chain_links", lambda *args: ([], None))
     wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2, 1, 2], sizeout=[2, 1, 2, 1, 1, 1, 1, 0],
                                     edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5), (4, 6),
                                            (5, 7), (6, 7), (3, 6)])
     poor = np.minimum(np.argsort(np.argsort(wide.topological_order())) // 3, k - 1)  # a poor partition
     start = Candidate(poor, float(pjpart.evaluate(wide, poor, k, cm).max()), wide.topological_order(), "seed")
+    assert solver._packs(Problem(wide, k, cm), Budget(60.0), start)
     got = solver._packed(Problem(wide, k, cm), Budget(60.0), start)
     best, _ = pjpart.reference.exhaustive_partition(wide, k, cm)
     assert got is not None and got.method == "packing" and best <= got.value < start.value
     assert got.value == float(pjpart.evaluate(wide, got.assignment, k, cm).max())
     # too short for PACK_MIN_GUESSES guesses of k - 1 stage MIPs
-    assert solver._packed(Problem(wide, k, cm), Budget(0.5), start) is None
-    assert solver._packed(Problem(wide, k, cm), Budget(None), start) is None  # no time limit: reproducible
-    assert solver._packed(Problem(wide, 3, cm), Budget(60.0), start) is None  # under PACK_MIN_STAGES
+    assert not solver._packs(Problem(wide, k, cm), Budget(0.5), start)
+    assert not solver._packs(Problem(wide, k, cm), Budget(None), start)  # no time limit: reproducible
+    assert not solver._packs(Problem(wide, 3, cm), Budget(60.0), start)  # under PACK_MIN_STAGES
     monkeypatch.setattr(solver, "PACK_MIN_NODES", 9)
-    assert solver._packed(Problem(wide, k, cm), Budget(60.0), start) is None  # under PACK_MIN_NODES
+    assert not solver._packs(Problem(wide, k, cm), Budget(60.0), start)  # under PACK_MIN_NODES
 
 
 def test_a_guess_ends_once_its_last_stage_would_hold_too_much():
@@ -146,6 +148,38 @@ def test_a_guess_ends_once_its_last_stage_would_hold_too_much():
     assert stages is None and math.isnan(traffic)
     stages, traffic = packing.pack(g, 2, cm, 8.0, packing._ancestors(g))
     assert stages.tolist() == [0, 0, 1, 1] and traffic == 0.0
+
+
+def test_a_guess_the_stages_so_far_say_will_not_fit_is_given_up(monkeypatch):
+    """A chain of 24 nodes of work 1 sending 1, k = 8, T = 4: the first stage holds 3 and pays 1, the
+    next two hold 2 and pay 2 each.  The 17 left fit 4 stages of 4 and a last of 4 (20), but not 4
+    stages of 4 - 2 with a quarter to spare and the last (14): given up after 3 stage MIPs, with the
+    median traffic 2.  Without the prediction the guess learns it after 5 stage MIPs (the 13 left
+    exceed two stages of 4 and a last of 4)."""
+    g = pjpart.Graph.from_arrays(work=[1] * 24, sizeout=[1] * 23 + [0], edges=[(i, i + 1) for i in range(23)])
+    calls = []
+    run = packing.run_highs
+    monkeypatch.setattr(packing, "run_highs", lambda request: calls.append(1) or run(request))
+    stages, traffic = packing.pack(g, 8, CostModel(), 4.0, packing._ancestors(g))
+    assert stages is None and traffic == 2.0 and len(calls) == 3
+    calls.clear()
+    monkeypatch.setattr(packing, "PREDICT_STAGES", 100)
+    stages, traffic = packing.pack(g, 8, CostModel(), 4.0, packing._ancestors(g))
+    assert stages is None and traffic == 2.0 and len(calls) == 5
+
+
+def test_a_guess_started_in_time_may_run_on(monkeypatch):
+    """A guess that starts within ``budget`` runs while ``overrun`` lasts: a window of 0.1 s and a
+    guess that takes longer (it waits 0.2 s first) finds the partition; without the overrun it is
+    cut short and nothing is found."""
+    import time
+
+    g = pjpart.Graph.from_arrays(work=[4, 4, 4, 4], sizeout=[1, 1, 1, 0], edges=[(0, 1), (1, 2), (2, 3)])
+    pack = packing.pack
+    monkeypatch.setattr(packing, "pack", lambda *a, **kw: time.sleep(0.2) or pack(*a, **kw))
+    found = packing.packed_partition(g, 2, CostModel(), 8.0, 12.0, Budget(0.1), overrun=Budget(60.0))
+    assert found is not None and found[0] == 9.0
+    assert packing.packed_partition(g, 2, CostModel(), 8.0, 12.0, Budget(0.1)) is None
 
 
 def test_the_next_guess_is_the_traffic_model_kept_inside_the_interval_open():
