@@ -47,6 +47,7 @@ class BoundSource:
         self.value = combinatorial_bound(problem.graph, problem.k, problem.cost_model)
         self.method = "combinatorial"
         self._pending: BackgroundBounds | None = None
+        self._started = False
         self._lower_later = False
         #: the cheapest ``(cost, stages, method)`` partition a bound method found (``guess``'s MIP,
         #: ``mincut``'s block), or None
@@ -80,10 +81,12 @@ class BoundSource:
 
     def start(self, upper: float, niceness: int = 0) -> None:
         """Compute the bound in a child process at ``niceness``; each method's bound is taken
-        once known (:meth:`collect`); once started, it aims below ``upper`` from now on."""
-        if self._pending is not None:
+        once known (:meth:`collect`); once started (beside a packing), it aims below ``upper`` from
+        now on, and once done it is not started again."""
+        if self._started:
             self.offer_upper(upper)
             return
+        self._started = True
         request = self.request(upper)
         if request is None:
             return

@@ -261,7 +261,8 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
         for _ in range(GUESSES):
             if high - low <= WIDTH * high or (stop is not None and stop()):
                 break
-            # a guess that fails may still beat the best partition so far: it ends only once it cannot
+            # a guess that fails may still beat the best partition so far: it ends once it cannot (or
+            # its stages so far say it will not fit)
             pieces, traffic = pack(g, k, cm, T, ancestors, overrun or budget, child, cap=best[0] if best else high)
             stages = None if pieces is None else pieces[trees.members]  # on the graph, at the same cost
             # the guess stands when the packing fits it on the relaxed model the MIPs priced; the

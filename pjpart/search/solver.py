@@ -105,7 +105,11 @@ class Solver:
         budget = Budget(cfg.stop.time_limit, finish_share=cfg.finish.coarse_share if multilevel else
                         cfg.finish.share, calls=self.calls, start=budget.start)
         progress = Progress(not quiet, json_progress, cfg.stop)
-        best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed, multilevel)
+        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
+        try:  # the bounds process (started beside a packing, or the search) ends with the run, however it ends
+            best, bound, run = self._solve(problem, cfg, budget, progress, callback, seed, multilevel, bounds)
+        finally:
+            bounds.stop()
         if not np.isfinite(best.value):
             raise _infeasible(problem, best, run)
         result = certify(problem, best.assignment, bound[0], bound[1], method=best.method, seed=seed,
@@ -120,7 +124,7 @@ class Solver:
 
     def _solve(self, problem: Problem, cfg: SearchConfig, budget: Budget, progress: Progress,
                callback: Callable[[dict], None] | None, seed: int,
-               multilevel: bool) -> tuple[Candidate, tuple, Tracker | None]:
+               multilevel: bool, bounds: BoundSource) -> tuple[Candidate, tuple, Tracker | None]:
         """The stages between validation and certification: ``(best, (bound, bound method), run)``,
         ``run`` being ``None`` when no search ran (exact, or a seed order proven optimal)."""
         graph_orders = functools.cache(lambda: seed_orders(problem.graph))
@@ -129,7 +133,6 @@ class Solver:
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
         packs = _packs(problem, budget, first())
-        bounds = BoundSource(problem, cfg.bounds, budget)  # the graph's: a coarse optimum bounds nothing
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         # a packing run compiles after the packing (a compilation beside it holds the interpreter the
         # packing needs, and a guess cut short finds nothing) and starts the bounds beside it (its
@@ -140,15 +143,13 @@ class Solver:
             bounds.refuse_above(first().value)
             bounds.start(first().value)
         # the graph's best seed partition, or the packing's: the first answer (and a coarse graph's borders)
-        packed = _packed(problem, budget, first()) if packs else None
+        packed = _packed(problem, budget, first(), overrun=alongside) if packs else None
         floor, lead = (first(), []) if packed is None else (packed, [packed.order])
         found = _coarse_start(problem, cfg, floor) if multilevel else None
         if found is None:
             coarse, searched, orders, start = None, problem, lead + list(graph_orders()), floor
         else:
             coarse, searched, orders, start = found
-        if build_later:
-            building = _building(searched, cfg, budget, start)
         # the graph's own partition (seed or packed) stays a candidate: a floor for the coarse search
         floor = start if coarse is None else min((lift(problem, coarse, start), floor), key=lambda c: c.value)
         bounds.refuse_above(floor.value)  # a cached bound above a real partition's cost certifies nothing
@@ -158,10 +159,11 @@ class Solver:
             floor = _bounds_partition(problem, bounds, floor)
         bounds.collect()  # what the bounds beside the packing published so far
         if bounds.proves(floor.value):
-            bounds.stop()
             if building is not None and not building.done():
                 budget.leave(building)
             return floor, bounds.for_result(floor.value), None
+        if build_later:  # not proven: the search's kernels are wanted
+            building = _building(searched, cfg, budget, start)
         run = Tracker(cfg, budget, bounds, progress, callback,
                       stall_share=None if coarse is None else cfg.finish.coarse_stall_share)
         if coarse is None:
@@ -180,8 +182,8 @@ class Solver:
 
 
 def _building(problem: Problem, cfg: SearchConfig, budget: Budget, start: Candidate) -> Future | None:
-    """A time-limited run's evaluator, built in the background (JAX starts: up to a second cold),
-    exact up to ``start``'s cost (the evaluator need not slice an order of its own for one)."""
+    """A time-limited run's evaluator, exact up to ``start``'s cost, built in the background (JAX
+    starts: up to a second cold)."""
     return budget.start_call(lambda: _evaluator(problem, cfg, start)) if budget.limited and _jax_fits(budget) \
         else None
 
@@ -215,15 +217,13 @@ def _stage_order(graph: Graph, stages: np.ndarray) -> np.ndarray:
 #: ``k - 1`` stage MIPs at :data:`.packing.STAGE_TYPICAL_SECONDS` each (the first guess, from the best
 #: seed's cheap stages, is often the packing's answer; runs without a time limit are not packed)
 PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MAX_SECONDS, PACK_MIN_GUESSES = 200, 4, 0.4, 10.0, 1
-#: a guess started within that time may run on for this many times that time, to the search's end at
-#: most (a guess cut short finds nothing, and on a slow machine one guess outlasts the time meant for
-#: several; the bounds run beside it from the start)
+#: a guess started within that time may run on to this many times it, the search's end at most (cut short
+#: it finds nothing; on a slow machine one outlasts the time meant for several), the bounds beside it
 PACK_OVERRUN = 2.0
 
 
 def _packs(problem: Problem, budget: Budget, start: Candidate) -> bool:
-    """Whether the run packs (:func:`_packed`): a graph and a time limit the gates above admit, and
-    no groups in series."""
+    """Whether the run packs (:func:`_packed`): the gates above admit it, and no groups in series."""
     from ..bounds.chain import groups_in_series
     from ..bounds.combinatorial import combinatorial_bound
     from .packing import MAX_NODES, STAGE_TYPICAL_SECONDS
@@ -243,19 +243,20 @@ def _pack_seconds(budget: Budget) -> float:
     return min(PACK_SHARE * budget.time_limit, PACK_MAX_SECONDS)
 
 
-def _packed(problem: Problem, budget: Budget, start: Candidate) -> Candidate | None:
-    """The packing's partition (:func:`.packing.packed_partition`, between the larger of the
-    combinatorial and min-cut bounds and ``start``'s cost) when it is cheaper than ``start``."""
+def _packed(problem: Problem, budget: Budget, start: Candidate, overrun: bool = True) -> Candidate | None:
+    """The packing's partition (:func:`.packing.packed_partition`, from the combinatorial and min-cut
+    bounds to ``start``'s cost) when cheaper than ``start``; with ``overrun``, as :data:`PACK_OVERRUN` says."""
     from ..bounds.combinatorial import combinatorial_bound
     from ..bounds.mincut import node_closure_bound
     from .packing import packed_partition
 
     g, k, cm = problem.graph, problem.k, problem.cost_model
     seconds = _pack_seconds(budget)
-    within, overrun = budget.within(seconds), budget.within(min(PACK_OVERRUN * seconds, budget.remaining()))
+    within = budget.within(seconds)
+    longer = budget.within(min(PACK_OVERRUN * seconds, budget.remaining())) if overrun else None
     # the guesses start above a lower bound: at many stages the cuts' is the tighter
     low = max(combinatorial_bound(g, k, cm), node_closure_bound(g, cm, within.stopper()))
-    found = packed_partition(g, k, cm, low, start.value, within, seed=start.assignment, overrun=overrun)
+    found = packed_partition(g, k, cm, low, start.value, within, seed=start.assignment, overrun=longer)
     if found is None or not found[0] < start.value:
         return None
     return Candidate(found[1], found[0], _stage_order(g, found[1]), "packing")

@@ -28,7 +28,7 @@ def test_bounds_process_publishes_each_method_at_its_priority(rng):
     source.start(upper=math.inf, niceness=19)
     pending = source._pending
     source.start(upper=1e9)  # started already (beside a packing): the same process, told the upper bound
-    assert source._pending is pending
+    assert source._pending is pending and pending._sent_upper == 1e9
     source.collect(wait=True)
     assert (source.value, source.method) == (want.value, want.method)
     request = dict(graph=g, k=3, cost_model=cm, methods=methods, time_limit=30)

@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 from cases import cost_setting, fixed_shape_dag, series_graph, stage_setting
 
 import pjpart
@@ -131,6 +132,39 @@ def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
     assert not solver._packs(Problem(wide, k, cm), Budget(60.0), start)  # under PACK_MIN_NODES
 
 
+def test_the_bounds_started_beside_a_packing_end_with_the_run(monkeypatch):
+    """A run that packs starts its bounds process before the packing; when the packing raises (here
+    an error of its own; Ctrl-C alike), the error reaches the caller and the bounds process is
+    stopped, not left running to its own time limit."""
+    from pjpart.search.certify import BoundSource
+
+    monkeypatch.setattr(solver, "PACK_MIN_NODES", 6)
+    monkeypatch.setattr("pjpart.bounds.chain.chain_links", lambda *args: ([], None))
+    events = []
+
+    class Recorded(BoundSource):
+        def start(self, upper, niceness=0):
+            super().start(upper, niceness)
+            events.append("started" if self._pending is not None else "not started")
+
+        def stop(self):
+            events.append("stopped" if self._pending is not None else "nothing to stop")
+            super().stop()
+
+    def failing(*args, **kwargs):
+        events.append("packing")
+        raise RuntimeError("packing failed")
+
+    monkeypatch.setattr(solver, "BoundSource", Recorded)
+    monkeypatch.setattr(solver, "_packed", failing)
+    wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2, 1, 2], sizeout=[2, 1, 2, 1, 1, 1, 1, 0],
+                                    edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5), (4, 6),
+                                           (5, 7), (6, 7), (3, 6)])
+    with pytest.raises(RuntimeError, match="packing failed"):
+        pjpart.partition(wide, 4, time_limit=60.0, exact_max_downsets=0)
+    assert events == ["started", "packing", "stopped"]
+
+
 def test_a_guess_ends_once_its_last_stage_would_hold_too_much():
     """Chains without traffic.  Works 3, 4, 4, 4, 1 and k = 3 at T = 6: the first stage holds 3, and
     the 13 left is more than the next stage (6) and a last stage of work 6 hold: no partition, and
@@ -169,17 +203,17 @@ def test_a_guess_the_stages_so_far_say_will_not_fit_is_given_up(monkeypatch):
 
 
 def test_a_guess_started_in_time_may_run_on(monkeypatch):
-    """A guess that starts within ``budget`` runs while ``overrun`` lasts: a window of 0.1 s and a
-    guess that takes longer (it waits 0.2 s first) finds the partition; without the overrun it is
-    cut short and nothing is found."""
+    """A guess that starts within ``budget`` runs while ``overrun`` lasts: a window of 1 s and a guess
+    that takes longer (it waits 2 s first) finds the partition; without the overrun the same one
+    guess is cut short and nothing is found."""
     import time
 
     g = pjpart.Graph.from_arrays(work=[4, 4, 4, 4], sizeout=[1, 1, 1, 0], edges=[(0, 1), (1, 2), (2, 3)])
-    pack = packing.pack
-    monkeypatch.setattr(packing, "pack", lambda *a, **kw: time.sleep(0.2) or pack(*a, **kw))
-    found = packing.packed_partition(g, 2, CostModel(), 8.0, 12.0, Budget(0.1), overrun=Budget(60.0))
-    assert found is not None and found[0] == 9.0
-    assert packing.packed_partition(g, 2, CostModel(), 8.0, 12.0, Budget(0.1)) is None
+    pack, guesses = packing.pack, []
+    monkeypatch.setattr(packing, "pack", lambda *a, **kw: guesses.append(a[3]) or time.sleep(2.0) or pack(*a, **kw))
+    found = packing.packed_partition(g, 2, CostModel(), 8.0, 12.0, Budget(1.0), overrun=Budget(60.0))
+    assert found is not None and found[0] == 9.0 and len(guesses) == 1
+    assert packing.packed_partition(g, 2, CostModel(), 8.0, 12.0, Budget(1.0)) is None and len(guesses) == 2
 
 
 def test_the_next_guess_is_the_traffic_model_kept_inside_the_interval_open():
