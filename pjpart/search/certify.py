@@ -47,8 +47,7 @@ class BoundSource:
         self.value = combinatorial_bound(problem.graph, problem.k, problem.cost_model)
         self.method = "combinatorial"
         self._pending: BackgroundBounds | None = None
-        self._started = False
-        self._lower_later = False
+        self._started = self._lower_later = False
         #: the cheapest ``(cost, stages, method)`` partition a bound method found (``guess``'s MIP,
         #: ``mincut``'s block), or None
         self.partition: tuple[float, np.ndarray, str] | None = None

@@ -180,7 +180,8 @@ def pack(g: Graph, k: int, cm: CostModel, T: float, ancestors: np.ndarray, budge
         work_left = float(g.work[left].sum())
         if work_left > ((k - 1 - b) * T + cap) * (1 + 1e-9) or (stop is not None and stop()):
             return None, median()
-        if len(traffic) >= PREDICT_STAGES and work_left > (k - 1 - b) * max(T - median(), 0.0) * (1 + PREDICT_SLACK) + cap:
+        if len(traffic) >= PREDICT_STAGES \
+                and work_left > (k - 1 - b) * max(T - median(), 0.0) * (1 + PREDICT_SLACK) + cap:
             return None, median()
         # the work of each node's ancestors left (itself included): a matrix-vector product, no copy
         cand = left & (ancestors @ np.where(left, g.work, 0.0).astype(np.float32) <= T * (1 + 1e-6))
@@ -285,5 +286,5 @@ def packed_partition(graph: Graph, k: int, cost_model: CostModel, low: float, hi
     return best
 
 
-__all__ = ["GUESSES", "MAX_NODES", "PREDICT_SLACK", "PREDICT_STAGES", "STAGE_GAP", "STAGE_SECONDS", "STAGE_TYPICAL_SECONDS", "TREE_SHARE", "WIDTH", "pack",
-           "packed_partition"]
+__all__ = ["GUESSES", "MAX_NODES", "PREDICT_SLACK", "PREDICT_STAGES", "STAGE_GAP", "STAGE_SECONDS",
+           "STAGE_TYPICAL_SECONDS", "TREE_SHARE", "WIDTH", "pack", "packed_partition"]

@@ -132,13 +132,13 @@ class Solver:
         exact = _exact(problem, cfg, budget, first)
         if exact is not None:
             return exact, (exact.value, "exact-dp"), None
-        packs = _packs(problem, budget, first())
+        packs = _packs(problem, budget, first)
         alongside = budget.limited and not cfg.stop.budgeted and cfg.bounds.methods != "combinatorial"
         # a packing run compiles after the packing (a compilation beside it holds the interpreter the
         # packing needs, and a guess cut short finds nothing) and starts the bounds beside it (its
         # MIPs run in a child process; a guess may run on to the search's end)
         build_later = multilevel or packs
-        building = None if build_later else _building(problem, cfg, budget, first())  # while the seeds run
+        building = None if build_later else _building(problem, cfg, budget)  # while the seeds are sliced
         if packs and alongside:
             bounds.refuse_above(first().value)
             bounds.start(first().value)
@@ -163,7 +163,7 @@ class Solver:
                 budget.leave(building)
             return floor, bounds.for_result(floor.value), None
         if build_later:  # not proven: the search's kernels are wanted
-            building = _building(searched, cfg, budget, start)
+            building = _building(searched, cfg, budget)
         run = Tracker(cfg, budget, bounds, progress, callback,
                       stall_share=None if coarse is None else cfg.finish.coarse_stall_share)
         if coarse is None:
@@ -181,11 +181,9 @@ class Solver:
         return best, bounds.for_result(best.value), run
 
 
-def _building(problem: Problem, cfg: SearchConfig, budget: Budget, start: Candidate) -> Future | None:
-    """A time-limited run's evaluator, exact up to ``start``'s cost, built in the background (JAX
-    starts: up to a second cold)."""
-    return budget.start_call(lambda: _evaluator(problem, cfg, start)) if budget.limited and _jax_fits(budget) \
-        else None
+def _building(problem: Problem, cfg: SearchConfig, budget: Budget) -> Future | None:
+    """A time-limited run's evaluator, built in the background (JAX starts: up to a second cold)."""
+    return budget.start_call(lambda: _evaluator(problem, cfg)) if budget.limited and _jax_fits(budget) else None
 
 
 def _coarse_start(problem: Problem, cfg: SearchConfig,
@@ -222,19 +220,21 @@ PACK_MIN_NODES, PACK_MIN_STAGES, PACK_SHARE, PACK_MAX_SECONDS, PACK_MIN_GUESSES 
 PACK_OVERRUN = 2.0
 
 
-def _packs(problem: Problem, budget: Budget, start: Candidate) -> bool:
-    """Whether the run packs (:func:`_packed`): the gates above admit it, and no groups in series."""
+def _packs(problem: Problem, budget: Budget, first: Callable[[], Candidate]) -> bool:
+    """Whether the run packs (:func:`_packed`): the gates above admit it, and no groups in series
+    (``first()``, the best seed, sliced only when the graph's size, k and the time admit it)."""
     from ..bounds.chain import groups_in_series
     from ..bounds.combinatorial import combinatorial_bound
     from .packing import MAX_NODES, STAGE_TYPICAL_SECONDS
 
     g, k, cm = problem.graph, problem.k, problem.cost_model
     # without a time limit the run is reproducible (a MIP stopped by its clock is not): no packing
-    if not PACK_MIN_NODES <= g.n <= MAX_NODES or k < PACK_MIN_STAGES or not math.isfinite(start.value) \
-            or not budget.limited:
+    if not PACK_MIN_NODES <= g.n <= MAX_NODES or k < PACK_MIN_STAGES or not budget.limited:
         return False
     if _pack_seconds(budget) < PACK_MIN_GUESSES * (k - 1) * STAGE_TYPICAL_SECONDS:
         return False  # no guess would fit: the search keeps its time
+    if not math.isfinite((start := first()).value):
+        return False
     # groups in series: the search and chain's bound do well there
     return len(groups_in_series(g, cm, k, combinatorial_bound(g, k, cm), start.value)[0]) <= 1
 

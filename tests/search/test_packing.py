@@ -112,24 +112,24 @@ def test_the_search_packs_only_wide_graphs_with_the_time_to(rng, monkeypatch):
     chain = series_graph(rng, 4)
     line = np.minimum(np.argsort(np.argsort(chain.topological_order())) * k // chain.n, k - 1)
     seed = Candidate(line, float(pjpart.evaluate(chain, line, k, cm).max()), chain.topological_order(), "seed")
-    assert chain.n >= 6 and not solver._packs(Problem(chain, k, cm), Budget(60.0), seed)
+    assert chain.n >= 6 and not solver._packs(Problem(chain, k, cm), Budget(60.0), lambda: seed)
     monkeypatch.setattr("pjpart.bounds.chain.chain_links", lambda *args: ([], None))
     wide = pjpart.Graph.from_arrays(work=[2, 3, 1, 3, 2, 2, 1, 2], sizeout=[2, 1, 2, 1, 1, 1, 1, 0],
                                     edges=[(0, 1), (0, 3), (1, 2), (2, 3), (2, 5), (3, 4), (4, 5), (4, 6),
                                            (5, 7), (6, 7), (3, 6)])
     poor = np.minimum(np.argsort(np.argsort(wide.topological_order())) // 3, k - 1)  # a poor partition
     start = Candidate(poor, float(pjpart.evaluate(wide, poor, k, cm).max()), wide.topological_order(), "seed")
-    assert solver._packs(Problem(wide, k, cm), Budget(60.0), start)
+    assert solver._packs(Problem(wide, k, cm), Budget(60.0), lambda: start)
     got = solver._packed(Problem(wide, k, cm), Budget(60.0), start)
     best, _ = pjpart.reference.exhaustive_partition(wide, k, cm)
     assert got is not None and got.method == "packing" and best <= got.value < start.value
     assert got.value == float(pjpart.evaluate(wide, got.assignment, k, cm).max())
     # too short for PACK_MIN_GUESSES guesses of k - 1 stage MIPs
-    assert not solver._packs(Problem(wide, k, cm), Budget(0.5), start)
-    assert not solver._packs(Problem(wide, k, cm), Budget(None), start)  # no time limit: reproducible
-    assert not solver._packs(Problem(wide, 3, cm), Budget(60.0), start)  # under PACK_MIN_STAGES
+    assert not solver._packs(Problem(wide, k, cm), Budget(0.5), lambda: start)
+    assert not solver._packs(Problem(wide, k, cm), Budget(None), lambda: start)  # no time limit: reproducible
+    assert not solver._packs(Problem(wide, 3, cm), Budget(60.0), lambda: start)  # under PACK_MIN_STAGES
     monkeypatch.setattr(solver, "PACK_MIN_NODES", 9)
-    assert not solver._packs(Problem(wide, k, cm), Budget(60.0), start)  # under PACK_MIN_NODES
+    assert not solver._packs(Problem(wide, k, cm), Budget(60.0), lambda: start)  # under PACK_MIN_NODES
 
 
 def test_the_bounds_started_beside_a_packing_end_with_the_run(monkeypatch):
@@ -221,7 +221,8 @@ def test_the_next_guess_is_the_traffic_model_kept_inside_the_interval_open():
     side it fell outside of; the midpoint without a model, or when it misses the same side twice."""
     assert packing._next_guess(10.0, 20.0, 13.0) == (13.0, 0)
     assert packing._next_guess(10.0, 20.0, 25.0) == (19.0, 1) and packing._next_guess(10.0, 20.0, 5.0) == (11.0, -1)
-    assert packing._next_guess(10.0, 20.0, 25.0, 1) == (15.0, 0) and packing._next_guess(10.0, 20.0, 5.0, 1) == (11.0, -1)
+    assert packing._next_guess(10.0, 20.0, 25.0, 1) == (15.0, 0)
+    assert packing._next_guess(10.0, 20.0, 5.0, 1) == (11.0, -1)
     assert packing._next_guess(10.0, 20.0, math.nan) == (15.0, 0)
 
 
